@@ -1,0 +1,115 @@
+"""The ``workbench`` command. It calls the same functions as the notebooks."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+from workbench.workspace import ImportResult, Workspace
+
+
+def _print_import(result: ImportResult) -> None:
+    extract, kind = result.extract, result.extract.kind
+    if result.unchanged:
+        when = result.previous.get("imported_at")
+        since = f" (import #{result.previous['import_id']} of {when:%Y-%m-%d})" if when else ""
+        print(f"{result.path}: already imported{since}; nothing changed")
+        return
+    print(f"{result.path}: {kind.title} [{kind.key}], import #{result.import_id}")
+    print(f"  rows: {len(extract.raw)}, parties: {len(extract.parties)}, "
+          f"documents: {len(extract.documents)}")
+    print(f"  recognised columns ({len(extract.recognised)}): {', '.join(extract.recognised)}")
+    print(f"  unmapped columns ({len(extract.unmapped)}): {', '.join(extract.unmapped) or '-'}")
+    print(f"  personal data in: {', '.join(extract.personal_columns) or '-'}")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    workspace = Workspace(args.workspace)
+    show = sys.stderr.isatty()
+    total = len(args.files)
+
+    def progress(path: Path, done: list[int] = [0]) -> None:  # noqa: B006 - a counter
+        done[0] += 1
+        if show:
+            print(f"\rread {done[0]}/{total} files", end="" if done[0] < total else "\n",
+                  file=sys.stderr, flush=True)
+
+    results = workspace.import_files([Path(f) for f in args.files], args.source, progress)
+    for result in results:
+        _print_import(result)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    workspace = Workspace(args.workspace)
+    table = workspace.status()
+    if table.empty:
+        print(f"{workspace.path}: nothing imported yet")
+        return 0
+    print(f"workspace {workspace.path}")
+    for (service, kind), group in table.groupby(["service", "export_kind"], sort=True):
+        print(f"{service}/{kind}: {group['export_title'].iloc[0]}")
+        for row in group.itertuples():
+            print(f"  #{row.import_id} {row.imported_at:%Y-%m-%d %H:%M} sha256 {row.file_sha256} "
+                  f"{row.file_name}: {row.rows} rows, {row.parties} parties, "
+                  f"{row.documents} documents")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from workbench import demo
+
+    files = demo.write(Path(args.out), seed=args.seed, clients=args.clients)
+    print(f"wrote {len(files)} demo exports to {args.out}")
+    workspace = Workspace(args.workspace)
+    for result in workspace.import_files(files):
+        _print_import(result)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workbench", description=__doc__)
+    parser.add_argument("--workspace", help="workspace directory (default: $WORKBENCH_HOME or "
+                        "./workspace)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    imp = commands.add_parser("import", help="import exports from Mollie, MoneyBird, "
+                              "FactuurSturen and Exact Online")
+    imp.add_argument("files", nargs="+", help="exported files")
+    imp.add_argument("--source", help="SERVICE or SERVICE/KIND, when detection needs help")
+    imp.set_defaults(run=cmd_import)
+
+    status = commands.add_parser("status", help="what is imported")
+    status.set_defaults(run=cmd_status)
+
+    demo = commands.add_parser("demo", help="write the demo business's exports and import them")
+    demo.add_argument("--out", default="data/demo", help="where to write the demo exports")
+    demo.add_argument("--seed", type=int, default=2026)
+    demo.add_argument("--clients", type=int, default=300)
+    demo.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except WorkbenchError as exc:
+        print(f"workbench: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("workbench: interrupted; the workspace is as it was", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so without dumping data-laden locals
+        if os.environ.get("WORKBENCH_DEBUG"):
+            raise
+        print(f"workbench: internal error ({type(exc).__name__}); "
+              "run with WORKBENCH_DEBUG=1 for the traceback", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,297 @@
+"""What every source module shares: loading a file once, matching headers, and turning a table
+of original columns into the canonical model (see :mod:`workbench.model`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from workbench import headers, identifiers, tabular
+from workbench.errors import InputError
+from workbench.model import (
+    DOCUMENT_COLUMNS,
+    FIELDS,
+    IDENTIFIER_COLUMNS,
+    IDENTIFIER_KINDS,
+    PARTY_COLUMNS,
+    ExportKind,
+    Extract,
+)
+
+
+@dataclass
+class Loaded:
+    """A file read once and shared by every module's ``detect`` and ``read``."""
+
+    path: Path
+    data: bytes = field(repr=False)
+    format: str  # "csv", "xlsx", "xml", "json" or "mt940"
+
+    @cached_property
+    def text(self) -> str:
+        return tabular.decode(self.path, self.data)
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """CSV or XLSX as a table of strings indexed by spreadsheet row."""
+        if self.format == "xlsx":
+            return tabular.read_xlsx(self.path, self.data)
+        return tabular.read_csv_text(self.path, self.text)
+
+    @cached_property
+    def columns(self) -> list[str]:
+        return list(self.table.columns) if self.format in ("csv", "xlsx") else []
+
+    @cached_property
+    def json(self) -> object:
+        try:
+            return json.loads(self.text)
+        except json.JSONDecodeError as exc:
+            raise InputError(self.path, f"not valid JSON ({exc.msg})", row=exc.lineno,
+                             expected="a JSON dump of API objects") from None
+
+
+@lru_cache(maxsize=4)
+def _load(path: Path, _stamp: tuple[float, int]) -> Loaded:
+    data = tabular.read_bytes(path)
+    kind = tabular.sniff_format(data)
+    return Loaded(path, data, "csv" if kind == "text" else kind)
+
+
+def load(path: Path | str) -> Loaded:
+    """The file at ``path``, read once per version of the file."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "no such file")
+    if path.is_dir():
+        raise InputError(path, "is a directory", expected="an exported file")
+    stat = path.stat()
+    return _load(path.resolve(), (stat.st_mtime, stat.st_size))
+
+
+# --------------------------------------------------------------------------------------------
+# tabular exports (CSV and XLSX with header synonyms)
+
+
+def match_table(loaded: Loaded, service: str, mappings: Path | None) -> headers.HeaderTable | None:
+    """The service's export whose headers the file has, or None."""
+    if loaded.format not in ("csv", "xlsx"):
+        return None
+    fitting = [
+        t for t in headers.tables(service, mappings)
+        if loaded.format in t.formats and not t.missing(loaded.columns)
+    ]
+    return max(fitting, key=lambda t: t.score(loaded.columns), default=None)
+
+
+def table_for(kind: ExportKind, mappings: Path | None) -> headers.HeaderTable:
+    return next(t for t in headers.tables(kind.service, mappings) if t.kind == kind)
+
+
+def canonical_frame(raw: pd.DataFrame, column_map: dict[str, str | None], path: Path) -> pd.DataFrame:
+    """One column per canonical field found, typed; several source columns for one field are
+    combined, the first non-empty value in column order winning."""
+    out: dict[str, pd.Series] = {}
+    for column, name in column_map.items():
+        if name is None or name == headers.KNOWN_WITHOUT_FIELD:
+            continue
+        values = raw[column].fillna("").astype("str").str.strip()
+        if name in out:
+            out[name] = out[name].where(out[name].ne(""), values)
+        else:
+            out[name] = values
+    frame = pd.DataFrame(out, index=raw.index)
+    for name in list(frame.columns):
+        typed = FIELDS[name].type
+        source = next(c for c, f in column_map.items() if f == name)
+        if typed == "date":
+            frame[name] = tabular.parse_dates(frame[name], path, source)
+        elif typed == "amount":
+            frame[name] = tabular.parse_amounts(frame[name], path, source)
+    return frame
+
+
+def content_key(frame: pd.DataFrame, columns: Iterable[str], prefix: str = "h:") -> pd.Series:
+    """A stable key made from the content of some columns, for records without a key of their
+    own (a payment's consumer, a fee line)."""
+    cols = [c for c in columns if c in frame.columns]
+    if not cols:
+        return pd.Series("", index=frame.index, dtype="str")
+    text = frame[cols].astype("str").apply(lambda s: s.str.strip().str.lower())
+    hashed = pd.util.hash_pandas_object(text, index=False).map("{:016x}".format)
+    empty = text.eq("").all(axis=1)
+    return (prefix + hashed).where(~empty, "")
+
+
+PARTY_KEY_CONTENT = ["name", "given_name", "family_name", "company", "email", "iban", "postcode"]
+
+
+def split(canon: pd.DataFrame, doc_type: str | pd.Series = "") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Canonical columns as parties and documents, one of each per source row.
+
+    A party without a key of its own (customer number or system id) gets one from its content,
+    so the same consumer on many payments is one party; its documents point at that key.
+    """
+    party_cols = [c for c in canon.columns if FIELDS[c].table == "party"]
+    doc_cols = [c for c in canon.columns if FIELDS[c].table == "document"]
+    parties = canon[party_cols].copy()
+    if "party_key" not in parties.columns:
+        parties["party_key"] = parties.get("customer_number", pd.Series("", index=canon.index))
+    parties["party_key"] = parties["party_key"].where(
+        parties["party_key"].ne(""), content_key(parties, PARTY_KEY_CONTENT)
+    )
+    if "party_type" not in parties.columns:
+        parties["party_type"] = party_type(parties)
+    documents = canon[doc_cols].copy()
+    if doc_cols:
+        documents["party_key"] = parties["party_key"]
+        documents["doc_type"] = doc_type
+    return parties, documents
+
+
+def party_type(parties: pd.DataFrame) -> pd.Series:
+    """'person' when a first or last name is known, 'organisation' when only a company is."""
+    def present(name: str) -> pd.Series:
+        return parties.get(name, pd.Series("", index=parties.index)).fillna("").ne("")
+
+    person = present("given_name") | present("family_name") | present("birth_date")
+    organisation = present("company") & ~person
+    kind = pd.Series("unknown", index=parties.index, dtype="str")
+    return kind.mask(person, "person").mask(organisation, "organisation")
+
+
+def read_tabular(loaded: Loaded, table: headers.HeaderTable, doc_type: str = "") -> Extract:
+    """A CSV or XLSX export through its header table into the canonical model."""
+    raw = loaded.table
+    column_map = table.column_map(list(raw.columns))
+    canon = canonical_frame(raw, column_map, loaded.path)
+    parties, documents = split(canon, doc_type)
+    return finish(table.kind, raw, parties, documents, column_map)
+
+
+# --------------------------------------------------------------------------------------------
+# JSON dumps
+
+
+def json_records(loaded: Loaded, *wrappers: str) -> list[dict] | None:
+    """The list of API objects in a dump: a plain list, OData ``{"d": {"results": []}}`` or
+    ``{"value": []}``, or a HAL list ``{"_embedded": {"<wrapper>": []}}``."""
+    obj = loaded.json
+    if isinstance(obj, dict) and "d" in obj:
+        obj = obj["d"]
+        if isinstance(obj, dict) and "results" in obj:
+            obj = obj["results"]
+    elif isinstance(obj, dict) and "_embedded" in obj:
+        embedded = obj["_embedded"]
+        obj = next((embedded[w] for w in wrappers if w in embedded), None)
+    elif isinstance(obj, dict) and isinstance(obj.get("value"), list):
+        obj = obj["value"]
+    elif isinstance(obj, dict):
+        obj = [obj]
+    if isinstance(obj, list) and obj and all(isinstance(o, dict) for o in obj):
+        return obj
+    return None
+
+
+def flatten(records: list[dict]) -> pd.DataFrame:
+    """API objects as a table of strings, nested keys joined with dots, rows numbered from 1."""
+    frame = pd.json_normalize(records, sep=".")
+    for column in frame.columns:
+        values = frame[column]
+        nested = values.map(lambda v: isinstance(v, list | dict))
+        text = values.where(values.notna(), "").astype("str")
+        if nested.any():
+            text = text.where(~nested, values[nested].map(json.dumps))
+        frame[column] = text.replace({"None": "", "nan": ""})
+    frame.index = pd.RangeIndex(1, len(frame) + 1)
+    return frame
+
+
+# --------------------------------------------------------------------------------------------
+# the canonical projection
+
+
+def finish(
+    kind: ExportKind,
+    raw: pd.DataFrame,
+    parties: pd.DataFrame,
+    documents: pd.DataFrame,
+    column_map: dict[str, str | None],
+    keep_bytes: bytes | None = None,
+) -> Extract:
+    """Complete the canonical tables, normalise identifiers, and collect every identifier value
+    with the column it came from. ``parties`` and ``documents`` are indexed by source row."""
+    parties = _complete(parties, PARTY_COLUMNS)
+    has_content = parties.drop(columns=["party_type", "party_key"]).ne("").any(axis=1)
+    parties = parties[has_content & parties["party_key"].ne("")]
+    ids = _identifiers(raw, parties["party_key"], column_map)
+    for name in IDENTIFIER_KINDS:
+        if name in parties.columns and parties[name].ne("").any():
+            normal, valid = identifiers.normalise_column(parties[name], name)
+            parties[name] = normal.where(valid | normal.eq(""), parties[name])
+    parties = parties[~parties["party_key"].duplicated()]
+    documents = _complete(documents, DOCUMENT_COLUMNS)
+    documents["doc_key"] = documents["doc_key"].where(
+        documents["doc_key"].ne(""),
+        content_key(documents, ["date", "amount", "description", "reference"], prefix="d:"),
+    )
+    return Extract(kind, raw, parties, documents, column_map, ids, keep_bytes)
+
+
+def _complete(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    frame = frame.copy()
+    for name in columns:
+        if name not in frame.columns:
+            typed = FIELDS[name].type if name in FIELDS else "text"
+            frame[name] = (
+                pd.NaT if typed == "date" else float("nan") if typed == "amount" else ""
+            )
+        elif FIELDS.get(name) is None or FIELDS[name].type in ("text", "identifier"):
+            frame[name] = frame[name].fillna("").astype("str").str.strip()
+    for name in columns:
+        typed = FIELDS[name].type if name in FIELDS else "text"
+        if typed == "date":
+            frame[name] = pd.to_datetime(frame[name]).astype("datetime64[us]")
+        elif typed == "amount":
+            frame[name] = pd.to_numeric(frame[name]).astype("float64")
+    frame["source_row"] = frame.index.astype("int64")
+    return frame[[*columns, "source_row"]]
+
+
+def _identifiers(
+    raw: pd.DataFrame, party_keys: pd.Series, column_map: dict[str, str | None]
+) -> pd.DataFrame:
+    parts = []
+    for column, name in column_map.items():
+        if name not in IDENTIFIER_KINDS:
+            continue
+        values = raw.loc[raw.index.intersection(party_keys.index), column]
+        values = values.fillna("").astype("str")
+        values = values[values.str.strip().ne("")]
+        if values.empty:
+            continue
+        kinds = pd.Series(name, index=values.index, dtype="str")
+        if name == "iban":  # Mollie puts a PayPal payer's e-mail where others have an IBAN
+            kinds = kinds.mask(values.str.contains("@", regex=False), "email")
+        for kind in kinds.unique():
+            part = values[kinds.eq(kind)]
+            parts.append(_identifier_rows(part, party_keys, column, kind))
+    if not parts:
+        return pd.DataFrame(columns=[*IDENTIFIER_COLUMNS, "source_row"])
+    ids = pd.concat(parts)
+    return ids[~ids.duplicated(["party_key", "column", "raw_value"])].reset_index(drop=True)
+
+
+def _identifier_rows(values: pd.Series, party_keys: pd.Series, column: str, name: str) -> pd.DataFrame:
+    normal, valid = identifiers.normalise_column(values, name)
+    stored_raw = normal if name == "card_number" else values  # never keep a full card number
+    return pd.DataFrame({
+        "party_key": party_keys.loc[values.index], "column": column, "kind": name,
+        "raw_value": stored_raw, "value": normal, "valid": valid,
+        "source_row": values.index.astype("int64"),
+    })

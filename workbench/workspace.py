@@ -1,0 +1,259 @@
+"""The workspace: an embedded DuckDB database plus ``raw/``, every imported file kept unchanged
+under its SHA-256.
+
+Layout of a workspace directory (owner-only permissions throughout)::
+
+    workbench.duckdb     the canonical tables, every version of every record
+    raw/<sha256>         each imported file as it was (a masked copy where it held card numbers)
+    mappings.toml        the user's extra header synonyms (optional)
+    .staging/            files of an import that has not committed yet
+
+One import is one transaction. Raw files are staged first and moved into ``raw/`` only after
+the database has committed; on opening, staged files of a committed import are moved on and any
+others removed, so an import killed at any point leaves the workspace as it was or as it would
+have been after a clean import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from workbench import sources
+from workbench.model import DOCUMENT_COLUMNS, FIELDS, PARTY_COLUMNS, Extract
+
+DB_NAME = "workbench.duckdb"
+OWNER_ONLY = 0o077
+
+
+def default_path(explicit: str | Path | None = None) -> Path:
+    """``--workspace DIR``, else ``$WORKBENCH_HOME``, else ``./workspace``."""
+    return Path(explicit or os.environ.get("WORKBENCH_HOME") or "workspace")
+
+
+def _sql_type(name: str) -> str:
+    typed = FIELDS[name].type if name in FIELDS else "text"
+    return {"date": "TIMESTAMP", "amount": "DECIMAL(18,2)"}.get(typed, "VARCHAR")
+
+
+def _columns_sql(columns: list[str]) -> str:
+    return ", ".join(f"{c} {_sql_type(c)}" for c in columns)
+
+
+_VERSION_KEYS = "import_id INTEGER NOT NULL, service VARCHAR NOT NULL, export_kind VARCHAR NOT NULL"
+SCHEMA = f"""
+CREATE SEQUENCE import_ids START 1;
+CREATE TABLE imports (
+    import_id INTEGER PRIMARY KEY, file_sha256 VARCHAR NOT NULL UNIQUE, stored_sha256 VARCHAR,
+    file_name VARCHAR, service VARCHAR, export_kind VARCHAR, export_title VARCHAR,
+    rows INTEGER, parties INTEGER, documents INTEGER, imported_at TIMESTAMP);
+CREATE TABLE columns (
+    import_id INTEGER, position INTEGER, name VARCHAR, field VARCHAR, personal BOOLEAN);
+CREATE TABLE raw_records (import_id INTEGER, source_row INTEGER, record JSON);
+CREATE TABLE party_versions ({_VERSION_KEYS}, source_row INTEGER, {_columns_sql(PARTY_COLUMNS)});
+CREATE TABLE document_versions ({_VERSION_KEYS}, source_row INTEGER,
+    {_columns_sql(DOCUMENT_COLUMNS)});
+CREATE TABLE identifier_versions ({_VERSION_KEYS}, source_row INTEGER, party_key VARCHAR,
+    "column" VARCHAR, kind VARCHAR, raw_value VARCHAR, value VARCHAR, valid BOOLEAN);
+-- The current state: the newest version of each record by its natural key.
+CREATE VIEW parties AS SELECT * FROM party_versions
+    QUALIFY row_number() OVER (PARTITION BY service, export_kind, party_key
+                               ORDER BY import_id DESC) = 1;
+CREATE VIEW documents AS SELECT * FROM document_versions
+    QUALIFY row_number() OVER (PARTITION BY service, export_kind, doc_key
+                               ORDER BY import_id DESC) = 1;
+CREATE VIEW identifiers AS SELECT i.* FROM identifier_versions i
+    JOIN parties p USING (import_id, service, export_kind, party_key);
+"""
+
+
+@dataclass
+class ImportResult:
+    """What one file did to the workspace."""
+
+    path: Path
+    extract: Extract
+    sha256: str
+    import_id: int | None = None  # None when the file was imported before
+    previous: dict = field(default_factory=dict)
+
+    @property
+    def unchanged(self) -> bool:
+        return self.import_id is None
+
+
+class Workspace:
+    """A workspace directory; open it with :meth:`open` (creating it) or :meth:`existing`."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = default_path(path)
+        self.db_path = self.path / DB_NAME
+        self.raw_dir = self.path / "raw"
+        self.staging_dir = self.path / ".staging"
+        self.mappings = self.path / "mappings.toml"
+
+    @property
+    def exists(self) -> bool:
+        return self.db_path.exists()
+
+    @contextmanager
+    def connect(self, read_only: bool = False):
+        """A DuckDB connection; creates the workspace when it does not exist yet."""
+        os.umask(OWNER_ONLY)  # everything this process writes holds personal data
+        if not read_only and not self.exists:
+            self._create()
+        con = duckdb.connect(str(self.db_path), read_only=read_only)
+        try:
+            self._recover(con)
+            yield con
+        finally:
+            con.close()
+
+    def _create(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path.chmod(0o700)
+        self.raw_dir.mkdir(exist_ok=True, mode=0o700)
+        con = duckdb.connect(str(self.db_path))
+        try:
+            con.execute(SCHEMA)
+        finally:
+            con.close()
+
+    def _recover(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Finish or undo what an import killed half-way left in ``.staging``."""
+        if not self.staging_dir.exists():
+            return
+        committed = {r[0] for r in con.execute("SELECT stored_sha256 FROM imports").fetchall()}
+        for batch in self.staging_dir.iterdir():
+            for staged in batch.iterdir():
+                if staged.name in committed:
+                    staged.replace(self.raw_dir / staged.name)
+                else:
+                    staged.unlink()
+            batch.rmdir()
+        self.staging_dir.rmdir()
+
+    # ---------------------------------------------------------------------------------------
+    # import
+
+    def read_files(self, paths: Iterable[Path], source: str | None = None,
+                   progress: Callable[[Path], None] | None = None) -> list[ImportResult]:
+        """Read and check every file before anything is written (all or nothing)."""
+        results = []
+        for path in paths:
+            extract = sources.read(Path(path), source, self.mappings)
+            data = Path(path).read_bytes()
+            results.append(ImportResult(Path(path), extract, hashlib.sha256(data).hexdigest()))
+            if progress:
+                progress(Path(path))
+        return results
+
+    def import_files(self, paths: Iterable[Path], source: str | None = None,
+                     progress: Callable[[Path], None] | None = None) -> list[ImportResult]:
+        """Import files in one transaction; a file imported before changes nothing."""
+        results = self.read_files(paths, source, progress)
+        created = not self.exists
+        try:
+            with self.connect() as con:
+                self._write(con, results)
+        except BaseException:
+            if created:
+                shutil.rmtree(self.path, ignore_errors=True)
+            raise
+        return results
+
+    def _write(self, con: duckdb.DuckDBPyConnection, results: list[ImportResult]) -> None:
+        batch = self.staging_dir / uuid.uuid4().hex
+        con.begin()
+        try:
+            seen: set[str] = set()
+            for result in results:
+                previous = con.execute(
+                    "SELECT import_id, imported_at FROM imports WHERE file_sha256 = ?",
+                    [result.sha256]).fetchall()
+                if previous or result.sha256 in seen:
+                    result.previous = dict(zip(["import_id", "imported_at"], previous[0])) \
+                        if previous else {}
+                    continue
+                seen.add(result.sha256)
+                result.import_id = self._insert(con, result, batch)
+            self._commit(con)
+        except BaseException:
+            con.rollback()
+            shutil.rmtree(batch, ignore_errors=True)
+            if self.staging_dir.exists() and not any(self.staging_dir.iterdir()):
+                self.staging_dir.rmdir()
+            raise
+        self._recover(con)
+
+    def _commit(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.commit()
+
+    def _insert(self, con: duckdb.DuckDBPyConnection, result: ImportResult, batch: Path) -> int:
+        extract, kind = result.extract, result.extract.kind
+        stored = extract.keep_bytes if extract.keep_bytes is not None else result.path.read_bytes()
+        stored_sha = hashlib.sha256(stored).hexdigest()
+        batch.mkdir(parents=True, exist_ok=True)
+        if not (self.raw_dir / stored_sha).exists():
+            (batch / stored_sha).write_bytes(stored)
+        import_id = con.execute("SELECT nextval('import_ids')").fetchall()[0][0]
+        con.execute(
+            "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            [import_id, result.sha256, stored_sha, result.path.name, kind.service, kind.name,
+             kind.title, len(extract.raw), len(extract.parties), len(extract.documents)])
+        con.executemany("INSERT INTO columns VALUES (?, ?, ?, ?, ?)", [
+            [import_id, i, name, target, bool(target in FIELDS and FIELDS[target].personal)]
+            for i, (name, target) in enumerate(extract.column_map.items())])
+        self._insert_raw(con, import_id, extract.raw)
+        keys = {"import_id": import_id, "service": kind.service, "export_kind": kind.name}
+        for table, frame in [("party_versions", extract.parties),
+                             ("document_versions", extract.documents),
+                             ("identifier_versions", extract.identifiers)]:
+            frame = frame.assign(**keys)
+            con.register("incoming", frame)
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+            con.unregister("incoming")
+        return import_id
+
+    @staticmethod
+    def _insert_raw(con: duckdb.DuckDBPyConnection, import_id: int, raw: pd.DataFrame) -> None:
+        frame = raw.reset_index(drop=True).astype("str")
+        frame.columns = [f"c{i}" for i in range(len(raw.columns))]
+        frame["source_row"] = raw.index.astype("int64")
+        pairs = ", ".join(
+            f"{_quote(name)} := c{i}" for i, name in enumerate(raw.columns))
+        con.register("incoming_raw", frame)
+        con.execute(f"INSERT INTO raw_records SELECT {import_id}, source_row, "
+                    f"to_json(struct_pack({pairs})) FROM incoming_raw")
+        con.unregister("incoming_raw")
+
+    # ---------------------------------------------------------------------------------------
+    # reading
+
+    def status(self) -> pd.DataFrame:
+        """What is imported: per file its service, export, hash, import date and counts."""
+        if not self.exists:
+            return pd.DataFrame()
+        with self.connect(read_only=True) as con:
+            return con.execute("""
+                SELECT service, export_kind, export_title, import_id, file_name, file_sha256,
+                       imported_at, rows, parties, documents
+                FROM imports ORDER BY service, export_kind, import_id""").df()
+
+    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        """Run a read-only query against the workspace."""
+        with self.connect(read_only=True) as con:
+            return con.execute(sql, params or []).df()
+
+
+def _quote(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
