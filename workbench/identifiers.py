@@ -70,7 +70,7 @@ def postcode_nl(value: str) -> Result:
     """A Dutch postcode as ``1234 AB``; foreign postcodes stay as they are, unflagged."""
     text = value.strip()
     if postcode.is_valid(text):
-        return postcode.format(text), True
+        return postcode.validate(text), True
     return text, not re.fullmatch(r"\d{4}\s*[A-Za-z]{0,2}", text)
 
 

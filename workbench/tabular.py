@@ -267,8 +267,12 @@ def parse_dates(values: pd.Series, path: Path, column: str) -> pd.Series:
 
 def _parse_special_dates(text: pd.Series, todo: pd.Series, result: pd.Series) -> pd.Series:
     part = text[todo]
-    iso = pd.to_datetime(part, format="ISO8601", errors="coerce", utc=True)
-    iso = iso.dt.tz_convert("Europe/Amsterdam").dt.tz_localize(None)
+    # An offset (or Z) means a moment; show it on the Dutch wall clock. No offset: as written.
+    has_offset = part.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
+    aware = pd.to_datetime(part[has_offset], format="ISO8601", errors="coerce", utc=True)
+    aware = aware.dt.tz_convert("Europe/Amsterdam").dt.tz_localize(None)
+    naive = pd.to_datetime(part[~has_offset], format="ISO8601", errors="coerce")
+    iso = pd.concat([aware.astype("datetime64[us]"), naive.astype("datetime64[us]")]).reindex(part.index)
     odata = part.str.extract(r"^/Date\((-?\d+)(?:[+-]\d{4})?\)/$")[0]
     odata = pd.to_datetime(pd.to_numeric(odata, errors="coerce"), unit="ms", errors="coerce")
     serial = pd.to_numeric(part.where(part.str.fullmatch(r"\d{4,5}(\.\d+)?")), errors="coerce")

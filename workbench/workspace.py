@@ -181,7 +181,7 @@ class Workspace:
                     "SELECT import_id, imported_at FROM imports WHERE file_sha256 = ?",
                     [result.sha256]).fetchall()
                 if previous or result.sha256 in seen:
-                    result.previous = dict(zip(["import_id", "imported_at"], previous[0])) \
+                    result.previous = dict(zip(["import_id", "imported_at"], previous[0], strict=True)) \
                         if previous else {}
                     continue
                 seen.add(result.sha256)

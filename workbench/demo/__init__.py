@@ -204,7 +204,8 @@ def build(seed: int = 2026, clients: int = 300) -> Business:
         client = Client(number=number, kind=kind, person=person, since=since,
                         services=_services(rng))
         if kind == "sole_trader":
-            client = replace(client, company=f"{person.family_name} {rng.choice(['ICT', 'Advies', 'Bouw', 'Design', 'Klussen'])}",
+            trade = rng.choice(["ICT", "Advies", "Bouw", "Design", "Klussen"])
+            client = replace(client, company=f"{person.family_name} {trade}",
                              kvk=fake.numerify("########"), vat=f"NL{fake.numerify('#########')}B01")
         elif kind == "company":
             contacts = tuple(_person(fake, rng) for _ in range(rng.randrange(0, 3)))

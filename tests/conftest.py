@@ -1,0 +1,54 @@
+"""Shared test helpers: small exports written on the fly, and a workspace snapshot."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import duckdb
+import pytest
+
+PAYMENTS_HEADER = ("Date,Payment method,Currency,Amount,Status,ID,Description,Consumer name,"
+                   "Consumer bank account,Consumer BIC,Settlement currency,Settlement amount,"
+                   "Settlement reference,Amount refunded")
+
+
+def payments_csv(path: Path, rows: list[str] | None = None) -> Path:
+    """A Mollie settlement CSV as the research notes describe it."""
+    rows = rows if rows is not None else [
+        "2026-10-01 10:12:00,ideal,EUR,100.00,paidout,tr_aaa111,Order 1001,Jan Jansen,"
+        "NL91ABNA0417164300,ABNANL2A,EUR,100.00,1182161.2610.01,",
+        "2026-10-02 11:00:00,paypal,EUR,\"1,050.00\",paidout,tr_bbb222,Order 1002,Eva Mulder,"
+        "Eva.Mulder@Example.com,,EUR,1050.00,1182161.2610.01,",
+        "2026-10-03 09:00:00,refund,EUR,-20.00,refunded,re_ccc333,Refund Order 1001,Jan Jansen,"
+        "NL91ABNA0417164300,ABNANL2A,EUR,-20.00,1182161.2610.01,20.00",
+        "2026-10-04 00:00:00,,EUR,-2.88,paidout,,Withheld fees,,,,EUR,-2.88,1182161.2610.01,",
+    ]
+    path.write_text("\n".join([PAYMENTS_HEADER, *rows]) + "\n", encoding="utf-8-sig")
+    return path
+
+
+@pytest.fixture
+def payments(tmp_path: Path) -> Path:
+    return payments_csv(tmp_path / "settlement.csv")
+
+
+def snapshot(workspace: Path) -> dict | None:
+    """Everything a workspace holds: its files and the logical content of every table."""
+    if not workspace.exists():
+        return None
+    files = {
+        p.relative_to(workspace).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(workspace.rglob("*")) if p.is_file() and not p.name.endswith(
+            (".duckdb", ".wal"))
+    }
+    tables = {}
+    db = workspace / "workbench.duckdb"
+    if db.exists():
+        with duckdb.connect(str(db), read_only=True) as con:
+            names = [r[0] for r in con.execute(
+                "SELECT table_name FROM information_schema.tables").fetchall()]
+            for name in sorted(names):
+                rows = con.execute(f'SELECT * FROM "{name}"').fetchall()
+                tables[name] = sorted(map(repr, rows))
+    return {"files": files, "tables": tables}

@@ -1,0 +1,143 @@
+"""Reading real-world CSV/XLSX and parsing Dutch and English numbers and dates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from workbench import tabular
+from workbench.errors import InputError
+
+P = Path("export.csv")
+
+
+def _nl(value: Decimal) -> str:
+    sign = "-" if value < 0 else ""
+    whole, frac = f"{abs(value):.2f}".split(".")
+    return f"{sign}{int(whole):,}".replace(",", ".") + "," + frac
+
+
+def _en(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+amounts = st.decimals(min_value=Decimal("-9999999.99"), max_value=Decimal("9999999.99"), places=2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(amounts, min_size=1, max_size=20), st.sampled_from(["nl", "en", "plain", "euro"]))
+def test_amounts_round_trip_in_every_style(values: list[Decimal], style: str) -> None:
+    render = {"nl": _nl, "en": _en, "plain": lambda v: f"{v:.2f}",
+              "euro": lambda v: "€ " + _nl(v)}[style]
+    parsed = tabular.parse_amounts(pd.Series([render(v) for v in values]), P, "Bedrag")
+    assert [Decimal(f"{p:.2f}") for p in parsed] == values
+
+
+def test_amount_forms_seen_in_exports() -> None:
+    column = pd.Series(["1.234,56", "12,50", "€ 12,50", "-2,88", "(5,00)", "", "1.234"])
+    assert tabular.parse_amounts(column, P, "Bedrag").fillna(0).tolist() == [
+        1234.56, 12.5, 12.5, -2.88, -5.0, 0, 1234.0]
+    english = pd.Series(["2,067.08", "-10.00", "1,234"])
+    assert tabular.parse_amounts(english, P, "AMOUNT").tolist() == [2067.08, -10.0, 1234.0]
+
+
+def test_bad_amount_names_row_and_column() -> None:
+    with pytest.raises(InputError, match=r"row 3, column 'Bedrag'.*expected an amount"):
+        tabular.parse_amounts(pd.Series(["1,00", "twaalf"], index=[2, 3]), P, "Bedrag")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2040, 12, 31)),
+       st.sampled_from(["%d-%m-%Y", "%d-%m-%Y %H:%M:%S", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S",
+                        "%d/%m/%Y", "%Y-%m-%dT%H:%M:%S"]))
+def test_dates_round_trip(moment: datetime, fmt: str) -> None:
+    moment = moment.replace(microsecond=0)
+    parsed = tabular.parse_dates(pd.Series([moment.strftime(fmt)]), P, "Datum").iloc[0]
+    expected = pd.Timestamp(moment if "%H" in fmt else moment.date())
+    assert parsed == expected
+
+
+def test_excel_serial_odata_and_offset_dates() -> None:
+    column = pd.Series(["45658", "/Date(1735689600000)/", "2025-01-01T12:00:00+01:00", ""])
+    parsed = tabular.parse_dates(column, P, "Datum")
+    assert parsed.iloc[0] == pd.Timestamp("2025-01-01")
+    assert parsed.iloc[1] == pd.Timestamp("2025-01-01")
+    assert parsed.iloc[2] == pd.Timestamp("2025-01-01 12:00")
+    assert pd.isna(parsed.iloc[3])
+
+
+def test_bad_date_names_row_and_column() -> None:
+    with pytest.raises(InputError, match=r"row 5, column 'Datum'.*expected a date"):
+        tabular.parse_dates(pd.Series(["31-02-2026"], index=[5]), P, "Datum")
+
+
+@pytest.mark.parametrize("encoding,bom", [("utf-8", b""), ("utf-8", b"\xef\xbb\xbf"),
+                                          ("cp1252", b""), ("utf-16", b"")])
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_csv_encodings_and_delimiters(tmp_path: Path, encoding: str, bom: bytes,
+                                      delimiter: str) -> None:
+    rows = [["Naam", "Plaats", "Bedrag"], ["Zoë", "Café", "1.234,56"], ["", "", ""],
+            ["Naam", "Plaats", "Bedrag"], ["Jan", "Zwolle", "€ 1,00"], ["", "", ""]]
+    text = "\r\n".join(delimiter.join(f'"{c}"' if delimiter in c else c for c in r) for r in rows)
+    data = bom + text.encode(encoding)
+    path = tmp_path / "x.csv"
+    path.write_bytes(data)
+    frame = tabular.read_csv_text(path, tabular.decode(path, data))
+    assert list(frame.columns) == ["Naam", "Plaats", "Bedrag"]
+    assert frame["Naam"].tolist() == ["Zoë", "Jan"]  # blank and repeated header rows dropped
+    assert frame.index.tolist() == [2, 5]  # spreadsheet row numbers survive
+
+
+@pytest.mark.parametrize("body,row", [("a;b;c\n1;2;3\n4;5;6;7\n", 3), ("a;b;c\n1;2\n", 2),
+                                      ('a;b;c\n"x";2\n', 2)])
+def test_ragged_rows_are_named(tmp_path: Path, body: str, row: int) -> None:
+    path = tmp_path / "r.csv"
+    with pytest.raises(InputError, match=rf"row {row}:.*fields"):
+        tabular.read_csv_text(path, body)
+
+
+def test_binary_and_unreadable(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    with pytest.raises(InputError, match="binary content"):
+        tabular.decode(path, b"\x00\x01\x02garbage")
+    with pytest.raises(InputError, match="row 2.*unreadable encoding"):
+        tabular.decode(path, b"a;b\n\x81\x8d;x\n")
+
+
+def test_xlsx_dates_numbers_and_blank_rows(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Klantnummer", "Datum", "Bedrag"])
+    sheet.append([1001, datetime(2026, 1, 31), 1234.5])
+    sheet.append([None, None, None])
+    path = tmp_path / "x.xlsx"
+    book.save(path)
+    frame = tabular.read_xlsx(path, path.read_bytes())
+    assert frame.to_dict("records") == [
+        {"Klantnummer": "1001", "Datum": "2026-01-31", "Bedrag": "1234.5"}]
+    assert frame.index.tolist() == [2]
+
+
+def test_truncated_xlsx(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    book.active.append(["a"])
+    path = tmp_path / "x.xlsx"
+    book.save(path)
+    data = path.read_bytes()[: len(path.read_bytes()) // 2]
+    with pytest.raises(InputError, match="not a readable XLSX"):
+        tabular.read_xlsx(path, data)
+
+
+def test_sniff_format() -> None:
+    assert tabular.sniff_format(b"PK\x03\x04rest") == "xlsx"
+    assert tabular.sniff_format(b"\xef\xbb\xbf<?xml version='1.0'?><a/>") == "xml"
+    assert tabular.sniff_format(b'  {"d": {"results": []}}') == "json"
+    assert tabular.sniff_format(b":20:940A150612\r\n:25:NL30") == "mt940"
+    assert tabular.sniff_format("Code\tNaam\n".encode("utf-16")) == "text"

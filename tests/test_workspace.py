@@ -1,0 +1,140 @@
+"""The workspace: one transaction per import, content-addressed raw files, versions by natural
+key, owner-only permissions, and survival of an import killed half-way."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import payments_csv, snapshot
+
+from workbench.errors import InputError
+from workbench.workspace import Workspace
+
+
+def test_import_keeps_raw_file_and_provenance(tmp_path: Path, payments: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    [result] = ws.import_files([payments])
+    sha = hashlib.sha256(payments.read_bytes()).hexdigest()
+    assert result.sha256 == sha
+    assert (ws.raw_dir / sha).read_bytes() == payments.read_bytes()
+    # a canonical value goes back to file, row and column
+    trace = ws.query("""
+        SELECT i.file_sha256, d.source_row, c.name AS column,
+               json_extract_string(r.record, '$."Amount"') AS original, d.amount
+        FROM documents d JOIN imports i USING (import_id)
+        JOIN columns c ON c.import_id = d.import_id AND c.field = 'amount'
+        JOIN raw_records r ON r.import_id = d.import_id AND r.source_row = d.source_row
+        WHERE d.doc_key = 'tr_bbb222'""").iloc[0]
+    assert (trace.file_sha256, trace.source_row, trace.column) == (sha, 3, "Amount")
+    assert (trace.original, float(trace.amount)) == ("1,050.00", 1050.0)
+
+
+def test_identifiers_normalised_and_flagged(tmp_path: Path) -> None:
+    path = payments_csv(tmp_path / "p.csv", [
+        "2026-10-01 10:12:00,ideal,EUR,1.00,paid,tr_1,x,Jan,nl91 abna 0417 1643 00,ABNANL2A,EUR,1,s,",
+        "2026-10-01 10:13:00,ideal,EUR,1.00,paid,tr_2,x,Piet,NL00BANK0000000000,ABNANL2A,EUR,1,s,",
+    ])
+    ws = Workspace(tmp_path / "ws")
+    ws.import_files([path])
+    ids = ws.query("SELECT raw_value, value, valid FROM identifiers WHERE kind = 'iban' "
+                   "ORDER BY raw_value").values.tolist()
+    assert ids == [["NL00BANK0000000000", "NL00BANK0000000000", False],
+                   ["nl91 abna 0417 1643 00", "NL91ABNA0417164300", True]]
+
+
+def test_same_file_twice_changes_nothing(tmp_path: Path, payments: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    ws.import_files([payments])
+    before = snapshot(ws.path)
+    [again] = ws.import_files([payments])
+    assert again.unchanged and again.previous["import_id"] == 1
+    assert snapshot(ws.path) == before
+
+
+def test_newer_export_updates_by_natural_key_and_keeps_earlier(tmp_path: Path) -> None:
+    first = payments_csv(tmp_path / "a.csv", [
+        "2026-10-01 10:12:00,ideal,EUR,10.00,open,tr_1,Order,Jan,,,EUR,,,"])
+    second = payments_csv(tmp_path / "b.csv", [
+        "2026-10-01 10:12:00,ideal,EUR,10.00,paidout,tr_1,Order,Jan,,,EUR,10.00,s1,",
+        "2026-10-02 10:12:00,ideal,EUR,12.00,paid,tr_2,Order,Jan,,,EUR,,,"])
+    ws = Workspace(tmp_path / "ws")
+    ws.import_files([first])
+    ws.import_files([second])
+    current = ws.query("SELECT doc_key, status FROM documents ORDER BY doc_key").values.tolist()
+    assert current == [["tr_1", "paidout"], ["tr_2", "paid"]]
+    history = ws.query("SELECT import_id, status FROM document_versions WHERE doc_key = 'tr_1' "
+                       "ORDER BY import_id").values.tolist()
+    assert history == [[1, "open"], [2, "paidout"]]
+
+
+def test_owner_only_permissions(tmp_path: Path, payments: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    ws.import_files([payments])
+    for path in [ws.path, *ws.path.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o077 == 0, f"{path} is readable by others ({oct(mode)})"
+
+
+def test_all_or_nothing_on_a_new_workspace(tmp_path: Path, payments: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Date,Amount\n1,2\n")
+    ws = Workspace(tmp_path / "ws")
+    with pytest.raises(InputError, match="bad.csv"):
+        ws.import_files([payments, bad])
+    assert not ws.path.exists()
+
+
+def test_all_or_nothing_on_an_existing_workspace(tmp_path: Path, payments: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    ws.import_files([payments])
+    before = snapshot(ws.path)
+    other = payments_csv(tmp_path / "other.csv", [
+        "2026-10-01 10:12:00,ideal,EUR,10.00,open,tr_9,Order,Jan,,,EUR,,,"])
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text(payments.read_text(encoding="utf-8-sig") + "1,2,3\n")
+    with pytest.raises(InputError, match=r"ragged.csv, row 6"):
+        ws.import_files([other, ragged])
+    assert snapshot(ws.path) == before
+
+
+KILL = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    from workbench.workspace import Workspace
+    ws = Workspace(sys.argv[1])
+    original = Workspace._commit
+    def die(self, con):
+        if sys.argv[3] == "after":
+            original(self, con)
+        os.kill(os.getpid(), signal.SIGKILL)
+    Workspace._commit = die
+    ws.import_files([Path(sys.argv[2])])
+""")
+
+
+@pytest.mark.parametrize("moment", ["before", "after"])
+def test_import_killed_half_way(tmp_path: Path, payments: Path, moment: str) -> None:
+    ws = Workspace(tmp_path / "ws")
+    ws.import_files([payments])
+    newer = payments_csv(tmp_path / "newer.csv", [
+        "2026-11-01 10:12:00,ideal,EUR,10.00,open,tr_new,Order,Jan,,,EUR,,,"])
+    before = snapshot(ws.path)
+    proc = subprocess.run([sys.executable, "-c", KILL, str(ws.path), str(newer), moment],
+                          capture_output=True, text=True, env={**os.environ})
+    assert proc.returncode == -9
+    assert (ws.path / ".staging").exists()  # the killed import left its staged raw file
+    status = ws.status()  # opening the workspace finishes or undoes it
+    assert not (ws.path / ".staging").exists()
+    if moment == "before":
+        assert snapshot(ws.path) == before
+    else:
+        assert len(status) == 2
+        stored = status.file_sha256.tolist()[-1]
+        assert (ws.raw_dir / stored).read_bytes() == newer.read_bytes()
