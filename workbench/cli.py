@@ -31,11 +31,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     show = sys.stderr.isatty()
     total = len(args.files)
 
-    def progress(path: Path, done: list[int] = [0]) -> None:  # noqa: B006 - a counter
-        done[0] += 1
+    done = {"files": 0, "rows": 0}
+
+    def progress(path: Path, rows: int) -> None:
+        done["files"] += 1
+        done["rows"] += rows
         if show:
-            print(f"\rread {done[0]}/{total} files", end="" if done[0] < total else "\n",
-                  file=sys.stderr, flush=True)
+            print(f"\rread {done['files']}/{total} files, {done['rows']:,} rows",
+                  end="" if done["files"] < total else "\n", file=sys.stderr, flush=True)
 
     results = workspace.import_files([Path(f) for f in args.files], args.source, progress)
     for result in results:

@@ -146,7 +146,7 @@ class Workspace:
     # import
 
     def read_files(self, paths: Iterable[Path], source: str | None = None,
-                   progress: Callable[[Path], None] | None = None) -> list[ImportResult]:
+                   progress: Callable[[Path, int], None] | None = None) -> list[ImportResult]:
         """Read and check every file before anything is written (all or nothing)."""
         results = []
         for path in paths:
@@ -154,11 +154,11 @@ class Workspace:
             data = Path(path).read_bytes()
             results.append(ImportResult(Path(path), extract, hashlib.sha256(data).hexdigest()))
             if progress:
-                progress(Path(path))
+                progress(Path(path), len(extract.raw))
         return results
 
     def import_files(self, paths: Iterable[Path], source: str | None = None,
-                     progress: Callable[[Path], None] | None = None) -> list[ImportResult]:
+                     progress: Callable[[Path, int], None] | None = None) -> list[ImportResult]:
         """Import files in one transaction; a file imported before changes nothing."""
         results = self.read_files(paths, source, progress)
         created = not self.exists
@@ -248,6 +248,36 @@ class Workspace:
                 SELECT service, export_kind, export_title, import_id, file_name, file_sha256,
                        imported_at, rows, parties, documents
                 FROM imports ORDER BY service, export_kind, import_id""").df()
+
+    def summary(self) -> pd.DataFrame:
+        """Current parties, documents and identifiers per service and export."""
+        return self.query("""
+            SELECT service, export_kind,
+                   (SELECT count(*) FROM parties p WHERE p.service = i.service
+                        AND p.export_kind = i.export_kind) AS parties,
+                   (SELECT count(*) FROM documents d WHERE d.service = i.service
+                        AND d.export_kind = i.export_kind) AS documents,
+                   (SELECT count(*) FROM identifiers x WHERE x.service = i.service
+                        AND x.export_kind = i.export_kind AND NOT x.valid) AS invalid_identifiers
+            FROM (SELECT DISTINCT service, export_kind FROM imports) i
+            ORDER BY service, export_kind""")
+
+    def columns(self) -> pd.DataFrame:
+        """Every column of every import: the canonical field it feeds, or none (unmapped)."""
+        return self.query("""
+            SELECT i.service, i.export_kind, i.file_name, c.name AS column,
+                   nullif(c.field, 'other') AS field, c.field IS NULL AS unmapped, c.personal
+            FROM columns c JOIN imports i USING (import_id)
+            ORDER BY i.service, i.export_kind, i.import_id, c.position""")
+
+    def provenance(self, service: str, export_kind: str, party_key: str) -> pd.DataFrame:
+        """Where each value of one party comes from: file, hash, row and original record."""
+        return self.query("""
+            SELECT i.file_name, i.file_sha256, p.source_row, r.record
+            FROM parties p JOIN imports i USING (import_id)
+            JOIN raw_records r ON r.import_id = p.import_id AND r.source_row = p.source_row
+            WHERE p.service = ? AND p.export_kind = ? AND p.party_key = ?""",
+            [service, export_kind, party_key])
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         """Run a read-only query against the workspace."""
