@@ -176,7 +176,7 @@ def _person(fake: Faker, rng: random.Random, family: tuple[str, str] | None = No
         given_name=given, name_prefix=prefix, family_name=last, gender=gender,
         birth_date=fake.date_of_birth(minimum_age=19, maximum_age=85),
         email=f"{local}@{domain}",
-        phone=rng.choice(["06-", "+31 6 ", "06"]) + f"{rng.randrange(10**7, 10**8)}",
+        phone=rng.choice(["06-", "+31 6 ", "06"]) + f"{rng.randrange(10**7, 6 * 10**7)}",
         street=fake.street_name(), house_number=str(rng.randrange(1, 250)) + rng.choice(
             ["", "", "", "a", "-2", " bis"]),
         postcode=fake.postcode(), city=fake.city(), iban=fake.iban(),
@@ -206,11 +206,11 @@ def build(seed: int = 2026, clients: int = 300) -> Business:
         if kind == "sole_trader":
             trade = rng.choice(["ICT", "Advies", "Bouw", "Design", "Klussen"])
             client = replace(client, company=f"{person.family_name} {trade}",
-                             kvk=fake.numerify("########"), vat=f"NL{fake.numerify('#########')}B01")
+                             kvk=fake.numerify("########"), vat=f"NL{fake.ssn()}B01")
         elif kind == "company":
             contacts = tuple(_person(fake, rng) for _ in range(rng.randrange(0, 3)))
             client = replace(client, company=fake.company(), kvk=fake.numerify("########"),
-                             vat=f"NL{fake.numerify('#########')}B01", contacts=contacts)
+                             vat=f"NL{fake.ssn()}B01", contacts=contacts)
         result.append(client)
     _add_traps(result, fake, rng)
     business = Business(seed, result)
@@ -229,8 +229,8 @@ def _add_traps(clients: list[Client], fake: Faker, rng: random.Random) -> None:
     a, b = clients[10], clients[11]
     twin = replace(b.person, given_name=a.person.given_name, name_prefix=a.person.name_prefix,
                    family_name=a.person.family_name, gender=a.person.gender)
-    clients[10] = replace(a, kind="consumer", services=a.services | {"mollie", "moneybird"},
-                          flags=frozenset({"namesake"}))
+    clients[10] = replace(a, kind="consumer", company="", kvk="", vat="", contacts=(),
+                          services=a.services | {"mollie", "moneybird"}, flags=frozenset({"namesake"}))
     clients[11] = replace(b, kind="consumer", person=twin, company="", kvk="", vat="", contacts=(),
                           services=b.services | {"mollie", "moneybird"}, flags=frozenset({"namesake"}))
     # partners in one household: same address and joint IBAN, different first names

@@ -120,9 +120,10 @@ def content_key(frame: pd.DataFrame, columns: Iterable[str], prefix: str = "h:")
     """A stable key made from the content of some columns, for records without a key of their
     own (a payment's consumer, a fee line)."""
     cols = [c for c in columns if c in frame.columns]
-    if not cols:
+    if not cols or frame.empty:  # hashing no rows gives numbers, not text
         return pd.Series("", index=frame.index, dtype="str")
-    text = frame[cols].astype("str").apply(lambda s: s.str.strip().str.lower())
+    # compared without case or spacing, so 'NL91 ABNA ...' and 'nl91abna...' are one party
+    text = frame[cols].astype("str").apply(lambda s: s.str.replace(r"\s+", "", regex=True).str.lower())
     hashed = pd.util.hash_pandas_object(text, index=False).map("{:016x}".format)
     empty = text.eq("").all(axis=1)
     return (prefix + hashed).where(~empty, "")
@@ -147,7 +148,8 @@ def split(canon: pd.DataFrame, doc_type: str | pd.Series = "") -> tuple[pd.DataF
     )
     if "party_type" not in parties.columns:
         parties["party_type"] = party_type(parties)
-    documents = canon[doc_cols].copy()
+    # a party-only export (contacts) has no documents, not one empty document per row
+    documents = canon[doc_cols].copy() if doc_cols else canon.iloc[:0, :0].copy()
     if doc_cols:
         documents["party_key"] = parties["party_key"]
         documents["doc_type"] = doc_type
@@ -157,7 +159,8 @@ def split(canon: pd.DataFrame, doc_type: str | pd.Series = "") -> tuple[pd.DataF
 def party_type(parties: pd.DataFrame) -> pd.Series:
     """'person' when a first or last name is known, 'organisation' when only a company is."""
     def present(name: str) -> pd.Series:
-        return parties.get(name, pd.Series("", index=parties.index)).fillna("").ne("")
+        values = parties.get(name, pd.Series("", index=parties.index))
+        return values.notna() & values.astype("str").ne("")  # NaT is no birth date
 
     person = present("given_name") | present("family_name") | present("birth_date")
     organisation = present("company") & ~person

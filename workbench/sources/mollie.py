@@ -2,56 +2,539 @@
 
 Exports read here (Mollie Dashboard unless said otherwise):
 
-* payments / settlement CSV: *Payments* or *Settlements* > pick a settlement > *Export* > CSV;
-  one row per payment, refund, chargeback or fee, English headers;
-* Business Account bank statement CSV: *Reports* > *Statements* > CSV;
-* credit-card mandate export CSV: delivered by Mollie on request when you migrate PSP; its full
-  card numbers are masked to their last four digits on import, in the stored copy too.
+* payments / settlement CSV: *Payments* > *Export*, or *Settlements* > a settlement > *Export* >
+  CSV; one row per payment, refund, chargeback or fee (fee rows have no ID), English headers;
+* Business Account bank statement CSV: *Reports* > *Statements* > CSV; one row per booking with
+  its counterparty;
+* Business Account bank statement CAMT.053 XML: the same screen, format CAMT053 (Mollie offers it
+  for settlements too); one record per transaction (``TxDtls``), or per booking without one;
+* settlement or balance report MT940: *Reports* > *Settlements* or *Balances* > *Export* > MT940;
+  one record per ``:61:`` line, with the payer's name, IBAN, BIC, the payment description and
+  the Mollie payment id from its ``:86:`` SEPA sub-fields;
+* credit-card mandate export CSV: sent by Mollie on request when you move to another payment
+  provider; its full card numbers are masked to their last four digits on import, in the copy
+  the workspace keeps too;
+* API dumps (JSON) of payments and customers as the Mollie API or ``mollie-api-python`` returns
+  them (a list, one object, or a page ``{"_embedded": {"payments": [...]}}``): not a dashboard
+  download, but what someone with the API key (*Developers* > *API keys*) can save.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import re
 from pathlib import Path
+from xml.etree.ElementTree import Element, ParseError
 
+import mt940
 import pandas as pd
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as SafeET
 
-from workbench import headers
-from workbench.model import ExportKind, Extract
+from workbench import headers, identifiers
+from workbench.errors import InputError
+from workbench.model import FIELDS, ExportKind, Extract
 from workbench.sources import _common
 
 SERVICE = "mollie"
-FORMATS: dict[str, tuple[str, ...]] = {t.kind.name: t.formats for t in headers.tables(SERVICE)}
-KINDS: list[ExportKind] = [t.kind for t in headers.tables(SERVICE)]
+MT940 = ExportKind(SERVICE, "mt940", "Mollie settlement / balance report MT940")
+CAMT053 = ExportKind(SERVICE, "camt053", "Mollie bank statement CAMT.053 XML")
+API_JSON = ExportKind(SERVICE, "api_json", "Mollie API dump of payments and customers (JSON)")
+_TABLES = headers.tables(SERVICE)
+KINDS: list[ExportKind] = [*(t.kind for t in _TABLES), MT940, CAMT053, API_JSON]
+FORMATS: dict[str, tuple[str, ...]] = {
+    **{t.kind.name: t.formats for t in _TABLES},
+    MT940.name: ("mt940",), CAMT053.name: ("xml",), API_JSON.name: ("json",),
+}
+OTHER = headers.KNOWN_WITHOUT_FIELD
 
-# Mollie's ``Payment method`` / ``Status`` say what a settlement row is.
-_DOC_TYPES = {"refund": "refund", "chargeback": "chargeback"}
+# Mollie's ids say what a record is (tr_ payment, re_ refund, chb_ chargeback).
+_ID_TYPES = {"tr_": "payment", "re_": "refund", "chb_": "chargeback"}
+_TRANSACTION_TYPES = {t: t for t in ("payment", "refund", "chargeback", "fee")}
 
 
 def detect(path: Path, mappings: Path | None = None) -> ExportKind | None:
-    table = _common.match_table(_common.load(path), SERVICE, mappings)
+    loaded = _common.load(path)
+    if loaded.format == "mt940":
+        return MT940 if _MOLLIE_MT940.search(_unwrapped(loaded.text)) else None
+    if loaded.format == "xml":
+        return CAMT053 if _CAMT053_ROOT.fullmatch(_root_tag(loaded)) else None
+    if loaded.format == "json":
+        return API_JSON if _api_objects(loaded) is not None else None
+    table = _common.match_table(loaded, SERVICE, mappings)
     return table.kind if table else None
 
 
 def read(path: Path, kind: ExportKind | None = None, mappings: Path | None = None) -> Extract:
     loaded = _common.load(path)
     kind = kind or detect(path, mappings)
+    if kind is None:
+        titles = [k.title for k in KINDS if loaded.format in FORMATS[k.name]]
+        raise InputError(path, "not recognised as a Mollie export",
+                         expected=f"one of: {'; '.join(titles) or 'a Mollie export'}")
+    if loaded.format not in FORMATS[kind.name]:
+        raise InputError(path, f"is a {loaded.format} file",
+                         expected=f"{kind.title} ({' or '.join(FORMATS[kind.name])})")
+    if kind == MT940:
+        return _mt940(loaded)
+    if kind == CAMT053:
+        return _camt053(loaded)
+    if kind == API_JSON:
+        return _api_json(loaded)
     table = _common.table_for(kind, mappings)
-    if kind.name == "payments_csv":
-        return _payments(loaded, table)
-    return _common.read_tabular(loaded, table, doc_type="bank_line")
+    mapped = set(table.column_map(loaded.columns).values())
+    lacking = [f for f in table.required if f not in mapped]
+    if lacking:
+        raise InputError(path, f"has no column for {', '.join(lacking)}",
+                         expected=f"the header row of a {kind.title}")
+    readers = {"payments_csv": _payments, "bank_statement_csv": _bank_statement,
+               "mandates_csv": _mandates}
+    return readers[kind.name](loaded, table)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers shared by the formats
+
+
+def _col(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A column as text, or empty text when the frame lacks it."""
+    if name not in frame.columns:
+        return pd.Series("", index=frame.index, dtype="str")
+    return frame[name].fillna("").astype("str").str.strip()
+
+
+def _doc_types(ids: pd.Series, default: str) -> pd.Series:
+    kinds = pd.Series(default, index=ids.index, dtype="str")
+    for prefix, name in _ID_TYPES.items():
+        kinds = kinds.mask(ids.str.startswith(prefix), name)
+    return kinds
+
+
+def _paypal_email(canon: pd.DataFrame) -> pd.DataFrame:
+    """PayPal payments carry the payer's e-mail address where other methods have an IBAN."""
+    account = _col(canon, "iban")
+    is_email = account.str.contains("@", regex=False)
+    canon["email"] = account.where(is_email, _col(canon, "email"))
+    canon["iban"] = account.where(~is_email, "")
+    return canon
+
+
+def _rule_map(
+    columns: list[str], rules: list[tuple[str, str]], other: str
+) -> tuple[dict[str, str | None], dict[str, str]]:
+    """For nested formats: the canonical field of each column from ``(field, pattern)`` rules
+    (``other`` matches known columns without a field), and the mapped columns ordered by rule,
+    most telling first, which is the order :func:`_common.canonical_frame` prefers them in."""
+    compiled = [(f, re.compile(p)) for f, p in rules]
+    known = re.compile(other)
+    hits = {c: next(((i, f) for i, (f, p) in enumerate(compiled) if p.fullmatch(c)), None)
+            for c in columns}
+    column_map = {c: hit[1] if hit else (OTHER if known.fullmatch(c) else None)
+                  for c, hit in hits.items()}
+    ranked = sorted(((hit[0], c) for c, hit in hits.items() if hit), key=lambda pair: pair[0])
+    return column_map, {c: column_map[c] for _, c in ranked}
+
+
+# --------------------------------------------------------------------------------------------
+# CSV exports
 
 
 def _payments(loaded: _common.Loaded, table: headers.HeaderTable) -> Extract:
     raw = loaded.table
     column_map = table.column_map(list(raw.columns))
-    canon = _common.canonical_frame(raw, column_map, loaded.path)
-    # PayPal payments carry the consumer's e-mail address where other methods have an IBAN.
-    account = canon.get("iban", pd.Series("", index=canon.index))
-    is_email = account.str.contains("@", regex=False)
-    canon["email"] = account.where(is_email, "")
-    canon["iban"] = account.where(~is_email, "")
+    canon = _paypal_email(_common.canonical_frame(raw, column_map, loaded.path))
     parties, documents = _common.split(canon)
-    method = canon.get("payment_method", pd.Series("", index=canon.index)).str.lower()
-    fee = canon.get("doc_key", pd.Series("", index=canon.index)).eq("")
-    documents["doc_type"] = method.map(_DOC_TYPES).fillna("payment").where(~fee, "fee")
+    ids = _col(canon, "doc_key")
+    kinds = _doc_types(ids, "payment")
+    method = _col(canon, "payment_method").str.lower()
+    kinds = kinds.mask(method.isin(["refund", "chargeback"]), method)
+    stated = _col(canon, "doc_type").str.lower().map(_TRANSACTION_TYPES)  # newer CSV's type
+    kinds = stated.fillna(kinds)
+    # Fee, VAT and reservation rows have no payment id; invoice fee rows have ids like MOL...
+    documents["doc_type"] = kinds.mask(ids.eq("") | ids.str.upper().str.startswith("MOL"), "fee")
     return _common.finish(table.kind, raw, parties, documents, column_map)
+
+
+_ENTRY_TYPE = {headers.fold(n) for n in ("ENTRY_TYPE", "Boekingstype")}
+
+
+def _bank_statement(loaded: _common.Loaded, table: headers.HeaderTable) -> Extract:
+    raw = loaded.table
+    column_map = table.column_map(list(raw.columns))
+    canon = _common.canonical_frame(raw, column_map, loaded.path)
+    entry = next((raw[c] for c in raw.columns if headers.fold(c) in _ENTRY_TYPE), None)
+    if entry is not None:  # the sign follows CREDIT/DEBIT even where the amount has none
+        entry = entry.str.strip().str.upper()
+        size = canon["amount"].abs()
+        canon["amount"] = canon["amount"].mask(entry.eq("CREDIT"), size).mask(entry.eq("DEBIT"), -size)
+    parties, documents = _common.split(canon, "bank_line")
+    return _common.finish(table.kind, raw, parties, documents, column_map)
+
+
+def _mandates(loaded: _common.Loaded, table: headers.HeaderTable) -> Extract:
+    """Card holders with their cards; every full card number is masked before anything
+    else sees it, in ``raw`` and in the bytes the workspace keeps."""
+    raw = loaded.table.copy()
+    column_map = table.column_map(list(raw.columns))
+    originals: dict[str, str] = {}
+    for column in [c for c, f in column_map.items() if f == "card_number"]:
+        masked, _ = identifiers.normalise_column(raw[column], "card_number")
+        full = raw[column].ne(masked) & raw[column].str.strip().ne("")
+        originals.update(zip(raw.loc[full, column], masked[full], strict=True))
+        raw[column] = masked
+    keep = _mask_bytes(loaded, originals)
+    canon = _common.canonical_frame(raw, column_map, loaded.path)
+    parties, _ = _common.split(canon)
+    return _common.finish(table.kind, raw, parties, canon.iloc[:0, :0], column_map, keep)
+
+
+def _mask_bytes(loaded: _common.Loaded, replacements: dict[str, str]) -> bytes:
+    """The file's bytes with each card number replaced by its masked form. Only values long
+    enough to be a card number are replaced: a short one (a typo) could also be a month."""
+    codec = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}.get(loaded.data[:2], "utf-8")
+    replacements = {k: v for k, v in replacements.items() if len(re.sub(r"\D", "", k)) >= 12}
+    data = loaded.data
+    for original in sorted(replacements, key=len, reverse=True):
+        data = data.replace(original.encode(codec), replacements[original].encode(codec))
+    if any(original.encode(codec) in data for original in replacements):
+        raise InputError(loaded.path, "a card number could not be masked in the stored copy",
+                         expected="a mandate export as Mollie writes it")
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# MT940
+
+
+# Mollie's ABN AMRO account in :25:, or Mollie payment, refund or chargeback ids in :86:.
+_MOLLIE_MT940 = re.compile(r"ABNA052459095\d|/EREF/(?:tr|re|chb)_[0-9A-Za-z]")
+_SEPA_CODES = ["TRTP", "IBAN", "BIC", "NAME", "REMI", "EREF", "MARF", "CSID", "PURP", "ADDR",
+               "ORDP", "BENM", "ULTD", "ULTC", "ID"]
+_SEPA_FIELD = "/{code}/(.*?)(?=/(?:" + "|".join(_SEPA_CODES) + ")/|$)"
+_MT940_RULES = [
+    ("date", ":61: value date"), ("amount", ":61: amount"), ("currency", "currency"),
+    ("doc_key", "/EREF/"), ("name", "/NAME/"), ("iban", "/IBAN/"), ("bic", "/BIC/"),
+    ("street", "/ADDR/"), ("description", "/REMI/"), ("description", ":86:"),
+    ("reference", ":61: customer reference"),
+]
+_MT940_OTHER = r":20:|:25:|:28C:|:61: .*|/(?:TRTP|MARF|CSID|PURP)/"
+
+
+def _unwrapped(text: str) -> str:
+    return text.replace("\r", "").replace("\n", "")
+
+
+class _Statement(mt940.models.Transactions):
+    """The mt940 library, keeping a space at the end of a line: Mollie wraps ``:86:`` at a
+    fixed width mid-token, so such a space is part of the text."""
+
+    @staticmethod
+    def strip(lines: list[str]) -> list[str]:
+        lines = [line.replace("\r", "") for line in lines]
+        return [line for line in lines if line.strip() not in ("", "-")]
+
+
+def _mt940(loaded: _common.Loaded) -> Extract:
+    text = loaded.text.replace("\r\n", "\n")
+    statement = _Statement(
+        processors={"post_statement": [
+            mt940.processors.date_cleanup_post_processor,
+            mt940.processors.transactions_to_transaction(
+                "transaction_reference", "account_identification", "statement_number",
+                "sequence_number"),
+        ]},
+        options=mt940.Options(reversal_sign=True, case_insensitive_marks=True),
+    )
+    try:
+        transactions = statement.parse(text)
+    except (ValueError, KeyError, TypeError, RuntimeError, ArithmeticError) as exc:
+        # the library's message quotes the line, which may hold a name: give only its type
+        raise InputError(loaded.path, f"not a readable MT940 statement ({type(exc).__name__})",
+                         expected="an MT940 file as Mollie exports it") from None
+    rows = [i for i, line in enumerate(text.split("\n"), 1) if line.startswith(":61:")]
+    if len(rows) != len(transactions):
+        raise InputError(loaded.path, f"{len(rows)} :61: lines but {len(transactions)} readable",
+                         expected="one :61: line per booking")
+    raw = pd.DataFrame([_mt940_record(t.data) for t in transactions], index=pd.Index(rows),
+                       columns=list(_mt940_record({})))
+    details = raw[":86:"]
+    for code in _SEPA_CODES:
+        values = details.str.extract(_SEPA_FIELD.format(code=code), expand=False)
+        if values.notna().any():
+            raw[f"/{code}/"] = values.fillna("").str.strip()
+    column_map, priority = _rule_map(list(raw.columns), _MT940_RULES, _MT940_OTHER)
+    canon = _common.canonical_frame(raw, priority, loaded.path)
+    doc_key = _col(canon, "doc_key")
+    canon["reference"] = doc_key.where(doc_key.ne(""), _col(canon, "reference"))
+    parties, documents = _common.split(canon)
+    documents["doc_type"] = _doc_types(doc_key, "bank_line")
+    return _common.finish(MT940, raw, parties, documents, column_map)
+
+
+def _mt940_record(data: dict) -> dict[str, str]:
+    """One booking's fields as text, named after the tag they come from; the ``:86:`` lines
+    joined without a space, as Mollie cut them."""
+    amount = data.get("amount")
+    statement = data.get("statement_number") or ""
+    sequence = data.get("sequence_number")
+    record = {
+        ":20:": data.get("transaction_reference"),
+        ":25:": data.get("account_identification"),
+        ":28C:": f"{statement}/{sequence}" if sequence else statement,
+        ":61: value date": data.get("date"),
+        ":61: entry date": data.get("entry_date"),
+        ":61: mark": data.get("status"),
+        ":61: funds code": data.get("funds_code"),
+        ":61: amount": amount.amount if amount is not None else None,
+        "currency": amount.currency if amount is not None else data.get("currency"),
+        ":61: type": data.get("id"),
+        ":61: customer reference": data.get("customer_reference"),
+        ":61: bank reference": data.get("bank_reference"),
+        ":61: details": data.get("extra_details"),
+        ":86:": (data.get("transaction_details") or "").replace("\n", ""),
+    }
+    return {k: "" if v is None else str(v) for k, v in record.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# CAMT.053
+
+
+_CAMT053_ROOT = re.compile(r"\{urn:iso:std:iso:20022:tech:xsd:camt\.053\.[0-9.]+\}Document")
+_PARTY = r"TxDtls/RltdPties/(?:Dbtr|Cdtr)(?:/Pty)?"
+_ULTIMATE = r"TxDtls/RltdPties/(?:UltmtDbtr|UltmtCdtr)(?:/Pty)?"
+_CAMT_RULES = [
+    ("doc_key", r"TxDtls/Refs/EndToEndId"), ("doc_key", r"Ntry/AcctSvcrRef"),
+    ("doc_key", r"TxDtls/Refs/AcctSvcrRef"),
+    ("date", r"Ntry/BookgDt/(?:Dt|DtTm)"), ("date", r"Ntry/ValDt/(?:Dt|DtTm)"),
+    ("amount", r"TxDtls/AmtDtls/TxAmt/Amt"), ("amount", r"TxDtls/Amt"), ("amount", r"Ntry/Amt"),
+    ("currency", r"TxDtls/AmtDtls/TxAmt/Amt@Ccy"), ("currency", r"TxDtls/Amt@Ccy"),
+    ("currency", r"Ntry/Amt@Ccy"),
+    ("status", r"Ntry/Sts(?:/Cd)?"),
+    ("description", r"TxDtls/RmtInf/Ustrd(?:\[\d+\])?"), ("description", r"TxDtls/AddtlTxInf"),
+    ("description", r"Ntry/AddtlNtryInf"),
+    ("name", _PARTY + "/Nm"), ("name", _ULTIMATE + "/Nm"),
+    ("account_holder", r"TxDtls/RltdPties/(?:DbtrAcct|CdtrAcct)/Nm"),
+    ("iban", r"TxDtls/RltdPties/(?:DbtrAcct|CdtrAcct)/Id/IBAN"),
+    ("bic", r"TxDtls/RltdAgts/(?:DbtrAgt|CdtrAgt)/FinInstnId/BIC(?:FI)?"),
+    ("street", _PARTY + r"/PstlAdr/(?:StrtNm|AdrLine(?:\[\d+\])?)"),
+    ("postcode", _PARTY + "/PstlAdr/PstCd"), ("city", _PARTY + "/PstlAdr/TwnNm"),
+    ("country", _PARTY + "/PstlAdr/Ctry"),
+    ("email", _PARTY + "/CtctDtls/EmailAdr"), ("phone", _PARTY + "/CtctDtls/(?:PhneNb|MobNb)"),
+    ("birth_date", _PARTY + "/Id/PrvtId/DtAndPlcOfBirth/BirthDt"),
+]
+# Booking and statement structure; party details not listed above stay unmapped for review.
+_CAMT_OTHER = (r"Stmt/.*|Ntry/.*|TxDtls/(?:Refs|AmtDtls|Amt|CdtDbtInd|BkTxCd|Purp|RltdDts|Chrgs"
+               r"|RtrInf|RmtInf/Strd)(?:[/@\[].*)?")
+# The account holder's own side of a booking: the creditor of money in, the debtor of money out.
+_OWN_SIDE = {"CRDT": {"Cdtr", "CdtrAcct", "UltmtCdtr", "CdtrAgt"},
+             "DBIT": {"Dbtr", "DbtrAcct", "UltmtDbtr", "DbtrAgt"}}
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _root_tag(loaded: _common.Loaded) -> str:
+    """The root element's ``{namespace}name``, read without parsing the whole file."""
+    try:
+        _, root = next(SafeET.iterparse(io.BytesIO(loaded.data), events=("start",)))
+    except (ParseError, DefusedXmlException, StopIteration):
+        return ""
+    return root.tag
+
+
+def _parse_xml(loaded: _common.Loaded) -> Element:
+    try:
+        return SafeET.fromstring(loaded.data)
+    except DefusedXmlException:
+        raise InputError(loaded.path, "XML with a DTD or entity declarations is refused",
+                         expected="a CAMT.053 statement as the bank writes it") from None
+    except ParseError as exc:
+        raise InputError(loaded.path, "not well-formed XML (truncated or damaged)",
+                         row=exc.position[0], expected="a complete CAMT.053 file") from None
+
+
+def _camt053(loaded: _common.Loaded) -> Extract:
+    root = _parse_xml(loaded)
+    if not _CAMT053_ROOT.fullmatch(root.tag):
+        raise InputError(loaded.path, f"the root element is {_local(root.tag)!r} in another "
+                         "namespace or schema", expected="a camt.053 Document "
+                         "(urn:iso:std:iso:20022:tech:xsd:camt.053.*)")
+    records = [r for stmt in root.iterfind("{*}BkToCstmrStmt/{*}Stmt") for r in _camt_records(stmt)]
+    raw = pd.DataFrame(records, index=pd.RangeIndex(1, len(records) + 1), dtype="str").fillna("")
+    column_map, priority = _rule_map(list(raw.columns), _CAMT_RULES, _CAMT_OTHER)
+    view, direction = _counterparty_view(raw)
+    canon = _common.canonical_frame(view, priority, loaded.path)
+    ustrd = [c for c in raw.columns if re.fullmatch(r"TxDtls/RmtInf/Ustrd(?:\[\d+\])?", c)]
+    if ustrd:  # remittance text comes in 140-character pieces; the description is all of them
+        joined = raw[ustrd].agg(" ".join, axis=1).str.split().str.join(" ")
+        canon["description"] = joined.where(joined.ne(""), canon["description"])
+    if "amount" in canon:
+        canon["amount"] = canon["amount"].abs().mask(direction.eq("DBIT"), -canon["amount"].abs())
+    canon["reference"] = _col(view, "TxDtls/Refs/EndToEndId")
+    parties, documents = _common.split(canon)
+    documents["doc_type"] = _doc_types(canon["reference"], "bank_line")
+    extract = _common.finish(CAMT053, view, parties, documents, column_map)
+    return dataclasses.replace(extract, raw=raw)
+
+
+def _camt_records(stmt: Element) -> list[dict[str, str]]:
+    """One record per transaction, each with its booking's and statement's fields."""
+    statement = _leaves(stmt, "Stmt", skip=("Ntry", "Bal", "TxsSummry"))
+    records = []
+    for entry in stmt.iterfind("{*}Ntry"):
+        booking = {**statement, **_leaves(entry, "Ntry", skip=("NtryDtls",))}
+        transactions = []
+        for details in entry.iterfind("{*}NtryDtls"):
+            batch = _leaves(details, "Ntry/NtryDtls", skip=("TxDtls",))
+            transactions += [{**booking, **batch, **_leaves(tx, "TxDtls")}
+                             for tx in details.iterfind("{*}TxDtls")]
+        records.extend(transactions or [booking])
+    return records
+
+
+def _leaves(element: Element, prefix: str, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """Every value under an element by its path (``TxDtls/RltdPties/Dbtr/Nm``, ``Ntry/Amt@Ccy``);
+    a repeated element gets ``[2]``, ``[3]``, ..."""
+    out: dict[str, str] = {}
+
+    def add(path: str, value: str) -> None:
+        name, n = path, 1
+        while name in out:
+            n += 1
+            name = f"{path}[{n}]"
+        out[name] = value.strip()
+
+    def walk(node: Element, path: str) -> None:
+        if not len(node):
+            add(path, node.text or "")
+        for attribute, value in node.attrib.items():
+            add(f"{path}@{_local(attribute)}", value)
+        for child in node:
+            if _local(child.tag) not in skip:
+                walk(child, f"{path}/{_local(child.tag)}")
+
+    walk(element, prefix)
+    return out
+
+
+def _counterparty_view(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """The records with the account holder's own side blanked, so that name, IBAN and BIC are
+    the counterparty's, and ``NOTPROVIDED`` end-to-end ids blanked."""
+    direction = _col(raw, "TxDtls/CdtDbtInd")
+    direction = direction.where(direction.ne(""), _col(raw, "Ntry/CdtDbtInd")).str.upper()
+    view = raw.copy()
+    for column in raw.columns:
+        segments = set(re.sub(r"\[\d+\]|@.*", "", column).split("/"))
+        for mark, own in _OWN_SIDE.items():
+            if segments & own:
+                view[column] = view[column].mask(direction.eq(mark), "")
+    e2e = "TxDtls/Refs/EndToEndId"
+    if e2e in view:
+        view[e2e] = view[e2e].mask(view[e2e].str.upper().eq("NOTPROVIDED"), "")
+    return view, direction
+
+
+# --------------------------------------------------------------------------------------------
+# API JSON (payments and customers)
+
+
+_RESOURCES = ("payment", "customer")
+_ADDRESS = [("street", "streetAndNumber"), ("postcode", "postalCode"), ("city", "city"),
+            ("country", "country")]
+_PAYMENT_RULES = [
+    ("doc_key", "id"), ("date", "createdAt"), ("amount", "amount.value"),
+    ("currency", "amount.currency"), ("status", "status"), ("description", "description"),
+    ("payment_method", "method"), ("reference", "settlementId"),
+    ("name", "details.consumerName"), ("name", "details.cardHolder"),
+    ("given_name", "billingAddress.givenName"), ("family_name", "billingAddress.familyName"),
+    ("company", "billingAddress.organizationName"),
+    ("iban", "details.consumerAccount"), ("bic", "details.consumerBic"),
+    ("email", "details.billingEmail"), ("email", "billingAddress.email"),
+    ("phone", "billingAddress.phone"), ("card_number", "details.cardNumber"),
+    ("customer_number", "customerId"),
+    *[(f, f"{where}.{key}") for where in ("billingAddress", "shippingAddress",
+                                          "details.shippingAddress") for f, key in _ADDRESS],
+    ("country", "countryCode"),
+]
+_PAYMENT_OTHER = (
+    r"_links\..*|_embedded\..*|resource|mode|isCancelable|authorizedAt|paidAt|canceledAt|expiredAt"
+    r"|failedAt|expiresAt|profileId|sequenceType|(?:redirect|cancel|webhook)Url|mandateId|subscriptionId"
+    r"|orderId|locale|restrictPaymentMethodsToCountry|countryCode"
+    r"|(?:amount\w+|settlementAmount|applicationFee\.amount|details\.paypalFee)\.(?:value|currency)"
+    r"|details\.(?:bankName|bankAccount|bankBic|transferReference|cardFingerprint|cardCountryCode"
+    r"|cardLabel|cardAudience|cardSecurity|feeRegion|failureReason|failureMessage|wallet"
+    r"|paypalPayerId|paypalReference|sellerProtection|signatureDate|mandateReference|bankReason"
+    r"|bankReasonCode|endToEndIdentifier|batchReference|fileReference|creditorIdentifier|dueDate"
+    r"|qrCode\..*)"
+)
+_CUSTOMER_RULES = [("customer_number", "id"), ("name", "name"), ("email", "email")]
+_CUSTOMER_OTHER = r"_links\..*|resource|mode|locale|createdAt"
+
+
+def _api_objects(loaded: _common.Loaded) -> list[dict] | None:
+    """The API objects in a dump when all are payments or customers, else None."""
+    obj = loaded.json
+    if isinstance(obj, dict) and "resource" in obj:  # one object (it may embed refunds)
+        return [obj]
+    records = _common.json_records(loaded, "payments", "customers")
+    if records and all(r.get("resource") in _RESOURCES for r in records):
+        return records
+    return None
+
+
+def _api_json(loaded: _common.Loaded) -> Extract:
+    records = _api_objects(loaded)
+    if records is None:
+        objects = _common.json_records(loaded, "payments", "customers")
+        row = next((i for i, r in enumerate(objects or [], 1) if r.get("resource") not in _RESOURCES),
+                   None)
+        raise InputError(loaded.path, f"object {row} is not a payment or customer" if row else
+                         "not a dump of Mollie API objects", row=row,
+                         expected='objects with "resource": "payment" or "customer", as a list, '
+                                  'one object, or {"_embedded": {"payments": [...]}}')
+    raw = _common.flatten(records)
+    parts = [_api_part(loaded, raw, resource) for resource in ("customer", "payment")
+             if raw["resource"].eq(resource).any()]
+    parties = pd.concat([p.parties for p in parts])  # a customer's own record wins its key
+    parties = parties[~parties["party_key"].duplicated()].sort_values("source_row")
+    column_map = {c: _stronger(*(p.column_map.get(c) for p in parts)) for c in raw.columns}
+    return Extract(
+        API_JSON, raw, parties, pd.concat([p.documents for p in parts]), column_map,
+        pd.concat([p.identifiers for p in parts], ignore_index=True),
+    )
+
+
+def _api_part(loaded: _common.Loaded, raw: pd.DataFrame, resource: str) -> Extract:
+    """Payments or customers alone: each resource has its own meaning for ``id`` and ``createdAt``."""
+    rows = raw[raw["resource"].eq(resource)]
+    columns = [c for c in rows.columns if rows[c].ne("").any()]
+    rows = rows[columns]
+    rules, other = ((_PAYMENT_RULES, _PAYMENT_OTHER) if resource == "payment"
+                    else (_CUSTOMER_RULES, _CUSTOMER_OTHER))
+    column_map, priority = _rule_map(columns, [(f, re.escape(p)) for f, p in rules], other)
+    canon = _common.canonical_frame(rows, priority, loaded.path)
+    if resource == "customer":
+        parties, _ = _common.split(canon)
+        return _common.finish(API_JSON, rows, parties, canon.iloc[:0, :0], column_map)
+    canon = _paypal_email(canon)
+    # The consumer who paid is the payment's party; the Mollie customer is linked through
+    # customer_number, and takes the payment when no consumer details are known.
+    consumer = _common.content_key(canon, [*_common.PARTY_KEY_CONTENT, "card_number"])
+    canon["party_key"] = consumer
+    parties, documents = _common.split(canon)
+    documents["party_key"] = consumer.where(consumer.ne(""), _col(canon, "customer_number"))
+    documents["doc_type"] = _doc_types(_col(canon, "doc_key"), "payment")
+    return _common.finish(API_JSON, rows, parties, documents, column_map)
+
+
+def _stronger(*targets: str | None) -> str | None:
+    """Of the fields one column fed in different records, the most telling (personal first)."""
+    def rank(target: str | None) -> int:
+        if target in FIELDS:
+            return 3 if FIELDS[target].personal else 2
+        return 1 if target == OTHER else 0
+
+    return max(targets, key=rank)

@@ -1,14 +1,180 @@
-"""Placeholder while the moneybird module is written."""
+"""MoneyBird, the online invoicing and bookkeeping package.
 
-from workbench.model import ExportKind
+Exports read here (MoneyBird web app unless said otherwise):
 
-KINDS: list[ExportKind] = []
-FORMATS: dict[str, tuple[str, ...]] = {}
+* contacts export: tab *Contacten* > button *Exporteren*; an Excel workbook with one row per
+  contact (MoneyBird's help centre suggests re-saving it as CSV, which Dutch Excel writes with
+  ``;``). Its column names were never published, so they are matched by synonyms inferred
+  from the contact form and the API (see ``config/headers/moneybird.toml``);
+* sales invoices export: the *Facturen* list > *Exporteren*, Excel or CSV (menu and columns
+  inferred: MoneyBird documents only the contacts export); one row per invoice, pointing at
+  the contact by its customer number;
+* API dumps: ``GET /api/v2/<administration>/contacts.json`` and ``.../sales_invoices.json``
+  saved as JSON (a list of objects). A contact's ``contact_people`` become parties of their own
+  that belong to the contact; a sales invoice carries a snapshot of its contact;
+* XAF auditfile: *Rapporteren* > *Resultatenrekening* > export as auditfile (XAF 3.2, per a
+  third-party guide), the tax office's audit file with the relations and journal lines;
+  recognised as MoneyBird's only when its ``header/softwareDesc`` names MoneyBird.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from workbench import headers
+from workbench.errors import InputError
+from workbench.model import ExportKind, Extract
+from workbench.sources import _common, _xaf
+
+SERVICE = "moneybird"
+API_CONTACTS = ExportKind(SERVICE, "api_contacts", "MoneyBird API contacts (JSON dump)")
+API_SALES_INVOICES = ExportKind(SERVICE, "api_sales_invoices",
+                                "MoneyBird API sales invoices (JSON dump)")
+XAF = ExportKind(SERVICE, "xaf", "MoneyBird XAF auditfile")
+KINDS: list[ExportKind] = [t.kind for t in headers.tables(SERVICE)] + [
+    API_CONTACTS, API_SALES_INVOICES, XAF]
+FORMATS: dict[str, tuple[str, ...]] = {t.kind.name: t.formats for t in headers.tables(SERVICE)} | {
+    API_CONTACTS.name: ("json",), API_SALES_INVOICES.name: ("json",), XAF.name: ("xml",)}
+
+# Keys that only MoneyBird's API objects have together (verified in picqer Contact.php and
+# SalesInvoice.php); FactuurSturen's and Exact's API names differ.
+_CONTACT_KEYS = {"send_invoices_to_email", "sepa_iban_account_name", "send_estimates_to_email",
+                 "contact_people"}
+_INVOICE_KEYS = {"total_price_incl_tax", "total_unpaid", "invoice_sequence_id", "details"}
+# A contact person (API ``contact_people[]``): developer.moneybird.com/api/contacts.
+_PERSON_FIELDS = {"id": "party_key", "firstname": "given_name", "lastname": "family_name",
+                  "phone": "phone", "email": "email"}
+_PERSON_OTHER = {"contact_id", "administration_id", "department", "created_at", "updated_at",
+                 "version"}
+PERSON = "contact_people."
 
 
-def detect(path, mappings=None):
+def detect(path: Path, mappings: Path | None = None) -> ExportKind | None:
+    loaded = _common.load(path)
+    if loaded.format in ("csv", "xlsx"):
+        table = _common.match_table(loaded, SERVICE, mappings)
+        return table.kind if table else None
+    if loaded.format == "json":
+        return _json_kind(_common.json_records(loaded, "contacts", "sales_invoices"))
+    # An auditfile that does not name its package is left to the user (--source moneybird/xaf).
+    if _xaf.is_xaf(loaded) and "moneybird" in _xaf.software(loaded).lower():
+        return XAF
     return None
 
 
-def read(path, kind=None, mappings=None):
-    raise NotImplementedError
+def read(path: Path, kind: ExportKind | None = None, mappings: Path | None = None) -> Extract:
+    loaded = _common.load(path)
+    kind = kind or detect(path, mappings)
+    if kind is None:
+        raise InputError(path, "not recognised as a MoneyBird export",
+                         expected=", ".join(k.title for k in KINDS))
+    if kind == XAF:
+        return _xaf.read(loaded, XAF)
+    if kind in (API_CONTACTS, API_SALES_INVOICES):
+        records = _common.json_records(loaded, "contacts", "sales_invoices")
+        if _json_kind(records) != kind:
+            raise InputError(path, f"not a {kind.title}",
+                             expected="a JSON list of MoneyBird API objects as "
+                             "GET /contacts.json or /sales_invoices.json returns them")
+        contacts = _table("contacts", mappings)
+        if kind == API_CONTACTS:
+            return _api_contacts(loaded, records, contacts)
+        return _api_sales_invoices(loaded, records, _table("sales_invoices", mappings), contacts)
+    table = _common.table_for(kind, mappings)
+    if loaded.format not in table.formats:
+        raise InputError(path, f"a {loaded.format.upper()} file is not a {kind.title}",
+                         expected=" or ".join(f.upper() for f in table.formats))
+    return _common.read_tabular(loaded, table, doc_type="invoice" if kind.name == "sales_invoices" else "")
+
+
+def _json_kind(records: list[dict] | None) -> ExportKind | None:
+    if not records:
+        return None
+    keys = set().union(*(r.keys() for r in records))
+    if "customer_id" in keys and keys & _CONTACT_KEYS:
+        return API_CONTACTS
+    if {"invoice_id", "contact_id"} <= keys and keys & _INVOICE_KEYS:
+        return API_SALES_INVOICES
+    return None
+
+
+def _table(name: str, mappings: Path | None) -> headers.HeaderTable:
+    """A tabular export's header table; it also names the API's fields, so the JSON dumps are
+    mapped with it."""
+    return next(t for t in headers.tables(SERVICE, mappings) if t.kind.name == name)
+
+
+def _api_contacts(loaded: _common.Loaded, records: list[dict], table: headers.HeaderTable) -> Extract:
+    """Contacts and, right after each, its contact people, one raw row each."""
+    rows, owners = [], []
+    for record in records:
+        people = record.get("contact_people")
+        people = people if isinstance(people, list) and all(isinstance(p, dict) for p in people) else []
+        contact = {k: v for k, v in record.items() if not (k == "contact_people" and people)}
+        rows.append({"record": "contact", **contact})
+        owners.append("")
+        rows += [{"record": "contact_person", "contact_people": p} for p in people]
+        owners += [str(record.get("customer_id") or "").strip()] * len(people)
+    raw = _common.flatten(rows)
+    column_map = {c: _person_field(c) if c.startswith(PERSON) else table.column_map([c])[c]
+                  for c in raw.columns}
+    column_map["record"] = headers.KNOWN_WITHOUT_FIELD
+    canon = _common.canonical_frame(raw, column_map, loaded.path)
+    if "notes" in canon.columns:
+        canon["notes"] = _notes([r.get("notes") for r in rows], canon["notes"])
+    # A contact is keyed by its customer number (as in the other exports), a person by its id;
+    # the person belongs to the contact whose customer number keys that contact's party.
+    number = canon.get("customer_number", pd.Series("", index=raw.index, dtype="str"))
+    canon["party_key"] = canon.get("party_key", number).where(lambda k: k.ne(""), number)
+    canon["organisation_key"] = pd.Series(owners, index=raw.index, dtype="str")
+    parties, documents = _common.split(canon)
+    return _common.finish(API_CONTACTS, raw, parties, documents, column_map)
+
+
+def _person_field(column: str) -> str | None:
+    leaf = column.removeprefix(PERSON)
+    if leaf in _PERSON_FIELDS:
+        return _PERSON_FIELDS[leaf]
+    return headers.KNOWN_WITHOUT_FIELD if leaf in _PERSON_OTHER else None
+
+
+def _api_sales_invoices(loaded: _common.Loaded, records: list[dict], table: headers.HeaderTable,
+                        contacts: headers.HeaderTable) -> Extract:
+    """Invoices with their contact snapshot (``contact.*``) as the party; the description is
+    the text of the invoice lines, or of the notes when there are no lines."""
+    raw = _common.flatten(records)
+    column_map = {c: _snapshot_field(c, contacts) if c.startswith("contact.") else table.column_map([c])[c]
+                  for c in raw.columns}
+    canon = _common.canonical_frame(raw, column_map, loaded.path)
+    if "notes" in canon.columns:
+        canon["notes"] = _notes([(r.get("contact") or {}).get("notes") for r in records], canon["notes"])
+    if "description" in canon.columns:
+        lines = pd.Series([_texts(r.get("details"), "description") for r in records], index=raw.index)
+        notes = pd.Series([_texts(r.get("notes"), "note") for r in records], index=raw.index)
+        canon["description"] = lines.where(lines.ne(""), notes).astype("str")
+    parties, documents = _common.split(canon, "invoice")
+    return _common.finish(API_SALES_INVOICES, raw, parties, documents, column_map)
+
+
+def _snapshot_field(column: str, contacts: headers.HeaderTable) -> str | None:
+    leaf = column.removeprefix("contact.")
+    if leaf == "id":  # the contact's API id; its customer number keys the party
+        return headers.KNOWN_WITHOUT_FIELD
+    return contacts.column_map([leaf])[leaf]
+
+
+def _notes(values: list[object], mapped: pd.Series) -> pd.Series:
+    """The text of API note objects (``[{"note": ...}]``); a plain text note stays as it is."""
+    texts = pd.Series([_texts(v, "note") for v in values], index=mapped.index, dtype="str")
+    listed = pd.Series([isinstance(v, list) for v in values], index=mapped.index)
+    return texts.where(listed, mapped)
+
+
+def _texts(items: object, key: str) -> str:
+    """One text from a list of API objects (invoice lines, notes), joined."""
+    if not isinstance(items, list):
+        return ""
+    texts = [str(i.get(key) or "").strip() for i in items if isinstance(i, dict)]
+    return "; ".join(t for t in texts if t)

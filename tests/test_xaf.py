@@ -1,0 +1,213 @@
+"""The shared XAF auditfile reader and the demo auditfile writer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import xmlschema
+
+from workbench import demo
+from workbench.demo._xaf import write_xaf
+from workbench.errors import InputError
+from workbench.model import ExportKind
+from workbench.sources import _common, _xaf
+
+KIND = ExportKind("test", "xaf", "test auditfile")
+NS = "http://www.auditfiles.nl/XAF/3.2"
+
+
+def _shared() -> Path:
+    """The research folder next to the repository; tests that need it skip without it."""
+    shared = Path(__file__).resolve().parents[2] / "shared"
+    if not (shared / "reference" / "XmlAuditfileFinancieel3.2.xsd").exists():
+        pytest.skip("the shared reference folder is not next to the repository")
+    return shared
+
+
+@pytest.fixture(scope="module")
+def business() -> demo.Business:
+    return demo.build()
+
+
+@pytest.fixture(scope="module")
+def auditfile(business: demo.Business, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    clients = business.clients_of("moneybird")
+    invoices = [i for i in business.invoices if i.service == "moneybird"]
+    return write_xaf(tmp_path_factory.mktemp("xaf") / "audit.xaf", business, "moneybird",
+                     clients, invoices, "Moneybird")
+
+
+def _xaf_text(relations: str, lines: str = "", software: str = "Testpakket",
+              namespace: str = NS) -> str:
+    header = f"<softwareDesc>{software}</softwareDesc>" if software else ""
+    transactions = (
+        "<transactions><linesCount>2</linesCount><totalDebit>121.00</totalDebit>"
+        "<totalCredit>121.00</totalCredit><journal><jrnID>VK</jrnID><desc>Verkoop</desc>"
+        "<transaction><nr>F1</nr><desc>Factuur F1</desc><periodNumber>3</periodNumber>"
+        f"<trDt>2026-03-02</trDt>{lines}</transaction></journal></transactions>"
+    ) if lines else ""
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><auditfile xmlns="{namespace}"><header>'
+        "<fiscalYear>2026</fiscalYear><startDate>2026-01-01</startDate>"
+        "<endDate>2026-12-31</endDate><curCode>EUR</curCode><dateCreated>2026-11-01</dateCreated>"
+        f"{header}</header><company><companyName>Firma</companyName>"
+        "<taxRegistrationCountry>NL</taxRegistrationCountry><taxRegIdent>NL1</taxRegIdent>"
+        f"<customersSuppliers>{relations}</customersSuppliers>{transactions}</company></auditfile>"
+    )
+
+
+RELATION = (
+    "<customerSupplier><custSupID>K7</custSupID><custSupName>Bakkerij De Korf</custSupName>"
+    "<contact>Eva de Vries</contact><telephone>06 12345678</telephone>"
+    "<eMail>Eva@Example.COM</eMail><commerceNr>12345678</commerceNr>"
+    "<streetAddress><streetname>Dorpsstraat</streetname><number>4</number>"
+    "<numberExtension>a</numberExtension><city>Utrecht</city><postalCode>3511ab</postalCode>"
+    "<country>NL</country></streetAddress>"
+    "<bankAccount><bankAccNr>NL91 ABNA 0417 1643 00</bankAccNr><bankIdCd>ABNANL2A</bankIdCd>"
+    "</bankAccount><bankAccount><bankAccNr>NL00BANK0000000000</bankAccNr></bankAccount>"
+    "<loyaltyCard>K-42</loyaltyCard></customerSupplier>"
+    "<customerSupplier><custSupID>P9</custSupID><custSupName>Jan Jansen</custSupName>"
+    "</customerSupplier>"
+)
+LINES = (
+    "<trLine><nr>1</nr><accID>1300</accID><docRef>F1</docRef><effDate>2026-03-02</effDate>"
+    "<desc>Brood</desc><amnt>121.00</amnt><amntTp>D</amntTp><custSupID>K7</custSupID></trLine>"
+    "<trLine><nr>2</nr><accID>8000</accID><docRef>F1</docRef><effDate>2026-03-02</effDate>"
+    "<amnt>100.00</amnt><amntTp>C</amntTp><custSupID>K7</custSupID></trLine>"
+    "<trLine><nr>3</nr><accID>1600</accID><docRef>F1</docRef><effDate>2026-03-02</effDate>"
+    "<amnt>21.00</amnt><amntTp>C</amntTp></trLine>"
+)
+
+
+def _write(tmp_path: Path, text: str, name: str = "audit.xaf", encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_demo_auditfile_is_valid_against_the_official_schema(auditfile: Path) -> None:
+    schema = xmlschema.XMLSchema(str(_shared() / "reference" / "XmlAuditfileFinancieel3.2.xsd"))
+    schema.validate(str(auditfile))
+
+
+def test_demo_auditfile_is_deterministic(business: demo.Business, auditfile: Path,
+                                         tmp_path: Path) -> None:
+    again = write_xaf(tmp_path / "again.xaf", business, "moneybird",
+                      business.clients_of("moneybird"),
+                      [i for i in business.invoices if i.service == "moneybird"], "Moneybird")
+    assert again.read_bytes() == auditfile.read_bytes()
+
+
+def test_demo_auditfile_reads_back(business: demo.Business, auditfile: Path) -> None:
+    loaded = _common.load(auditfile)
+    assert _xaf.is_xaf(loaded) and _xaf.software(loaded) == "Moneybird"
+    extract = _xaf.read(loaded, KIND)
+    clients = business.clients_of("moneybird")
+    relations = extract.raw[extract.raw["record"].eq("customerSupplier")]
+    assert len(relations) == len(clients) == len(extract.parties)
+    assert extract.unmapped == []
+    assert set(extract.parties["party_key"]) == {str(c.number) for c in clients}
+    # every journal line is a raw row; those naming a relation are documents
+    lines = extract.raw[extract.raw["record"].eq("trLine")]
+    linked = lines["trLine/custSupID"].ne("")
+    assert len(extract.documents) == linked.sum() > 0
+    assert set(extract.documents["party_key"]) <= set(extract.parties["party_key"])
+    assert extract.documents["doc_type"].eq("journal_line").all()
+    assert extract.documents["currency"].eq("EUR").all()
+    company = next(c for c in clients if c.kind == "company")
+    party = extract.parties.set_index("party_key").loc[str(company.number)]
+    assert party["company"] == company.company and party["party_type"] == "organisation"
+    assert party["name"] == business.as_typed(company, "moneybird").full_name
+    # a paid invoice: debit on receivables, and the bank line crediting it names the payer
+    invoice = next(i for i in business.invoices if i.service == "moneybird"
+                   and i.date.year == demo.TODAY.year and i.status == "paid")
+    docs = extract.documents[extract.documents["reference"].eq(invoice.number)]
+    assert float(invoice.amount_incl) in docs["amount"].tolist()
+    assert -float(invoice.amount_excl) in docs["amount"].tolist()
+    assert docs["doc_key"].str.startswith("VK/" + invoice.number).any()
+
+
+def test_relation_fields_identifiers_and_unknown_elements(tmp_path: Path) -> None:
+    path = _write(tmp_path, _xaf_text(RELATION, LINES))
+    extract = _xaf.read(_common.load(path), KIND)
+    parties = extract.parties.set_index("party_key")
+    bakery = parties.loc["K7"]
+    assert (bakery["company"], bakery["name"]) == ("Bakkerij De Korf", "Eva de Vries")
+    assert bakery["street"] == "Dorpsstraat 4 a" and bakery["postcode"] == "3511 AB"
+    assert bakery["email"] == "eva@example.com" and bakery["phone"] == "+31612345678"
+    assert bakery["iban"] == "NL91ABNA0417164300" and bakery["kvk_number"] == "12345678"
+    assert parties.loc["P9", "name"] == "Jan Jansen"
+    assert parties.loc["P9", "party_type"] == "unknown"
+    # the second bank account is its own column, flagged invalid and kept as typed
+    ibans = extract.identifiers[extract.identifiers["kind"].eq("iban")].set_index("column")
+    assert bool(ibans.loc["customerSupplier/bankAccount/bankAccNr", "valid"])
+    assert not ibans.loc["customerSupplier/bankAccount[2]/bankAccNr", "valid"]
+    assert ibans.loc["customerSupplier/bankAccount[2]/bankAccNr", "raw_value"] == "NL00BANK0000000000"
+    # an element outside the schema stays in raw and shows as unmapped
+    assert extract.unmapped == ["customerSupplier/loyaltyCard"]
+    assert extract.raw.loc[1, "customerSupplier/loyaltyCard"] == "K-42"
+    # lines: debit positive, credit negative; the unlinked VAT line is raw only
+    assert len(extract.raw) == 5 and len(extract.documents) == 2
+    documents = extract.documents.set_index("doc_key")
+    assert documents.loc["VK/F1/1", "amount"] == 121.0
+    assert documents.loc["VK/F1/2", "amount"] == -100.0
+    assert documents.loc["VK/F1/1", "description"] == "Brood"
+    assert documents.loc["VK/F1/2", "description"] == "Factuur F1"  # the transaction's text
+    assert str(documents.loc["VK/F1/1", "date"].date()) == "2026-03-02"
+    assert extract.documents["source_row"].tolist() == [3, 4]
+
+
+def test_other_xaf_versions_and_encodings(tmp_path: Path) -> None:
+    older = _write(tmp_path, _xaf_text(RELATION, namespace="http://www.auditfiles.nl/XAF/3.1"),
+                   "old.xaf")
+    assert _xaf.is_xaf(_common.load(older))
+    latin = _xaf_text(RELATION.replace("Jan Jansen", "Zoë Müller")).replace("UTF-8", "ISO-8859-1")
+    path = _write(tmp_path, latin, "latin.xaf", encoding="latin-1")
+    parties = _xaf.read(_common.load(path), KIND).parties.set_index("party_key")
+    assert parties.loc["P9", "name"] == "Zoë Müller"
+
+
+def test_software_is_empty_when_not_said(tmp_path: Path) -> None:
+    path = _write(tmp_path, _xaf_text(RELATION, software=""))
+    assert _xaf.is_xaf(_common.load(path)) and _xaf.software(_common.load(path)) == ""
+
+
+@pytest.mark.parametrize("text", [
+    '<?xml version="1.0"?><auditfile xmlns="urn:other"><header/></auditfile>',
+    f'<?xml version="1.0"?><report xmlns="{NS}"><header/></report>',
+    '<?xml version="1.0"?><auditfile><header/></auditfile>',
+])
+def test_wrong_root_is_not_an_auditfile(tmp_path: Path, text: str) -> None:
+    loaded = _common.load(_write(tmp_path, text))
+    assert not _xaf.is_xaf(loaded)
+    with pytest.raises(InputError, match="not an XAF auditfile"):
+        _xaf.read(loaded, KIND)
+
+
+def test_truncated_auditfile_names_the_line(tmp_path: Path, auditfile: Path) -> None:
+    text = auditfile.read_text("utf-8")
+    path = _write(tmp_path, text[: len(text) // 2])
+    loaded = _common.load(path)
+    assert _xaf.is_xaf(loaded)  # recognised from its root, so the error can say what is wrong
+    with pytest.raises(InputError, match="truncated") as error:
+        _xaf.read(loaded, KIND)
+    assert error.value.row and error.value.row > 10
+
+
+def test_entity_expansion_is_refused(tmp_path: Path) -> None:
+    bomb = ('<?xml version="1.0"?><!DOCTYPE auditfile [<!ENTITY a "aaaaaaaaaa">'
+            '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+            f'<auditfile xmlns="{NS}"><header><softwareDesc>&b;</softwareDesc></header></auditfile>')
+    loaded = _common.load(_write(tmp_path, bomb))
+    assert not _xaf.is_xaf(loaded) and _xaf.software(loaded) == ""
+    with pytest.raises(InputError, match="unsafe XML refused"):
+        _xaf.read(loaded, KIND)
+
+
+def test_auditfile_without_company_or_relations(tmp_path: Path) -> None:
+    no_company = f'<auditfile xmlns="{NS}"><header><fiscalYear>2026</fiscalYear></header></auditfile>'
+    with pytest.raises(InputError, match="no 'company'"):
+        _xaf.read(_common.load(_write(tmp_path, no_company, "a.xaf")), KIND)
+    with pytest.raises(InputError, match="no relations and no journal lines"):
+        _xaf.read(_common.load(_write(tmp_path, _xaf_text(""), "b.xaf")), KIND)
