@@ -1,4 +1,5 @@
-"""Shared test helpers: small exports written on the fly, and a workspace snapshot."""
+"""Shared test helpers: small exports written on the fly, the demo business, the research
+folder next to the repository, and a workspace snapshot."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from workbench import demo
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
 PAYMENTS_HEADER = ("Date,Payment method,Currency,Amount,Status,ID,Description,Consumer name,"
                    "Consumer bank account,Consumer BIC,Settlement currency,Settlement amount,"
                    "Settlement reference,Amount refunded")
@@ -31,6 +35,20 @@ def payments_csv(path: Path, rows: list[str] | None = None) -> Path:
 @pytest.fixture
 def payments(tmp_path: Path) -> Path:
     return payments_csv(tmp_path / "settlement.csv")
+
+
+@pytest.fixture(scope="module")
+def business() -> demo.Business:
+    """The demo business; built once per test module, as the modules' writers each want it."""
+    return demo.build()
+
+
+def shared_file(relative: str) -> Path:
+    """A file of the research folder next to the repository; the test skips without it."""
+    path = SHARED / relative
+    if not path.exists():
+        pytest.skip(f"{relative} of the shared research folder is not next to the repository")
+    return path
 
 
 def snapshot(workspace: Path) -> dict | None:

@@ -18,11 +18,6 @@ from workbench.sources import exact
 
 
 @pytest.fixture(scope="module")
-def business() -> demo.Business:
-    return demo.build()
-
-
-@pytest.fixture(scope="module")
 def files(business: demo.Business, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths = exact_demo.write(business, tmp_path_factory.mktemp("exact"))
     return {p.name: p for p in paths}

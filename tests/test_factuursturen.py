@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import shared_file
 
 from workbench import demo, headers, sources
 from workbench.demo import factuursturen as writer
@@ -16,19 +17,6 @@ from workbench.errors import InputError
 from workbench.sources import factuursturen as fs
 
 KIND = {k.name: k for k in fs.KINDS}
-
-
-def shared_dir() -> Path:
-    """The research notes next to the repository, or a skip when they are not there."""
-    path = Path(__file__).resolve().parents[2] / "shared"
-    if not path.is_dir():
-        pytest.skip("the shared research notes are not next to the repository")
-    return path
-
-
-@pytest.fixture(scope="module")
-def business() -> demo.Business:
-    return demo.build()
 
 
 @pytest.fixture(scope="module")
@@ -300,7 +288,7 @@ def _api_names(notes: str, start: str, end: str) -> list[str]:
 
 
 def test_every_verified_api_field_has_a_synonym() -> None:
-    notes = (shared_dir() / "export-formats.md").read_text("utf-8")
+    notes = (shared_file("export-formats.md")).read_text("utf-8")
     tables = {t.kind.name: t for t in headers.tables("factuursturen")}
     client = _api_names(notes, "(JSON names):", "Personal data:")
     invoice = _api_names(notes, "a client snapshot", "- Numeric values")

@@ -9,20 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import shared_file
 
-from workbench import demo
 from workbench.demo import mollie as mollie_demo
 from workbench.errors import InputError
 from workbench.sources import mollie
 from workbench.workspace import Workspace
-
-
-def shared() -> Path:
-    """The research folder next to the repository; tests that need it skip without it."""
-    path = Path(__file__).resolve().parents[2] / "shared"
-    if not path.is_dir():
-        pytest.skip("the shared research folder is not next to the repository")
-    return path
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
@@ -36,11 +28,6 @@ def everything(extract) -> str:
     parts = [frame.astype("str").to_csv() for frame in frames]
     parts.append((extract.keep_bytes or b"").decode("utf-8", "replace"))
     return "\n".join(parts)
-
-
-@pytest.fixture(scope="module")
-def business() -> demo.Business:
-    return demo.build()
 
 
 @pytest.fixture(scope="module")
@@ -261,9 +248,7 @@ def test_mandates_spaced_and_short_card_numbers(tmp_path):
 
 
 def test_real_mollie_mt940():
-    path = shared() / "fixtures" / "real" / "mollie-settlement-2015-06-12.mt940"
-    if not path.exists():
-        pytest.skip("real MT940 fixture absent")
+    path = shared_file("fixtures/real/mollie-settlement-2015-06-12.mt940")
     assert b"\r\n" in path.read_bytes()
     assert mollie.detect(path).name == "mt940"
     extract = mollie.read(path)

@@ -27,11 +27,6 @@ ENGLISH_CONTACTS = (
 
 
 @pytest.fixture(scope="module")
-def business() -> demo.Business:
-    return demo.build()
-
-
-@pytest.fixture(scope="module")
 def files(business: demo.Business, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     written = demo_moneybird.write(business, tmp_path_factory.mktemp("moneybird"))
     return {p.name: p for p in written}

@@ -96,7 +96,7 @@ def test_csv_encodings_and_delimiters(tmp_path: Path, encoding: str, bom: bytes,
 
 
 @pytest.mark.parametrize("body,row", [("a;b;c\n1;2;3\n4;5;6;7\n", 3), ("a;b;c\n1;2\n", 2),
-                                      ('a;b;c\n"x";2\n', 2)])
+                                      ('a;b;c\n"x";2\n', 2), ('a;b;c\n"x;\ny";2;3\n4;5\n', 3)])
 def test_ragged_rows_are_named(tmp_path: Path, body: str, row: int) -> None:
     path = tmp_path / "r.csv"
     with pytest.raises(InputError, match=rf"row {row}:.*fields"):

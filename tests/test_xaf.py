@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import xmlschema
+from conftest import shared_file
 
 from workbench import demo
 from workbench.demo._xaf import write_xaf
@@ -15,19 +16,6 @@ from workbench.sources import _common, _xaf
 
 KIND = ExportKind("test", "xaf", "test auditfile")
 NS = "http://www.auditfiles.nl/XAF/3.2"
-
-
-def _shared() -> Path:
-    """The research folder next to the repository; tests that need it skip without it."""
-    shared = Path(__file__).resolve().parents[2] / "shared"
-    if not (shared / "reference" / "XmlAuditfileFinancieel3.2.xsd").exists():
-        pytest.skip("the shared reference folder is not next to the repository")
-    return shared
-
-
-@pytest.fixture(scope="module")
-def business() -> demo.Business:
-    return demo.build()
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +75,7 @@ def _write(tmp_path: Path, text: str, name: str = "audit.xaf", encoding: str = "
 
 
 def test_demo_auditfile_is_valid_against_the_official_schema(auditfile: Path) -> None:
-    schema = xmlschema.XMLSchema(str(_shared() / "reference" / "XmlAuditfileFinancieel3.2.xsd"))
+    schema = xmlschema.XMLSchema(str(shared_file("reference/XmlAuditfileFinancieel3.2.xsd")))
     schema.validate(str(auditfile))
 
 

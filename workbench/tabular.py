@@ -21,6 +21,7 @@ import pandas as pd
 from workbench.errors import InputError
 
 DELIMITERS = [",", ";", "\t"]
+_QUOTED = re.compile(r'"[^"]*"')
 
 
 # --------------------------------------------------------------------------------------------
@@ -129,15 +130,13 @@ def read_csv_text(path: Path, text: str) -> pd.DataFrame:
 
 
 def _check_short_rows(path: Path, body: str, delimiter: str, width: int, offset: int) -> None:
-    """Fail on a row with fewer fields than the header (pandas pads those silently)."""
-    if '"' not in body:
-        lines = pd.Series(body.split("\n"))
-        counts = lines.str.count(re.escape(delimiter)) + 1
-        short = counts[(counts < width) & lines.str.strip().ne("")]
-    else:
-        rows = csv.reader(io.StringIO(body), delimiter=delimiter)
-        counts = pd.Series([len(r) if any(f.strip() for f in r) else width for r in rows])
-        short = counts[counts < width]
+    """Fail on a row with fewer fields than the header (pandas pads those silently).
+
+    Quoted fields are blanked first, so delimiters and line breaks inside them do not count;
+    then each record's delimiters are counted at once, without a Python loop over rows."""
+    records = pd.Series(_QUOTED.sub('""', body).split("\n"))
+    counts = records.str.count(re.escape(delimiter)) + 1
+    short = counts[(counts < width) & records.str.strip().ne("")]
     if not short.empty:
         index = int(short.index[0])
         raise InputError(

@@ -4,7 +4,7 @@ of original columns into the canonical model (see :mod:`workbench.model`)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -74,6 +74,34 @@ def load(path: Path | str) -> Loaded:
     return _load(path.resolve(), (stat.st_mtime, stat.st_size))
 
 
+def resolve(
+    path: Path,
+    kind: ExportKind | None,
+    detect: Callable[[Path, Path | None], ExportKind | None],
+    service_title: str,
+    kinds: list[ExportKind],
+    formats: dict[str, tuple[str, ...]],
+    mappings: Path | None,
+    mismatch: str = "is {upper}, not a {title}",
+) -> tuple[Loaded, ExportKind]:
+    """The file and the export it is: ``kind`` when given, else what ``detect`` finds.
+
+    Refuses a file no kind fits and one whose container (CSV, XML, ...) the kind does not come
+    in. ``mismatch`` words that refusal from ``{fmt}``, ``{upper}`` and ``{title}``: each
+    service keeps the wording its tests pin."""
+    loaded = load(path)
+    kind = kind or detect(path, mappings)
+    if kind is None:
+        fitting = [k.title for k in kinds if loaded.format in formats[k.name]]
+        article = "an" if service_title[:1] in "AEIOU" else "a"
+        raise InputError(path, f"not recognised as {article} {service_title} export",
+                         expected="one of: " + "; ".join(fitting or [k.title for k in kinds]))
+    if loaded.format not in formats[kind.name]:
+        problem = mismatch.format(fmt=loaded.format, upper=loaded.format.upper(), title=kind.title)
+        raise InputError(path, problem, expected=" or ".join(f.upper() for f in formats[kind.name]))
+    return loaded, kind
+
+
 # --------------------------------------------------------------------------------------------
 # tabular exports (CSV and XLSX with header synonyms)
 
@@ -114,6 +142,11 @@ def canonical_frame(raw: pd.DataFrame, column_map: dict[str, str | None], path: 
         elif typed == "amount":
             frame[name] = tabular.parse_amounts(frame[name], path, source)
     return frame
+
+
+def column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A column, or empty text when the file has none (an optional element or header)."""
+    return frame[name] if name in frame.columns else pd.Series("", index=frame.index, dtype="str")
 
 
 def content_key(frame: pd.DataFrame, columns: Iterable[str], prefix: str = "h:") -> pd.Series:

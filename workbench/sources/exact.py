@@ -24,19 +24,16 @@ Exports read here (menu paths from third-party guides where said, otherwise infe
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 
 import pandas as pd
-from defusedxml import DefusedXmlException
-from defusedxml import ElementTree as SafeET
 
 from workbench import headers
 from workbench.errors import InputError
 from workbench.model import ExportKind, Extract
-from workbench.sources import _common, _xaf
+from workbench.sources import _common, _xaf, _xml
 
 SERVICE = "exact"
 OTHER = headers.KNOWN_WITHOUT_FIELD
@@ -187,21 +184,15 @@ def detect(path: Path, mappings: Path | None = None) -> ExportKind | None:
     if loaded.format == "xml":
         if _xaf.is_xaf(loaded):
             return XAF if "exact" in _xaf.software(loaded).lower() else None
-        return XML if _root_name(loaded) == "eExact" else None
+        return XML if _xml.local(_xml.root_tag(loaded)) == "eExact" else None
     if loaded.format == "json":
         return _api_kind(loaded)
     return None
 
 
 def read(path: Path, kind: ExportKind | None = None, mappings: Path | None = None) -> Extract:
-    loaded = _common.load(path)
-    kind = kind or detect(path, mappings)
-    if kind is None:
-        raise InputError(path, "not recognised as an Exact Online export",
-                         expected="one of " + "; ".join(k.title for k in KINDS))
-    if loaded.format not in FORMATS[kind.name]:
-        raise InputError(path, f"is a {loaded.format} file", expected=f"{kind.title} "
-                         f"({' or '.join(FORMATS[kind.name])})")
+    loaded, kind = _common.resolve(path, kind, detect, "Exact Online", KINDS, FORMATS, mappings,
+                                   mismatch="is a {fmt} file, not a {title}")
     if kind == XAF:
         return _xaf.read(loaded, XAF)
     if kind == XML:
@@ -232,22 +223,17 @@ def _organisations(canon: pd.DataFrame) -> pd.DataFrame:
     Contact persons (who have first or last names) are left alone."""
     if "company" in canon.columns or "name" not in canon.columns:
         return canon
-    business = _column(canon, "kvk_number").ne("") | _column(canon, "vat_number").ne("")
+    business = _common.column(canon, "kvk_number").ne("") | _common.column(canon, "vat_number").ne("")
     return canon.assign(company=canon["name"].where(business, ""))
-
-
-def _column(frame: pd.DataFrame, name: str) -> pd.Series:
-    """A column, or empty text when the file has none."""
-    return frame[name] if name in frame.columns else pd.Series("", index=frame.index, dtype="str")
 
 
 def _street(raw: pd.DataFrame, prefix: str, number: str, suffix: str) -> pd.Series:
     """Street and house number as one line where the file splits them (``AddressStreet`` plus
     ``AddressStreetNumber``), the address line where it has one."""
-    joined = _column(raw, prefix + "Street").str.cat(
-        [_column(raw, prefix + number), _column(raw, prefix + suffix)], sep=" ")
+    joined = _common.column(raw, prefix + "Street").str.cat(
+        [_common.column(raw, prefix + number), _common.column(raw, prefix + suffix)], sep=" ")
     joined = joined.str.replace(r"\s+", " ", regex=True).str.strip()
-    line = _column(raw, prefix + "Line1").str.strip()
+    line = _common.column(raw, prefix + "Line1").str.strip()
     return line.where(line.ne(""), joined)
 
 
@@ -255,67 +241,25 @@ def _street(raw: pd.DataFrame, prefix: str, number: str, suffix: str) -> pd.Seri
 # eExact XML
 
 
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
-
-
-def _root_name(loaded: _common.Loaded) -> str:
-    """The root element's name, read from the start of the file only."""
-    try:
-        for _, element in SafeET.iterparse(io.BytesIO(loaded.data), events=("start",), forbid_dtd=True):
-            return _local(element.tag)
-    except (ParseError, DefusedXmlException):
-        return ""
-    return ""
-
-
 def _parse_xml(loaded: _common.Loaded) -> Element:
-    try:
-        root = SafeET.fromstring(loaded.data, forbid_dtd=True)
-    except ParseError as exc:
-        raise InputError(loaded.path, "broken or truncated XML", row=exc.position[0],
-                         expected=_XML_EXPECTED) from None
-    except DefusedXmlException as exc:
-        raise InputError(loaded.path, f"unsafe XML refused ({type(exc).__name__})",
-                         expected="XML without DTD or entities") from None
-    if _local(root.tag) != "eExact":
-        raise InputError(loaded.path, f"the root element is '{_local(root.tag)}'",
+    root = _xml.parse(loaded, _XML_EXPECTED)
+    if _xml.local(root.tag) != "eExact":
+        raise InputError(loaded.path, f"the root element is '{_xml.local(root.tag)}'",
                          expected=_XML_EXPECTED)
     return root
 
 
-def _children(element: Element | None, name: str) -> list[Element]:
-    return [c for c in (element if element is not None else []) if _local(c.tag) == name]
-
-
-def _flatten(element: Element, path: str, skip: str = "") -> dict[str, str]:
-    """Every attribute and leaf text below ``element`` by its path; the n-th repeat of an
-    element gets ``[n]`` after its name."""
-    out = {f"{path}/@{_local(name)}": value for name, value in element.attrib.items()}
-    text = (element.text or "").strip()
-    if text and not len(element):
-        out[path] = text
-    seen: dict[str, int] = {}
-    for child in element:
-        name = _local(child.tag)
-        if name == skip:
-            continue
-        seen[name] = seen.get(name, 0) + 1
-        out.update(_flatten(child, f"{path}/{name}" + (f"[{seen[name]}]" if seen[name] > 1 else "")))
-    return out
-
-
 def _xml_records(root: Element) -> list[dict[str, str]]:
     records = []
-    for accounts in _children(root, "Accounts"):
-        for account in _children(accounts, "Account"):
-            records.append({"record": "account", **_flatten(account, "Account", skip="Contact")})
-            for contact in _children(account, "Contact"):
+    for accounts in _xml.children(root, "Accounts"):
+        for account in _xml.children(accounts, "Account"):
+            records.append({"record": "account", **_xml.flatten(account, "Account", skip=("Contact",))})
+            for contact in _xml.children(account, "Contact"):
                 records.append({"record": "contact", "Contact/../@code": account.get("code", ""),
-                                **_flatten(contact, "Contact")})
-    for invoices in _children(root, "Invoices"):
-        for invoice in _children(invoices, "Invoice"):
-            records.append({"record": "invoice", **_flatten(invoice, "Invoice")})
+                                **_xml.flatten(contact, "Contact")})
+    for invoices in _xml.children(root, "Invoices"):
+        for invoice in _xml.children(invoices, "Invoice"):
+            records.append({"record": "invoice", **_xml.flatten(invoice, "Invoice")})
     return records
 
 
@@ -331,14 +275,14 @@ def _read_xml(loaded: _common.Loaded) -> Extract:
     for owner in ("Account", "Contact"):
         rows = raw["record"].eq(owner.lower())
         street = _street(raw, f"{owner}/Address/Address", "StreetNumber", "StreetSuffix")
-        canon["street"] = street.where(rows, _column(canon, "street"))
+        canon["street"] = street.where(rows, _common.column(canon, "street"))
     # An account is known by its code; a contact by its ID (or its content when it has none).
-    canon["party_key"] = _column(canon, "party_key").where(
-        raw["record"].eq("contact"), _column(canon, "customer_number"))
+    canon["party_key"] = _common.column(canon, "party_key").where(
+        raw["record"].eq("contact"), _common.column(canon, "customer_number"))
     canon = _organisations(canon)
     parties, documents = _common.split(canon, "invoice")
     documents = documents.loc[documents.index.intersection(raw.index[raw["record"].eq("invoice")])]
-    documents["doc_key"] = _column(documents, "reference")
+    documents["doc_key"] = _common.column(documents, "reference")
     return _common.finish(XML, raw, parties, documents, column_map)
 
 

@@ -65,14 +65,7 @@ def detect(path: Path, mappings: Path | None = None) -> ExportKind | None:
 
 
 def read(path: Path, kind: ExportKind | None = None, mappings: Path | None = None) -> Extract:
-    loaded = _common.load(path)
-    kind = kind or detect(path, mappings)
-    if kind is None:
-        raise InputError(path, "not recognised as a FactuurSturen export",
-                         expected="; ".join(k.title for k in KINDS))
-    if loaded.format not in FORMATS[kind.name]:
-        raise InputError(path, f"is {loaded.format.upper()}, not a {kind.title}",
-                         expected=" or ".join(FORMATS[kind.name]).upper())
+    loaded, kind = _common.resolve(path, kind, detect, "FactuurSturen", KINDS, FORMATS, mappings)
     if kind.name in _JSON_TABLES:
         return _read_json(loaded, kind, mappings)
     table = _common.table_for(kind, mappings)

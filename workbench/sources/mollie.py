@@ -22,20 +22,17 @@ Exports read here (Mollie Dashboard unless said otherwise):
 from __future__ import annotations
 
 import dataclasses
-import io
 import re
 from pathlib import Path
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 
 import mt940
 import pandas as pd
-from defusedxml import DefusedXmlException
-from defusedxml import ElementTree as SafeET
 
 from workbench import headers, identifiers
 from workbench.errors import InputError
 from workbench.model import FIELDS, ExportKind, Extract
-from workbench.sources import _common
+from workbench.sources import _common, _xml
 
 SERVICE = "mollie"
 MT940 = ExportKind(SERVICE, "mt940", "Mollie settlement / balance report MT940")
@@ -59,7 +56,7 @@ def detect(path: Path, mappings: Path | None = None) -> ExportKind | None:
     if loaded.format == "mt940":
         return MT940 if _MOLLIE_MT940.search(_unwrapped(loaded.text)) else None
     if loaded.format == "xml":
-        return CAMT053 if _CAMT053_ROOT.fullmatch(_root_tag(loaded)) else None
+        return CAMT053 if _CAMT053_ROOT.fullmatch(_xml.root_tag(loaded)) else None
     if loaded.format == "json":
         return API_JSON if _api_objects(loaded) is not None else None
     table = _common.match_table(loaded, SERVICE, mappings)
@@ -67,15 +64,8 @@ def detect(path: Path, mappings: Path | None = None) -> ExportKind | None:
 
 
 def read(path: Path, kind: ExportKind | None = None, mappings: Path | None = None) -> Extract:
-    loaded = _common.load(path)
-    kind = kind or detect(path, mappings)
-    if kind is None:
-        titles = [k.title for k in KINDS if loaded.format in FORMATS[k.name]]
-        raise InputError(path, "not recognised as a Mollie export",
-                         expected=f"one of: {'; '.join(titles) or 'a Mollie export'}")
-    if loaded.format not in FORMATS[kind.name]:
-        raise InputError(path, f"is a {loaded.format} file",
-                         expected=f"{kind.title} ({' or '.join(FORMATS[kind.name])})")
+    loaded, kind = _common.resolve(path, kind, detect, "Mollie", KINDS, FORMATS, mappings,
+                                   mismatch="is a {fmt} file, not a {title}")
     if kind == MT940:
         return _mt940(loaded)
     if kind == CAMT053:
@@ -332,34 +322,10 @@ _OWN_SIDE = {"CRDT": {"Cdtr", "CdtrAcct", "UltmtCdtr", "CdtrAgt"},
              "DBIT": {"Dbtr", "DbtrAcct", "UltmtDbtr", "DbtrAgt"}}
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _root_tag(loaded: _common.Loaded) -> str:
-    """The root element's ``{namespace}name``, read without parsing the whole file."""
-    try:
-        _, root = next(SafeET.iterparse(io.BytesIO(loaded.data), events=("start",)))
-    except (ParseError, DefusedXmlException, StopIteration):
-        return ""
-    return root.tag
-
-
-def _parse_xml(loaded: _common.Loaded) -> Element:
-    try:
-        return SafeET.fromstring(loaded.data)
-    except DefusedXmlException:
-        raise InputError(loaded.path, "XML with a DTD or entity declarations is refused",
-                         expected="a CAMT.053 statement as the bank writes it") from None
-    except ParseError as exc:
-        raise InputError(loaded.path, "not well-formed XML (truncated or damaged)",
-                         row=exc.position[0], expected="a complete CAMT.053 file") from None
-
-
 def _camt053(loaded: _common.Loaded) -> Extract:
-    root = _parse_xml(loaded)
+    root = _xml.parse(loaded, "a complete CAMT.053 statement as the bank writes it")
     if not _CAMT053_ROOT.fullmatch(root.tag):
-        raise InputError(loaded.path, f"the root element is {_local(root.tag)!r} in another "
+        raise InputError(loaded.path, f"the root element is {_xml.local(root.tag)!r} in another "
                          "namespace or schema", expected="a camt.053 Document "
                          "(urn:iso:std:iso:20022:tech:xsd:camt.053.*)")
     records = [r for stmt in root.iterfind("{*}BkToCstmrStmt/{*}Stmt") for r in _camt_records(stmt)]
@@ -396,28 +362,8 @@ def _camt_records(stmt: Element) -> list[dict[str, str]]:
 
 
 def _leaves(element: Element, prefix: str, skip: tuple[str, ...] = ()) -> dict[str, str]:
-    """Every value under an element by its path (``TxDtls/RltdPties/Dbtr/Nm``, ``Ntry/Amt@Ccy``);
-    a repeated element gets ``[2]``, ``[3]``, ..."""
-    out: dict[str, str] = {}
-
-    def add(path: str, value: str) -> None:
-        name, n = path, 1
-        while name in out:
-            n += 1
-            name = f"{path}[{n}]"
-        out[name] = value.strip()
-
-    def walk(node: Element, path: str) -> None:
-        if not len(node):
-            add(path, node.text or "")
-        for attribute, value in node.attrib.items():
-            add(f"{path}@{_local(attribute)}", value)
-        for child in node:
-            if _local(child.tag) not in skip:
-                walk(child, f"{path}/{_local(child.tag)}")
-
-    walk(element, prefix)
-    return out
+    """:func:`_xml.flatten` with attributes named as in the CAMT rules (``Ntry/Amt@Ccy``)."""
+    return {k.replace("/@", "@"): v for k, v in _xml.flatten(element, prefix, skip).items()}
 
 
 def _counterparty_view(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:

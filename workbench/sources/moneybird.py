@@ -65,11 +65,8 @@ def detect(path: Path, mappings: Path | None = None) -> ExportKind | None:
 
 
 def read(path: Path, kind: ExportKind | None = None, mappings: Path | None = None) -> Extract:
-    loaded = _common.load(path)
-    kind = kind or detect(path, mappings)
-    if kind is None:
-        raise InputError(path, "not recognised as a MoneyBird export",
-                         expected=", ".join(k.title for k in KINDS))
+    loaded, kind = _common.resolve(path, kind, detect, "MoneyBird", KINDS, FORMATS, mappings,
+                                   mismatch="a {upper} file is not a {title}")
     if kind == XAF:
         return _xaf.read(loaded, XAF)
     if kind in (API_CONTACTS, API_SALES_INVOICES):
@@ -83,9 +80,6 @@ def read(path: Path, kind: ExportKind | None = None, mappings: Path | None = Non
             return _api_contacts(loaded, records, contacts)
         return _api_sales_invoices(loaded, records, _table("sales_invoices", mappings), contacts)
     table = _common.table_for(kind, mappings)
-    if loaded.format not in table.formats:
-        raise InputError(path, f"a {loaded.format.upper()} file is not a {kind.title}",
-                         expected=" or ".join(f.upper() for f in table.formats))
     return _common.read_tabular(loaded, table, doc_type="invoice" if kind.name == "sales_invoices" else "")
 
 
