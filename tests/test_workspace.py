@@ -138,3 +138,21 @@ def test_import_killed_half_way(tmp_path: Path, payments: Path, moment: str) -> 
         assert len(status) == 2
         stored = status.file_sha256.tolist()[-1]
         assert (ws.raw_dir / stored).read_bytes() == newer.read_bytes()
+
+
+def test_analyst_decision_feeds_a_field_on_the_next_import(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    first = tmp_path / "a.csv"
+    lines = payments_csv(first).read_text(encoding="utf-8-sig").splitlines()
+    first.write_text("\n".join([lines[0] + ",Klantmail"] + [f"{line},jan@example.nl" for line in lines[1:]]))
+    [result] = ws.import_files([first])
+    assert "Klantmail" in result.extract.unmapped
+    ws.decide_column("mollie", "payments_csv", "Klantmail", field="email", category="user.contact.email")
+    second = tmp_path / "b.csv"
+    second.write_text(first.read_text().replace("Order 1001", "Order 1001b"))
+    [result] = ws.import_files([second])
+    assert result.extract.column_map["Klantmail"] == "email"
+    emails = ws.query("SELECT DISTINCT value FROM identifiers WHERE \"column\" = 'Klantmail'")
+    assert emails.value.tolist() == ["jan@example.nl"]
+    decided = ws.query("SELECT category, decided_by FROM column_decisions").values.tolist()
+    assert decided == [["user.contact.email", "analyst"]]

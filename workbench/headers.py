@@ -113,6 +113,18 @@ def builtin(service: str) -> dict[str, dict]:
     return data
 
 
+@dataclass(frozen=True)
+class Mappings:
+    """The user's header synonyms: the workspace's ``mappings.toml`` plus the analyst's
+    decisions on single columns, ``(service, kind, column, field)``, which win over both."""
+
+    path: Path | None = None
+    decided: tuple[tuple[str, str, str, str], ...] = ()
+
+
+MappingsLike = Mappings | Path | None
+
+
 def user_mappings(path: Path | None) -> dict[str, dict]:
     """A workspace's ``mappings.toml``: ``{service: {kind: {"columns": {...}}}}``, checked."""
     if path is None or not path.exists():
@@ -126,9 +138,11 @@ def user_mappings(path: Path | None) -> dict[str, dict]:
     return data
 
 
-def tables(service: str, mappings: Path | None = None) -> list[HeaderTable]:
+def tables(service: str, mappings: MappingsLike = None) -> list[HeaderTable]:
     """The header tables of a service, with the user's synonyms taking precedence."""
-    extra = user_mappings(mappings).get(service, {})
+    if not isinstance(mappings, Mappings):
+        mappings = Mappings(mappings)
+    extra = user_mappings(mappings.path).get(service, {})
     result = []
     for name, table in builtin(service).items():
         synonyms = {
@@ -138,6 +152,8 @@ def tables(service: str, mappings: Path | None = None) -> list[HeaderTable]:
         }
         for field, headers in extra.get(name, {}).get("columns", {}).items():
             synonyms.update({fold(h): field for h in headers})
+        synonyms.update({fold(column): field for s, kind, column, field in mappings.decided
+                         if (s, kind) == (service, name)})
         result.append(HeaderTable(
             kind=ExportKind(service, name, table["title"]),
             formats=tuple(table.get("formats", ["csv", "xlsx"])),

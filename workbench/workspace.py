@@ -28,7 +28,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from workbench import sources
+from workbench import headers, sources
+from workbench.errors import WorkbenchError
 from workbench.model import DOCUMENT_COLUMNS, FIELDS, PARTY_COLUMNS, Extract
 
 DB_NAME = "workbench.duckdb"
@@ -51,28 +52,34 @@ def _columns_sql(columns: list[str]) -> str:
 
 _VERSION_KEYS = "import_id INTEGER NOT NULL, service VARCHAR NOT NULL, export_kind VARCHAR NOT NULL"
 SCHEMA = f"""
-CREATE SEQUENCE import_ids START 1;
-CREATE TABLE imports (
+CREATE SEQUENCE IF NOT EXISTS import_ids START 1;
+CREATE TABLE IF NOT EXISTS imports (
     import_id INTEGER PRIMARY KEY, file_sha256 VARCHAR NOT NULL UNIQUE, stored_sha256 VARCHAR,
     file_name VARCHAR, service VARCHAR, export_kind VARCHAR, export_title VARCHAR,
     rows INTEGER, parties INTEGER, documents INTEGER, imported_at TIMESTAMP);
-CREATE TABLE columns (
+CREATE TABLE IF NOT EXISTS columns (
     import_id INTEGER, position INTEGER, name VARCHAR, field VARCHAR, personal BOOLEAN);
-CREATE TABLE raw_records (import_id INTEGER, source_row INTEGER, record JSON);
-CREATE TABLE party_versions ({_VERSION_KEYS}, source_row INTEGER, {_columns_sql(PARTY_COLUMNS)});
-CREATE TABLE document_versions ({_VERSION_KEYS}, source_row INTEGER,
+CREATE TABLE IF NOT EXISTS raw_records (import_id INTEGER, source_row INTEGER, record JSON);
+CREATE TABLE IF NOT EXISTS party_versions ({_VERSION_KEYS}, source_row INTEGER,
+    {_columns_sql(PARTY_COLUMNS)});
+CREATE TABLE IF NOT EXISTS document_versions ({_VERSION_KEYS}, source_row INTEGER,
     {_columns_sql(DOCUMENT_COLUMNS)});
-CREATE TABLE identifier_versions ({_VERSION_KEYS}, source_row INTEGER, party_key VARCHAR,
+CREATE TABLE IF NOT EXISTS identifier_versions ({_VERSION_KEYS}, source_row INTEGER, party_key VARCHAR,
     "column" VARCHAR, kind VARCHAR, raw_value VARCHAR, value VARCHAR, valid BOOLEAN);
 -- The current state: the newest version of each record by its natural key.
-CREATE VIEW parties AS SELECT * FROM party_versions
+CREATE OR REPLACE VIEW parties AS SELECT * FROM party_versions
     QUALIFY row_number() OVER (PARTITION BY service, export_kind, party_key
                                ORDER BY import_id DESC) = 1;
-CREATE VIEW documents AS SELECT * FROM document_versions
+CREATE OR REPLACE VIEW documents AS SELECT * FROM document_versions
     QUALIFY row_number() OVER (PARTITION BY service, export_kind, doc_key
                                ORDER BY import_id DESC) = 1;
-CREATE VIEW identifiers AS SELECT i.* FROM identifier_versions i
+CREATE OR REPLACE VIEW identifiers AS SELECT i.* FROM identifier_versions i
     JOIN parties p USING (import_id, service, export_kind, party_key);
+-- The analyst's word on single columns; it wins over detectors and synonyms on the next import.
+CREATE TABLE IF NOT EXISTS column_decisions (
+    service VARCHAR, export_kind VARCHAR, "column" VARCHAR, field VARCHAR, category VARCHAR,
+    personal BOOLEAN, decided_by VARCHAR, decided_at TIMESTAMP, note VARCHAR,
+    PRIMARY KEY (service, export_kind, "column"));
 """
 
 
@@ -113,6 +120,8 @@ class Workspace:
             self._create()
         con = duckdb.connect(str(self.db_path), read_only=read_only)
         try:
+            if not read_only:
+                con.execute(SCHEMA)  # idempotent: brings a workspace of an older version up to date
             self._recover(con)
             yield con
         finally:
@@ -149,8 +158,9 @@ class Workspace:
                    progress: Callable[[Path, int], None] | None = None) -> list[ImportResult]:
         """Read and check every file before anything is written (all or nothing)."""
         results = []
+        mappings = self.header_mappings()
         for path in paths:
-            extract = sources.read(Path(path), source, self.mappings)
+            extract = sources.read(Path(path), source, mappings)
             data = Path(path).read_bytes()
             results.append(ImportResult(Path(path), extract, hashlib.sha256(data).hexdigest()))
             if progress:
@@ -235,6 +245,29 @@ class Workspace:
         con.execute(f"INSERT INTO raw_records SELECT {import_id}, source_row, "
                     f"to_json(struct_pack({pairs})) FROM incoming_raw")
         con.unregister("incoming_raw")
+
+    # ---------------------------------------------------------------------------------------
+    # the analyst's decisions
+
+    def header_mappings(self) -> headers.Mappings:
+        """The user's synonyms and the analyst's column decisions, for reading exports."""
+        if not self.exists:
+            return headers.Mappings(self.mappings)
+        decided = self.query("""SELECT service, export_kind, "column", field FROM column_decisions
+                                WHERE field IS NOT NULL""")
+        return headers.Mappings(self.mappings, tuple(map(tuple, decided.values.tolist())))
+
+    def decide_column(self, service: str, export_kind: str, column: str, *, field: str | None = None,
+                      category: str | None = None, personal: bool = True,
+                      decided_by: str = "analyst", note: str = "") -> None:
+        """Record what a column holds; with a canonical ``field`` it feeds that field from the
+        next import on."""
+        if field is not None and field not in FIELDS:
+            raise WorkbenchError(f"{field!r} is not a canonical field; expected one of {sorted(FIELDS)}")
+        with self.connect() as con:
+            con.execute("INSERT OR REPLACE INTO column_decisions VALUES (?, ?, ?, ?, ?, ?, ?, "
+                        "now()::TIMESTAMP, ?)",
+                        [service, export_kind, column, field, category, personal, decided_by, note])
 
     # ---------------------------------------------------------------------------------------
     # reading

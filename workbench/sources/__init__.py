@@ -46,7 +46,7 @@ def resolve(source: str) -> tuple[ModuleType, ExportKind | None]:
     return module, kind
 
 
-def detect(path: Path, mappings: Path | None = None) -> tuple[ModuleType, ExportKind]:
+def detect(path: Path, mappings: headers.MappingsLike = None) -> tuple[ModuleType, ExportKind]:
     """The service and export a file is, or an error listing the closest known exports."""
     found = [(m, k) for m in SERVICES.values() if (k := m.detect(path, mappings)) is not None]
     if len(found) > 1:
@@ -59,7 +59,7 @@ def detect(path: Path, mappings: Path | None = None) -> tuple[ModuleType, Export
     return found[0]
 
 
-def read(path: Path, source: str | None = None, mappings: Path | None = None) -> Extract:
+def read(path: Path, source: str | None = None, mappings: headers.MappingsLike = None) -> Extract:
     """Detect (or take ``source``) and read one file."""
     if source:
         module, kind = resolve(source)
@@ -73,7 +73,7 @@ def read(path: Path, source: str | None = None, mappings: Path | None = None) ->
     return module.read(path, kind, mappings)
 
 
-def closest(path: Path, mappings: Path | None = None, service: str | None = None) -> str:
+def closest(path: Path, mappings: headers.MappingsLike = None, service: str | None = None) -> str:
     """The three known exports the file comes nearest to, with what it lacks for each."""
     loaded = load(path)
     services = [service] if service else list(SERVICES)

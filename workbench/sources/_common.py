@@ -81,7 +81,7 @@ def resolve(
     service_title: str,
     kinds: list[ExportKind],
     formats: dict[str, tuple[str, ...]],
-    mappings: Path | None,
+    mappings: headers.MappingsLike,
     mismatch: str = "is {upper}, not a {title}",
 ) -> tuple[Loaded, ExportKind]:
     """The file and the export it is: ``kind`` when given, else what ``detect`` finds.
@@ -106,7 +106,7 @@ def resolve(
 # tabular exports (CSV and XLSX with header synonyms)
 
 
-def match_table(loaded: Loaded, service: str, mappings: Path | None) -> headers.HeaderTable | None:
+def match_table(loaded: Loaded, service: str, mappings: headers.MappingsLike) -> headers.HeaderTable | None:
     """The service's export whose headers the file has, or None."""
     if loaded.format not in ("csv", "xlsx"):
         return None
@@ -117,7 +117,7 @@ def match_table(loaded: Loaded, service: str, mappings: Path | None) -> headers.
     return max(fitting, key=lambda t: t.score(loaded.columns), default=None)
 
 
-def table_for(kind: ExportKind, mappings: Path | None) -> headers.HeaderTable:
+def table_for(kind: ExportKind, mappings: headers.MappingsLike) -> headers.HeaderTable:
     return next(t for t in headers.tables(kind.service, mappings) if t.kind == kind)
 
 

@@ -176,7 +176,7 @@ _XML_FIELDS: dict[str, str] = {
 _XML_EXPECTED = "an eExact XML export (root 'eExact' holding Accounts or Invoices)"
 
 
-def detect(path: Path, mappings: Path | None = None) -> ExportKind | None:
+def detect(path: Path, mappings: headers.MappingsLike = None) -> ExportKind | None:
     loaded = _common.load(path)
     if loaded.format in ("csv", "xlsx"):
         table = _common.match_table(loaded, SERVICE, mappings)
@@ -190,7 +190,7 @@ def detect(path: Path, mappings: Path | None = None) -> ExportKind | None:
     return None
 
 
-def read(path: Path, kind: ExportKind | None = None, mappings: Path | None = None) -> Extract:
+def read(path: Path, kind: ExportKind | None = None, mappings: headers.MappingsLike = None) -> Extract:
     loaded, kind = _common.resolve(path, kind, detect, "Exact Online", KINDS, FORMATS, mappings,
                                    mismatch="is a {fmt} file, not a {title}")
     if kind == XAF:

@@ -56,7 +56,7 @@ _LINE_DESCRIPTION = re.compile(r"^lines\.[^.]+\.description$")
 _NESTED = re.compile(r"^(lines|taxes|history)\.")
 
 
-def detect(path: Path, mappings: Path | None = None) -> ExportKind | None:
+def detect(path: Path, mappings: headers.MappingsLike = None) -> ExportKind | None:
     loaded = _common.load(path)
     if loaded.format == "json":
         return _json_kind(loaded)
@@ -64,7 +64,7 @@ def detect(path: Path, mappings: Path | None = None) -> ExportKind | None:
     return table.kind if table else None
 
 
-def read(path: Path, kind: ExportKind | None = None, mappings: Path | None = None) -> Extract:
+def read(path: Path, kind: ExportKind | None = None, mappings: headers.MappingsLike = None) -> Extract:
     loaded, kind = _common.resolve(path, kind, detect, "FactuurSturen", KINDS, FORMATS, mappings)
     if kind.name in _JSON_TABLES:
         return _read_json(loaded, kind, mappings)
@@ -102,7 +102,7 @@ def _json_kind(loaded: _common.Loaded) -> ExportKind | None:
     return None
 
 
-def _read_json(loaded: _common.Loaded, kind: ExportKind, mappings: Path | None) -> Extract:
+def _read_json(loaded: _common.Loaded, kind: ExportKind, mappings: headers.MappingsLike) -> Extract:
     if _json_kind(loaded) != kind:
         raise InputError(loaded.path, f"not a {kind.title}",
                          expected="a list of API objects as GET /api/v1/"

@@ -51,7 +51,7 @@ _ID_TYPES = {"tr_": "payment", "re_": "refund", "chb_": "chargeback"}
 _TRANSACTION_TYPES = {t: t for t in ("payment", "refund", "chargeback", "fee")}
 
 
-def detect(path: Path, mappings: Path | None = None) -> ExportKind | None:
+def detect(path: Path, mappings: headers.MappingsLike = None) -> ExportKind | None:
     loaded = _common.load(path)
     if loaded.format == "mt940":
         return MT940 if _MOLLIE_MT940.search(_unwrapped(loaded.text)) else None
@@ -63,7 +63,7 @@ def detect(path: Path, mappings: Path | None = None) -> ExportKind | None:
     return table.kind if table else None
 
 
-def read(path: Path, kind: ExportKind | None = None, mappings: Path | None = None) -> Extract:
+def read(path: Path, kind: ExportKind | None = None, mappings: headers.MappingsLike = None) -> Extract:
     loaded, kind = _common.resolve(path, kind, detect, "Mollie", KINDS, FORMATS, mappings,
                                    mismatch="is a {fmt} file, not a {title}")
     if kind == MT940:

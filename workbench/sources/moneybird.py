@@ -51,7 +51,7 @@ _PERSON_OTHER = {"contact_id", "administration_id", "department", "created_at", 
 PERSON = "contact_people."
 
 
-def detect(path: Path, mappings: Path | None = None) -> ExportKind | None:
+def detect(path: Path, mappings: headers.MappingsLike = None) -> ExportKind | None:
     loaded = _common.load(path)
     if loaded.format in ("csv", "xlsx"):
         table = _common.match_table(loaded, SERVICE, mappings)
@@ -64,7 +64,7 @@ def detect(path: Path, mappings: Path | None = None) -> ExportKind | None:
     return None
 
 
-def read(path: Path, kind: ExportKind | None = None, mappings: Path | None = None) -> Extract:
+def read(path: Path, kind: ExportKind | None = None, mappings: headers.MappingsLike = None) -> Extract:
     loaded, kind = _common.resolve(path, kind, detect, "MoneyBird", KINDS, FORMATS, mappings,
                                    mismatch="a {upper} file is not a {title}")
     if kind == XAF:
@@ -94,7 +94,7 @@ def _json_kind(records: list[dict] | None) -> ExportKind | None:
     return None
 
 
-def _table(name: str, mappings: Path | None) -> headers.HeaderTable:
+def _table(name: str, mappings: headers.MappingsLike) -> headers.HeaderTable:
     """A tabular export's header table; it also names the API's fields, so the JSON dumps are
     mapped with it."""
     return next(t for t in headers.tables(SERVICE, mappings) if t.kind.name == name)
