@@ -14,6 +14,7 @@ from workbench.masking import mask
     ("111222333", "bsn", "*******33"),
     ("Jan van der Berg", "name", "J** v** d** B***"),
     ("31-01-1980", "birth_date", "**-**-1980"),
+    ("1980-05-17", "birth_date", "1980-**-**"),
     ("", "email", ""),
     (None, None, ""),
 ])

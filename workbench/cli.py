@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from workbench import datamap, linkage, pipeline, register
 from workbench.errors import WorkbenchError
 from workbench.workspace import ImportResult, Workspace
 
@@ -63,13 +64,58 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from workbench import demo
-
-    files = demo.write(Path(args.out), seed=args.seed, clients=args.clients)
-    print(f"wrote {len(files)} demo exports to {args.out}")
-    workspace = Workspace(args.workspace)
-    for result in workspace.import_files(files):
+    done = pipeline.run_demo(Path(args.out), Workspace(args.workspace), Path(args.reports),
+                             seed=args.seed, clients=args.clients, register_dir=args.register)
+    print(f"wrote {len(done.imported)} demo exports to {args.out}")
+    for result in done.imported:
         _print_import(result)
+    _print_link(done.linked)
+    print(f"data map: {done.datamap[0]} (and {len(done.datamap) - 1} CSV files in "
+          f"{done.datamap[1].parent})")
+    return 0
+
+
+def _print_link(report: linkage.LinkReport) -> None:
+    print(report.summary())
+
+
+def cmd_link(args: argparse.Namespace) -> int:
+    _print_link(linkage.link(Workspace(args.workspace), threshold=args.threshold))
+    return 0
+
+
+def cmd_find(args: argparse.Namespace) -> int:
+    workspace = Workspace(args.workspace)
+    query = {k: getattr(args, k) for k in ("email", "name", "iban", "phone", "customer_id")
+             if getattr(args, k)}
+    if not query:
+        raise WorkbenchError("say what to look for: --email, --name, --iban, --phone or --customer-id")
+    candidates = linkage.find(workspace, **query)
+    if candidates.empty:
+        print("no subject found")
+        return 0
+    print(candidates.to_string(index=False))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    workspace = Workspace(args.workspace)
+    cells = datamap.subject_map(workspace, register.load(args.register), args.subject)
+    if cells.empty:
+        raise WorkbenchError(f"subject {args.subject!r} is unknown; find it with 'workbench find'")
+    columns = ["column", "value", "category", "file_name", "source_row"]
+    for (service, kind), group in cells.groupby(["service", "export_kind"], sort=False):
+        first = group.iloc[0]
+        print(f"== {service}/{kind}: processor {first.processor}; purpose: {first.purpose}; "
+              f"legal basis: {first.legal_basis}")
+        print(group[columns + ["retention"]].to_string(index=False))
+    return 0
+
+
+def cmd_datamap(args: argparse.Namespace) -> int:
+    written = datamap.write(Workspace(args.workspace), register.load(args.register), Path(args.out))
+    for path in written:
+        print(path)
     return 0
 
 
@@ -77,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__)
     parser.add_argument("--workspace", help="workspace directory (default: $WORKBENCH_HOME or "
                         "./workspace)")
+    parser.add_argument("--register", type=Path, help="folder with another register of processing "
+                        "(default: the one shipped in workbench/config/register)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     imp = commands.add_parser("import", help="import exports from Mollie, MoneyBird, "
@@ -88,8 +136,29 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="what is imported")
     status.set_defaults(run=cmd_status)
 
-    demo = commands.add_parser("demo", help="write the demo business's exports and import them")
+    link = commands.add_parser("link", help="link the parties of all systems into subjects")
+    link.add_argument("--threshold", type=float, default=0.95,
+                      help="match probability a link needs; lower ones go to the analyst")
+    link.set_defaults(run=cmd_link)
+
+    find = commands.add_parser("find", help="candidate subjects with the evidence per candidate")
+    for name in ("email", "name", "iban", "phone"):
+        find.add_argument(f"--{name}")
+    find.add_argument("--customer-id", dest="customer_id")
+    find.set_defaults(run=cmd_find)
+
+    show = commands.add_parser("show", help="every record and field of one subject")
+    show.add_argument("subject", help="subject id, as 'workbench find' prints it")
+    show.set_defaults(run=cmd_show)
+
+    dm = commands.add_parser("datamap", help="write the record of processing and the inventory")
+    dm.add_argument("--out", default="reports/datamap.xlsx", help="the XLSX to write (CSV files "
+                    "go in a folder beside it)")
+    dm.set_defaults(run=cmd_datamap)
+
+    demo = commands.add_parser("demo", help="write the demo business's exports, import and map them")
     demo.add_argument("--out", default="data/demo", help="where to write the demo exports")
+    demo.add_argument("--reports", default="reports", help="where to write the data map")
     demo.add_argument("--seed", type=int, default=2026)
     demo.add_argument("--clients", type=int, default=300)
     demo.set_defaults(run=cmd_demo)

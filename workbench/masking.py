@@ -23,8 +23,10 @@ def mask(value: object, kind: str | None = None) -> str:
         if len(compact) <= 8:
             return "****"
         return compact[:2] + "*" * (len(compact) - 6) + compact[-4:]
-    if kind in ("date", "birth_date"):
-        return re.sub(r"\d", "*", text[:-4]) + text[-4:] if len(text) >= 4 else "****"
+    if kind in ("date", "birth_date"):  # keep the year only, whatever the order of the parts
+        year = re.search(r"\d{4}", text)
+        masked = re.sub(r"\d", "*", text)
+        return masked[:year.start()] + year.group() + masked[year.end():] if year else masked
     if re.fullmatch(r"[\d\s+().\-/]+", text):  # numbers: phone, BSN, KvK, customer numbers
         digits = re.sub(r"\D", "", text)
         return "*" * max(len(digits) - 2, 1) + digits[-2:]

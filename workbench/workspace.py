@@ -312,9 +312,12 @@ class Workspace:
             WHERE p.service = ? AND p.export_kind = ? AND p.party_key = ?""",
             [service, export_kind, party_key])
 
-    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
-        """Run a read-only query against the workspace."""
+    def query(self, sql: str, params: list | None = None,
+              frames: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+        """Run a read-only query against the workspace; ``frames`` are DataFrames it may join."""
         with self.connect(read_only=True) as con:
+            for name, frame in (frames or {}).items():
+                con.register(name, frame)
             return con.execute(sql, params or []).df()
 
 

@@ -1,0 +1,95 @@
+"""The data map: the record of processing activities (Art. 30(1)), the processors, the field
+inventory and the categories found in the data but declared nowhere (R30-11), as one XLSX with a
+sheet each plus a CSV per sheet; and the map of one subject across every system."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+
+from workbench import inventory, linkage
+from workbench import register as registry
+from workbench.register import Register
+from workbench.safe_files import write_csv, write_xlsx
+from workbench.workspace import Workspace
+
+SUBJECT_COLUMNS = ["service", "export_kind", "file_name", "file_sha256", "source_row", "record",
+                   "column", "value", "field", "category", "processor", "purpose", "legal_basis",
+                   "retention"]
+
+
+def sheets(ws: Workspace, register: Register) -> dict[str, pd.DataFrame]:
+    """Every table of the data map, by sheet name."""
+    fields = inventory.build(ws, register)
+    personal = fields[fields.personal.eq(True) & fields.category.notna()]
+    found = set(zip(personal.service, personal.category, strict=True))
+    checks = pd.DataFrame([asdict(c) for c in registry.check_ropa(register, found)])
+    return {
+        "Register (Art. 30)": registry.ropa(register),
+        "Processors": processors(register),
+        "Field inventory": fields,
+        "Undeclared categories": inventory.undeclared(fields),
+        "Checks": checks,
+    }
+
+
+def processors(register: Register) -> pd.DataFrame:
+    """One row per processor: role, location, transfer safeguard, agreement."""
+    return pd.DataFrame([
+        {"key": key, **{k: ", ".join(v) if isinstance(v, list | tuple) else v
+                        for k, v in asdict(p).items()}}
+        for key, p in register.processors.items()])
+
+
+def write(ws: Workspace, register: Register, out: Path) -> list[Path]:
+    """The data map as ``out`` (.xlsx) plus one CSV per sheet in a folder beside it."""
+    tables = sheets(ws, register)
+    out = Path(out)
+    written = [write_xlsx(tables, out.with_suffix(".xlsx"))]
+    folder = out.with_suffix("")
+    for name, frame in tables.items():
+        slug = "".join(ch if ch.isalnum() else "_" for ch in name.lower()).strip("_")
+        written.append(write_csv(frame, folder / f"{slug}.csv"))
+    return written
+
+
+def subject_map(ws: Workspace, register: Register, subject_id: str) -> pd.DataFrame:
+    """Every record and field of one subject in every system, with its data category, source
+    file and row, processor, purpose, legal basis and retention rule."""
+    members = linkage.subject_parties(ws, subject_id)
+    if members.empty:
+        return pd.DataFrame(columns=SUBJECT_COLUMNS)
+    ws_records = ws.query("""
+        WITH m AS (SELECT * FROM members)
+        SELECT p.service, p.export_kind, p.import_id, p.source_row, 'party' AS record
+        FROM parties p JOIN m USING (service, export_kind, party_key)
+        UNION
+        SELECT d.service, d.export_kind, d.import_id, d.source_row, d.doc_type AS record
+        FROM documents d JOIN m USING (service, export_kind, party_key)""", frames={"members": members})
+    cells = ws.query("""
+        SELECT r.service, r.export_kind, i.file_name, i.file_sha256, r.source_row, r.record,
+               c.name AS column, json_extract_string(raw.record, c.name) AS value, c.field
+        FROM recs r JOIN imports i USING (import_id)
+        JOIN raw_records raw ON raw.import_id = r.import_id AND raw.source_row = r.source_row
+        JOIN columns c ON c.import_id = r.import_id
+        ORDER BY r.service, r.export_kind, r.source_row, c.position""", frames={"recs": ws_records})
+    cells = cells[cells.value.fillna("").ne("")]
+    return _annotate(cells, register)
+
+
+def _annotate(cells: pd.DataFrame, register: Register) -> pd.DataFrame:
+    cells = cells.copy()
+    cells["category"] = [register.category_of(f) if isinstance(f, str) and f != "other" else None
+                         for f in cells.field]
+    systems = cells.service.map(register.systems.get)
+    cells["processor"] = systems.map(lambda s: register.processors[s.processor].name if s else None)
+    activities = cells.service.map(register.activities_for)
+    cells["purpose"] = activities.map(lambda acts: "; ".join(a.purpose_nl for a in acts))
+    cells["legal_basis"] = activities.map(lambda acts: "; ".join(sorted({a.legal_basis for a in acts})))
+    cells["retention"] = [
+        (rule.period_text if (rule := register.retention_for(cat, svc)) else None)
+        if isinstance(cat, str) else None
+        for cat, svc in zip(cells.category, cells.service, strict=True)]
+    return cells[SUBJECT_COLUMNS].reset_index(drop=True)

@@ -1,0 +1,111 @@
+"""The field inventory: every column of every imported export, what it holds and whether the
+register declares it.
+
+One row per (service, export kind, column) of the newest import of each export: the canonical
+field it feeds, its data category (fideslang), whether it is personal data, whether it is a
+special category or national identifier, how full it is, whether the register declares the
+category for that system, how it was classified (mapping, detector or analyst), and a few
+masked example values.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from workbench import discovery
+from workbench.masking import mask
+from workbench.model import FIELDS
+from workbench.register import Register
+from workbench.workspace import Workspace
+
+COLUMNS = ["service", "export_kind", "file_name", "column", "field", "category", "personal",
+           "special_or_national_id", "fill_rate", "declared", "classified_by", "confidence",
+           "examples"]
+EXAMPLES = 3
+
+
+def build(ws: Workspace, register: Register) -> pd.DataFrame:
+    """The field inventory of the workspace, judged against the register."""
+    if not ws.exists:
+        return pd.DataFrame(columns=COLUMNS)
+    columns = ws.query("""
+        SELECT i.import_id, i.service, i.export_kind, i.file_name, c.position, c.name AS column,
+               c.field
+        FROM columns c JOIN imports i USING (import_id)
+        WHERE i.import_id IN (SELECT max(import_id) FROM imports GROUP BY service, export_kind)
+        ORDER BY i.service, i.export_kind, c.position""")
+    if columns.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    found = discovery.discover(ws).set_index(["service", "export_kind", "column"])
+    stats = pd.concat([_fill(ws, import_id, group["column"].tolist())
+                       for import_id, group in columns.groupby("import_id")])
+    rows = columns.merge(stats, on=["import_id", "column"], how="left")
+    judged = pd.DataFrame([_judge(row, found, register) for row in rows.itertuples()], index=rows.index)
+    return pd.concat([rows.drop(columns="field"), judged], axis=1)[COLUMNS]
+
+
+def _fill(ws: Workspace, import_id: int, names: list[str]) -> pd.DataFrame:
+    """Fill rate and masked examples of each column of one import, in one pass over its rows."""
+    counts = ws.query("""
+        SELECT idx, count(*) FILTER (WHERE coalesce(v, '') <> '') AS filled, count(*) AS total
+        FROM (SELECT unnest(vals) AS v, unnest(range(len(vals))) AS idx
+              FROM (SELECT json_extract_string(record, ?::VARCHAR[]) AS vals
+                    FROM raw_records WHERE import_id = ?))
+        GROUP BY idx""", [names, import_id]).set_index("idx")
+    sample = ws.query("""SELECT json_extract_string(record, ?::VARCHAR[]) AS vals FROM raw_records
+                         WHERE import_id = ? ORDER BY source_row LIMIT 200""", [names, import_id])
+    values = pd.DataFrame(sample["vals"].tolist(), columns=names) if len(sample) else None
+    out = []
+    for idx, name in enumerate(names):
+        filled, total = (counts.loc[idx, "filled"], counts.loc[idx, "total"]) if idx in counts.index \
+            else (0, 0)
+        distinct = [] if values is None else [v for v in values[name].dropna().unique() if v][:EXAMPLES]
+        out.append({"import_id": import_id, "column": name,
+                    "fill_rate": round(filled / total, 3) if total else 0.0, "sample": distinct})
+    return pd.DataFrame(out)
+
+
+def _judge(row, found: pd.DataFrame, register: Register) -> dict:
+    """Field, category, personal and how it was classified: the analyst wins, then the reviewed
+    mapping, then the detector."""
+    key = (row.service, row.export_kind, row.column)
+    field = row.field if isinstance(row.field, str) else None  # NULL comes back as NaN
+    how, confidence = "mapping", 1.0
+    category = kind = None
+    if key in found.index:
+        hit = found.loc[key]
+        how = "detector" if hit.decided_by == "detector" else "analyst"
+        kind, field, confidence = hit.kind, hit.field, float(hit.confidence)
+        category = getattr(hit, "category", None) or None
+    if field == "other" or (field is None and kind is None):
+        personal = False if field == "other" else None
+        return _row(None, category, personal, how if kind else "unclassified", row, register,
+                    confidence if kind else 0.0, kind)
+    category = category or register.category_of(field or kind)
+    personal = FIELDS[field].personal if field in FIELDS else True
+    return _row(field, category, personal, how, row, register, confidence, field or kind)
+
+
+def _row(field, category, personal, how, row, register: Register, confidence: float,
+         shape: str | None) -> dict:
+    info = register.categories.get(category) if category else None
+    return {
+        "field": field,
+        "category": category,
+        "personal": personal,
+        "special_or_national_id": bool(info and (info.special or info.national_id)),
+        "declared": bool(category and register.declared(category, row.service)),
+        "classified_by": how,
+        "confidence": round(confidence, 2),
+        # only values known not to be personal are shown as they are
+        "examples": ", ".join(str(v)[:20] if personal is False else mask(v, shape) for v in row.sample),
+    }
+
+
+def undeclared(inventory: pd.DataFrame) -> pd.DataFrame:
+    """Categories found in the data that the register declares nowhere for that system (R30-11)."""
+    personal = inventory[inventory.personal.eq(True) & inventory.category.notna()]
+    missing = personal[~personal.declared]
+    return (missing.groupby(["service", "category"], as_index=False)
+            .agg(columns=("column", lambda c: ", ".join(sorted(set(c)))),
+                 exports=("export_kind", lambda k: ", ".join(sorted(set(k))))))

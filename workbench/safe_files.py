@@ -1,0 +1,69 @@
+"""Writing tables that hold personal data: owner-only files, cells safe against formula
+injection.
+
+A spreadsheet program runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab or
+carriage return before one) as a formula; an export value such as ``=HYPERLINK(...)`` typed into a
+name field would run on the analyst's machine. Such cells get a leading single quote.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """The value, quoted when a spreadsheet would read it as a formula; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every text cell made safe; column names too."""
+    out = frame.copy()
+    for i in range(out.shape[1]):  # by position: column names need not be unique
+        column = out.iloc[:, i]
+        if column.dtype == object or pd.api.types.is_string_dtype(column):
+            out.isetitem(i, column.map(safe_cell))
+    out.columns = [safe_cell(str(c)) for c in out.columns]
+    return out
+
+
+@contextmanager
+def owner_only():
+    """Files created inside are readable by the owner only."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """UTF-8 CSV with a header row, owner-only, formula-safe."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with owner_only():
+        safe_frame(frame).to_csv(path, index=False, encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: Path) -> Path:
+    """One sheet per table, owner-only, formula-safe, with frozen header and filters."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with owner_only(), pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            safe_frame(frame).to_excel(writer, sheet_name=name[:31], index=False)
+            sheet = writer.sheets[name[:31]]
+            sheet.freeze_panes = "A2"
+            if len(frame.columns):
+                sheet.auto_filter.ref = sheet.dimensions
+    path.chmod(0o600)
+    return path
