@@ -90,7 +90,7 @@ def test_relations_list(name: str, files: dict[str, Path], business: demo.Busine
     assert (row["party_type"], row["company"], row["kvk_number"]) == (
         "organisation", company.company, company.kvk)
     assert not parties["iban"].str.contains(" ").any()  # typed with spaces, normalised
-    assert extract.column_map["Zoekcode"] == "other"
+    assert extract.column_map["Zoekcode"] == "search_code"  # personal: made from the name
     assert extract.unmapped == ["Classificatie 1Omschrijving"]  # unknown, kept in raw
     assert set(extract.raw["Classificatie 1Omschrijving"]) == {"Particulier", "MKB"}
     assert extract.raw["Klant sinds"].str.fullmatch(r"\d{2}-\d{2}-\d{4}|\d{4}-\d{2}-\d{2}").all()

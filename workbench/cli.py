@@ -172,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     except WorkbenchError as exc:
         print(f"workbench: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader (head, less) stopped reading: not an error
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("workbench: interrupted; the workspace is as it was", file=sys.stderr)
         return 130

@@ -62,12 +62,16 @@ def subject_map(ws: Workspace, register: Register, subject_id: str) -> pd.DataFr
     if members.empty:
         return pd.DataFrame(columns=SUBJECT_COLUMNS)
     ws_records = ws.query("""
-        WITH m AS (SELECT * FROM members)
-        SELECT p.service, p.export_kind, p.import_id, p.source_row, 'party' AS record
-        FROM parties p JOIN m USING (service, export_kind, party_key)
-        UNION
-        SELECT d.service, d.export_kind, d.import_id, d.source_row, d.doc_type AS record
-        FROM documents d JOIN m USING (service, export_kind, party_key)""", frames={"members": members})
+        WITH m AS (SELECT * FROM members), r AS (
+            SELECT p.service, p.export_kind, p.import_id, p.source_row, 'party' AS record
+            FROM parties p JOIN m USING (service, export_kind, party_key)
+            UNION ALL
+            SELECT d.service, d.export_kind, d.import_id, d.source_row, d.doc_type
+            FROM documents d JOIN m USING (service, export_kind, party_key))
+        -- a payment row is both the payer and the payment: one source row, shown once
+        SELECT service, export_kind, import_id, source_row,
+               string_agg(DISTINCT record, '+' ORDER BY record) AS record
+        FROM r GROUP BY ALL""", frames={"members": members})
     cells = ws.query("""
         SELECT r.service, r.export_kind, i.file_name, i.file_sha256, r.source_row, r.record,
                c.name AS column, json_extract_string(raw.record, c.name) AS value, c.field
@@ -88,8 +92,13 @@ def _annotate(cells: pd.DataFrame, register: Register) -> pd.DataFrame:
     activities = cells.service.map(register.activities_for)
     cells["purpose"] = activities.map(lambda acts: "; ".join(a.purpose_nl for a in acts))
     cells["legal_basis"] = activities.map(lambda acts: "; ".join(sorted({a.legal_basis for a in acts})))
-    cells["retention"] = [
-        (rule.period_text if (rule := register.retention_for(cat, svc)) else None)
-        if isinstance(cat, str) else None
-        for cat, svc in zip(cells.category, cells.service, strict=True)]
+    cells["retention"] = [_retention(register, cat, svc)
+                          for cat, svc in zip(cells.category, cells.service, strict=True)]
     return cells[SUBJECT_COLUMNS].reset_index(drop=True)
+
+
+def _retention(register: Register, category: object, service: str) -> str | None:
+    if not isinstance(category, str):
+        return None
+    rule = register.retention_for(category, service)
+    return rule.period_text if rule else "not declared in the register for this system"

@@ -37,7 +37,7 @@ class Field:
     """A canonical field: which table it belongs to, how it is typed, whether it is personal."""
 
     name: str
-    table: str  # "party" or "document"
+    table: str  # "party", "document", or "extra" (inventoried, not in a canonical table)
     type: str  # "text", "identifier", "date", "amount"
     personal: bool
     doc: str
@@ -74,6 +74,19 @@ FIELDS: dict[str, Field] = {
         Field("gender", "party", "text", True, "gender"),
         Field("card_number", "party", "identifier", True, "payment card, masked to its last four digits"),
         Field("notes", "party", "text", True, "free-text notes about the party"),
+        # personal data a record holds beyond the party itself; inventoried, not projected
+        Field("other_name", "extra", "text", True,
+              "another person's name on the record (ordered by, deliver to, attention of, partner)"),
+        Field("other_address", "extra", "text", True, "another address on the record (delivery)"),
+        Field("search_code", "extra", "text", True, "a search code made from the name"),
+        Field("title", "extra", "text", True, "form of address or title (Dhr., Mevr., dr.)"),
+        Field("job_title", "extra", "text", True, "job title of a contact person"),
+        Field("birth_place", "extra", "text", True, "place of birth"),
+        Field("nationality", "extra", "text", True, "nationality"),
+        Field("language", "extra", "text", True, "preferred language"),
+        Field("identity_document", "extra", "text", True, "identity document type or number"),
+        Field("picture", "extra", "text", True, "photo of a person or a link to it"),
+        Field("website", "extra", "text", True, "website (a sole trader's names the person)"),
         # documents
         Field("doc_key", "document", "text", False, "the system's own key for the document"),
         Field("doc_type", "document", "text", False, "payment, refund, invoice, bank_line, fee, ..."),

@@ -38,9 +38,10 @@ _PARTY_FIELDS = {
     "fax": "phone", "eMail": "email", "commerceNr": "kvk_number", "taxRegIdent": "vat_number",
     "streetname": "street", "number": "street", "numberExtension": "street", "city": "city",
     "postalCode": "postcode", "country": "country", "bankAccNr": "iban", "bankIdCd": "bic",
+    "website": "website",
 }
 _PARTY_OTHER = {
-    "website", "taxRegistrationCountry", "relationshipID", "custSupTp", "custSupGrpID",
+    "taxRegistrationCountry", "relationshipID", "custSupTp", "custSupGrpID",
     "custCreditLimit", "supplierLimit", "property", "region", "userID", "changeDateTime",
     "changeDescription",
 }

@@ -57,21 +57,26 @@ FORMATS: dict[str, tuple[str, ...]] = {
 # SalesInvoice/SalesInvoice.cs; BSN on Account from Exact's REST reference). Fields not listed
 # stay in raw and show as unmapped.
 
-_AUDIT = ["Created", "Creator", "CreatorFullName", "Modified", "Modifier", "ModifierFullName",
-          "Division"]
+_AUDIT = ["Created", "Creator", "Modified", "Modifier", "Division"]
+# Who in the firm created or changed a record, and other staff named on it: people other than
+# the party, so their names are personal data of their own (never the party's ``name``).
+_STAFF = {"CreatorFullName": "other_name", "ModifierFullName": "other_name"}
 _API_FIELDS: dict[str, dict[str, str]] = {
     API_ACCOUNTS.name: {
         "ID": "party_key", "Code": "customer_number", "Name": "name", "AddressLine1": "street",
         "Postcode": "postcode", "City": "city", "Country": "country", "Phone": "phone",
         "Email": "email", "ChamberOfCommerce": "kvk_number", "VATNumber": "vat_number",
         "BSN": "bsn", "Remarks": "notes",
+        "AddressLine2": "street", "AddressLine3": "street", "Fax": "phone",
+        "SearchCode": "search_code", "Website": "website", "TradeName": "company",
+        "Language": "language", "LanguageDescription": "language",
+        "AccountManagerFullName": "other_name", "Latitude": "other_address",
+        "Longitude": "other_address", **_STAFF,
         **dict.fromkeys([
-            "SearchCode", "AddressLine2", "AddressLine3", "State", "StateName", "CountryName",
-            "PhoneExtension", "Fax", "Website", "TradeName", "Status", "CustomerSince",
+            "State", "StateName", "CountryName", "PhoneExtension", "Status", "CustomerSince",
             "MainContact", "RSIN", "OINNumber", "GlnNumber", "DunsNumber", "EORINumber",
-            "IsSales", "IsSupplier", "IsAnonymised", "IsBlocked", "Type", "Language",
-            "LanguageDescription", "AccountManager", "AccountManagerFullName", "Latitude",
-            "Longitude", "InvoicingMethod", "StartDate", "EndDate", *_AUDIT], OTHER),
+            "IsSales", "IsSupplier", "IsAnonymised", "IsBlocked", "Type", "AccountManager",
+            "InvoicingMethod", "StartDate", "EndDate", *_AUDIT], OTHER),
     },
     API_CONTACTS.name: {
         "ID": "party_key", "Account": "organisation_key", "AccountName": "company",
@@ -81,30 +86,38 @@ _API_FIELDS: dict[str, dict[str, str]] = {
         "BusinessPhone": "phone", "BusinessMobile": "phone", "SocialSecurityNumber": "bsn",
         "Gender": "gender", "AddressStreet": "street", "Postcode": "postcode", "City": "city",
         "Country": "country", "Notes": "notes",
+        # the contact's own birth (maiden) name; the current name wins (see _SECONDARY)
+        "BirthName": "family_name", "BirthNamePrefix": "name_prefix",
+        "AddressStreetNumber": "street", "AddressStreetNumberSuffix": "street",
+        "AddressLine2": "street", "BusinessFax": "phone", "MarketingNotes": "notes",
+        "Title": "title", "JobTitleDescription": "job_title", "Nationality": "nationality",
+        "Language": "language", "BirthPlace": "birth_place", "PartnerName": "other_name",
+        "PartnerNamePrefix": "other_name", "IdentificationDate": "identity_document",
+        "IdentificationDocument": "identity_document", "Picture": "picture",
+        "PictureName": "picture", "PictureUrl": "picture", "PictureThumbnailUrl": "picture",
+        **_STAFF,
         **dict.fromkeys([
-            "AccountCode", "AddressStreetNumber", "AddressStreetNumberSuffix", "AddressLine2",
-            "State", "Title", "JobTitleDescription", "Nationality", "Language", "BirthName",
-            "BirthNamePrefix", "BirthPlace", "PartnerName", "PartnerNamePrefix",
-            "PhoneExtension", "BusinessPhoneExtension", "BusinessFax", "MarketingNotes",
-            "IdentificationDate", "IdentificationDocument", "IdentificationUser", "Picture",
-            "PictureName", "PictureUrl", "PictureThumbnailUrl", "AllowMailing",
-            "IsMailingExcluded", "IsAnonymised", "IsMainContact", "HID", "Person",
-            "StartDate", "EndDate", *_AUDIT], OTHER),
+            "AccountCode", "State", "PhoneExtension", "BusinessPhoneExtension",
+            "IdentificationUser", "AllowMailing", "IsMailingExcluded", "IsAnonymised",
+            "IsMainContact", "HID", "Person", "StartDate", "EndDate", *_AUDIT], OTHER),
     },
     API_SALES_INVOICES.name: {
         "InvoiceID": "doc_key", "InvoiceNumber": "reference", "InvoiceTo": "party_key",
         "InvoiceToName": "name", "InvoiceDate": "date", "DueDate": "due_date",
         "AmountDC": "amount", "Currency": "currency", "Description": "description",
         "Status": "status",
+        # people and addresses on the invoice other than the invoiced party
         **dict.fromkeys([
-            "InvoiceToContactPerson", "InvoiceToContactPersonFullName", "OrderedBy",
-            "OrderedByName", "OrderedByContactPerson", "OrderedByContactPersonFullName",
-            "DeliverTo", "DeliverToName", "DeliverToAddress", "DeliverToContactPerson",
-            "DeliverToContactPersonFullName", "AmountFC", "AmountDiscount", "VATAmountDC",
-            "VATAmountFC", "StatusDescription", "YourRef", "Remarks", "PaymentReference",
+            "InvoiceToContactPersonFullName", "OrderedByName", "OrderedByContactPersonFullName",
+            "DeliverToName", "DeliverToContactPersonFullName", "SalesPersonFullName"],
+            "other_name"),
+        "DeliverToAddress": "other_address", "Remarks": "description", **_STAFF,
+        **dict.fromkeys([
+            "InvoiceToContactPerson", "OrderedBy", "OrderedByContactPerson", "DeliverTo",
+            "DeliverToContactPerson", "AmountFC", "AmountDiscount", "VATAmountDC",
+            "VATAmountFC", "StatusDescription", "YourRef", "PaymentReference",
             "PaymentCondition", "PaymentConditionDescription", "Journal", "Type",
-            "TypeDescription", "OrderDate", "OrderNumber", "SalesPerson",
-            "SalesPersonFullName", *_AUDIT], OTHER),
+            "TypeDescription", "OrderDate", "OrderNumber", "SalesPerson", *_AUDIT], OTHER),
     },
 }
 # The keys a dump must have to be taken for each kind (without $select Exact sends them all).
@@ -127,10 +140,11 @@ _ODATA_TYPES = {
 # the account the contact sits in.
 
 _ADDRESS = {"AddressLine1": "street", "AddressStreet": "street", "PostalCode": "postcode",
-            "City": "city", "Country/@code": "country", "Phone": "phone"}
-_ADDRESS_OTHER = ["@type", "@default", "@ID", "AddressStreetNumber", "AddressStreetSuffix",
-                  "AddressLine2", "AddressLine3", "AddressNo", "AddressSuffix", "State/@code",
-                  "Fax", "NIC", "Mailbox"]
+            "City": "city", "Country/@code": "country", "Phone": "phone",
+            **dict.fromkeys(["AddressStreetNumber", "AddressStreetSuffix", "AddressLine2",
+                             "AddressLine3", "AddressNo", "AddressSuffix", "Mailbox"], "street"),
+            "Fax": "phone"}
+_ADDRESS_OTHER = ["@type", "@default", "@ID", "State/@code", "NIC"]
 _XML_FIELDS: dict[str, str] = {
     "record": OTHER,
     "Account/@code": "customer_number", "Account/Name": "name", "Account/Phone": "phone",
@@ -143,6 +157,16 @@ _XML_FIELDS: dict[str, str] = {
     "Contact/Initials": "initials", "Contact/FullName": "name", "Contact/Phone": "phone",
     "Contact/Mobile": "phone", "Contact/Email": "email", "Contact/SocialSecurityNumber": "bsn",
     "Contact/BirthDate": "birth_date", "Contact/Note": "notes",
+    "Account/@searchcode": "search_code", "Account/Fax": "phone", "Account/HomePage": "website",
+    "Account/Language/@code": "language",
+    "Contact/BirthName": "family_name", "Contact/BirthNamePrefix": "name_prefix",
+    "Contact/PartnerName": "other_name", "Contact/PartnerNamePrefix": "other_name",
+    "Contact/Title/@code": "title", "Contact/Language/@code": "language",
+    "Contact/Nationality/@code": "nationality", "Contact/Fax": "phone",
+    "Contact/BirthPlace": "birth_place", "Contact/Job/@code": "job_title",
+    "Contact/Job/Description": "job_title",
+    "Invoice/OrderedBy/Name": "other_name", "Invoice/Notes": "description",
+    "Invoice/InvoiceLine/Description": "description",
     "Invoice/@invoicenumber": "reference", "Invoice/@status": "status",
     "Invoice/InvoiceDate": "date", "Invoice/DueDate": "due_date",
     "Invoice/Description": "description", "Invoice/InvoiceTo/@code": "customer_number",
@@ -153,26 +177,41 @@ _XML_FIELDS: dict[str, str] = {
     **dict.fromkeys([f"{owner}/Address/{leaf}" for owner in ("Account", "Contact")
                      for leaf in _ADDRESS_OTHER], OTHER),
     **dict.fromkeys([
-        "Account/@ID", "Account/@status", "Account/@searchcode", "Account/PhoneExt",
-        "Account/Fax", "Account/HomePage", "Account/Language/@code", "Account/IsSupplier",
+        "Account/@ID", "Account/@status", "Account/PhoneExt", "Account/IsSupplier",
         "Account/IsSales", "Account/IsPurchase", "Account/IsBlocked", "Account/CustomerSince",
         "Account/StatusSince", "Account/StartDate", "Account/EndDate", "Account/IsMailing",
         "Account/InvoicingMethod", "Account/BankAccount/@code", "Account/BankAccount/@format",
         "Account/BankAccount/@default", "Account/BankAccount/@type", "Account/BankAccount/@ID",
         "Account/BankAccount/Description", "Account/BankAccount/BankName",
         "Account/BankAccount/Currency/@code", "Account/BankAccount/Country/@code",
-        "Contact/@number", "Contact/@code", "Contact/@default", "Contact/BirthName",
-        "Contact/BirthNamePrefix", "Contact/PartnerName", "Contact/PartnerNamePrefix",
-        "Contact/Title/@code", "Contact/Language/@code", "Contact/Nationality/@code",
-        "Contact/PhoneExt", "Contact/Fax", "Contact/BirthPlace", "Contact/IsMailingExcluded",
-        "Contact/Job/@code", "Contact/Job/Description",
+        "Contact/@number", "Contact/@code", "Contact/@default", "Contact/PhoneExt",
+        "Contact/IsMailingExcluded",
         "Invoice/@ordernumber", "Invoice/@type", "Invoice/Journal/@code", "Invoice/OrderDate",
-        "Invoice/YourRef", "Invoice/Notes", "Invoice/OrderedBy/@code", "Invoice/OrderedBy/Name",
-        "Invoice/PaymentCondition/@code", "Invoice/ForeignAmount/Rate",
+        "Invoice/YourRef", "Invoice/OrderedBy/@code", "Invoice/PaymentCondition/@code",
+        "Invoice/ForeignAmount/Rate",
         "Invoice/ForeignAmount/VATBaseAmount", "Invoice/ForeignAmount/VATAmount",
-        "Invoice/InvoiceLine/@line", "Invoice/InvoiceLine/Description",
-        "Invoice/InvoiceLine/Item/@code", "Invoice/InvoiceLine/Quantity"], OTHER),
+        "Invoice/InvoiceLine/@line", "Invoice/InvoiceLine/Item/@code",
+        "Invoice/InvoiceLine/Quantity"], OTHER),
 }
+# Columns that feed a field another column feeds better: a birth name, a fax number, a second
+# address line, marketing notes, invoice remarks and line texts fill the field only when the
+# main column is empty (canonical_frame takes the first non-empty value in column order).
+_SECONDARY = {headers.fold(n) for n in [
+    "BirthName", "BirthNamePrefix", "Geboortenaam", "Birth name", "MarketingNotes", "BusinessFax",
+    "Fax", "AddressLine2", "AddressLine3", "Adresregel 2", "Adresregel 3", "Address line 2",
+    "Address line 3", "Mailbox", "Remarks"]}
+_SECONDARY_PATHS = {"Invoice/Notes", "Invoice/InvoiceLine/Description"}
+
+
+def _prefer(column_map: dict[str, str | None]) -> dict[str, str | None]:
+    """The column map with the secondary columns last (see ``_SECONDARY``)."""
+    def late(column: str) -> bool:
+        plain = re.sub(r"\[\d+\]", "", column)
+        return plain in _SECONDARY_PATHS or headers.fold(plain.rpartition("/")[2]) in _SECONDARY
+
+    return dict(sorted(column_map.items(), key=lambda item: late(item[0])))
+
+
 _XML_EXPECTED = "an eExact XML export (root 'eExact' holding Accounts or Invoices)"
 
 
@@ -213,18 +252,20 @@ def _read_list(loaded: _common.Loaded, table: headers.HeaderTable) -> Extract:
                          expected=table.kind.title)
     raw = loaded.table
     column_map = table.column_map(list(raw.columns))
-    canon = _organisations(_common.canonical_frame(raw, column_map, loaded.path))
+    canon = _organisations(_common.canonical_frame(raw, _prefer(column_map), loaded.path))
     parties, documents = _common.split(canon)
     return _common.finish(table.kind, raw, parties, documents, column_map)
 
 
 def _organisations(canon: pd.DataFrame) -> pd.DataFrame:
-    """A relation with a KvK or btw number is an organisation: its name is the company's.
-    Contact persons (who have first or last names) are left alone."""
-    if "company" in canon.columns or "name" not in canon.columns:
+    """A relation with a KvK or btw number is an organisation: its name is the company's
+    unless it has a trade name. Contact persons (whose company is their relation's name, and
+    who have no KvK or btw number) are left alone."""
+    if "name" not in canon.columns:
         return canon
     business = _common.column(canon, "kvk_number").ne("") | _common.column(canon, "vat_number").ne("")
-    return canon.assign(company=canon["name"].where(business, ""))
+    company = _common.column(canon, "company")
+    return canon.assign(company=company.where(company.ne(""), canon["name"].where(business, "")))
 
 
 def _street(raw: pd.DataFrame, prefix: str, number: str, suffix: str) -> pd.Series:
@@ -271,7 +312,7 @@ def _read_xml(loaded: _common.Loaded) -> Extract:
     raw = pd.DataFrame(records).fillna("").astype("str")
     raw.index = pd.RangeIndex(1, len(raw) + 1)
     column_map = {c: _XML_FIELDS.get(re.sub(r"\[\d+\]", "", c)) for c in raw.columns}
-    canon = _common.canonical_frame(raw, column_map, loaded.path)
+    canon = _common.canonical_frame(raw, _prefer(column_map), loaded.path)
     for owner in ("Account", "Contact"):
         rows = raw["record"].eq(owner.lower())
         street = _street(raw, f"{owner}/Address/Address", "StreetNumber", "StreetSuffix")
@@ -318,7 +359,7 @@ def _read_api(loaded: _common.Loaded, kind: ExportKind) -> Extract:
     raw = _common.flatten(records)
     fields = _API_FIELDS[kind.name]
     column_map = {c: fields.get(c, OTHER if _odata_plumbing(c) else None) for c in raw.columns}
-    canon = _common.canonical_frame(raw, column_map, loaded.path)
+    canon = _common.canonical_frame(raw, _prefer(column_map), loaded.path)
     if kind == API_CONTACTS:
         canon["street"] = _street(raw, "Address", "StreetNumber", "StreetNumberSuffix")
     if kind == API_ACCOUNTS:

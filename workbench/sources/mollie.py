@@ -315,6 +315,7 @@ _CAMT_RULES = [
     ("birth_date", _PARTY + "/Id/PrvtId/DtAndPlcOfBirth/BirthDt"),
 ]
 # Booking and statement structure; party details not listed above stay unmapped for review.
+# ``Stmt/Acct`` is the firm's own account (its IBAN and owner, the controller itself).
 _CAMT_OTHER = (r"Stmt/.*|Ntry/.*|TxDtls/(?:Refs|AmtDtls|Amt|CdtDbtInd|BkTxCd|Purp|RltdDts|Chrgs"
                r"|RtrInf|RmtInf/Strd)(?:[/@\[].*)?")
 # The account holder's own side of a booking: the creditor of money in, the debtor of money out.
@@ -403,21 +404,25 @@ _PAYMENT_RULES = [
     ("customer_number", "customerId"),
     *[(f, f"{where}.{key}") for where in ("billingAddress", "shippingAddress",
                                           "details.shippingAddress") for f, key in _ADDRESS],
-    ("country", "countryCode"),
+    ("country", "countryCode"), ("language", "locale"),
 ]
+# Known columns without personal data. ``details.cardFingerprint`` and ``details.paypalPayerId``
+# are left out on purpose: each identifies the payer across payments, no canonical field fits,
+# so they show as unmapped for review (like the merchant's ``metadata``).
 _PAYMENT_OTHER = (
     r"_links\..*|_embedded\..*|resource|mode|isCancelable|authorizedAt|paidAt|canceledAt|expiredAt"
     r"|failedAt|expiresAt|profileId|sequenceType|(?:redirect|cancel|webhook)Url|mandateId|subscriptionId"
-    r"|orderId|locale|restrictPaymentMethodsToCountry|countryCode"
+    r"|orderId|restrictPaymentMethodsToCountry|countryCode"
     r"|(?:amount\w+|settlementAmount|applicationFee\.amount|details\.paypalFee)\.(?:value|currency)"
-    r"|details\.(?:bankName|bankAccount|bankBic|transferReference|cardFingerprint|cardCountryCode"
+    r"|details\.(?:bankName|bankAccount|bankBic|transferReference|cardCountryCode"
     r"|cardLabel|cardAudience|cardSecurity|feeRegion|failureReason|failureMessage|wallet"
-    r"|paypalPayerId|paypalReference|sellerProtection|signatureDate|mandateReference|bankReason"
+    r"|paypalReference|sellerProtection|signatureDate|mandateReference|bankReason"
     r"|bankReasonCode|endToEndIdentifier|batchReference|fileReference|creditorIdentifier|dueDate"
     r"|qrCode\..*)"
 )
-_CUSTOMER_RULES = [("customer_number", "id"), ("name", "name"), ("email", "email")]
-_CUSTOMER_OTHER = r"_links\..*|resource|mode|locale|createdAt"
+_CUSTOMER_RULES = [("customer_number", "id"), ("name", "name"), ("email", "email"),
+                   ("language", "locale")]
+_CUSTOMER_OTHER = r"_links\..*|resource|mode|createdAt"
 
 
 def _api_objects(loaded: _common.Loaded) -> list[dict] | None:

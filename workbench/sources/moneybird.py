@@ -45,9 +45,8 @@ _CONTACT_KEYS = {"send_invoices_to_email", "sepa_iban_account_name", "send_estim
 _INVOICE_KEYS = {"total_price_incl_tax", "total_unpaid", "invoice_sequence_id", "details"}
 # A contact person (API ``contact_people[]``): developer.moneybird.com/api/contacts.
 _PERSON_FIELDS = {"id": "party_key", "firstname": "given_name", "lastname": "family_name",
-                  "phone": "phone", "email": "email"}
-_PERSON_OTHER = {"contact_id", "administration_id", "department", "created_at", "updated_at",
-                 "version"}
+                  "phone": "phone", "email": "email", "department": "job_title"}
+_PERSON_OTHER = {"contact_id", "administration_id", "created_at", "updated_at", "version"}
 PERSON = "contact_people."
 
 
