@@ -77,10 +77,10 @@ def _judge(row, found: pd.DataFrame, register: Register) -> dict:
         how = "detector" if hit.decided_by == "detector" else "analyst"
         kind, field, confidence = hit.kind, hit.field, float(hit.confidence)
         category = getattr(hit, "category", None) or None
-    if field == "other" or (field is None and kind is None):
-        personal = False if field == "other" else None
-        return _row(None, category, personal, how if kind else "unclassified", row, register,
-                    confidence if kind else 0.0, kind)
+    if field == "other":  # the reviewed mapping knows the column and says it is not personal
+        return _row(None, None, False, "mapping", row, register, 1.0, None)
+    if field is None and kind is None:
+        return _row(None, category, None, "unclassified", row, register, 0.0, None)
     category = category or register.category_of(field or kind)
     personal = FIELDS[field].personal if field in FIELDS else True
     return _row(field, category, personal, how, row, register, confidence, field or kind)

@@ -1,0 +1,286 @@
+"""The audit log: entries chain, every kind of tampering is found at the right entry, concurrent
+writers never break the chain, and the file is owner-only."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from workbench import audit
+from workbench.workspace import Workspace
+
+SHA_A = hashlib.sha256(b"a").hexdigest()
+SHA_B = hashlib.sha256(b"b").hexdigest()
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    return Workspace(tmp_path / "workspace")
+
+
+def _five(ws: Workspace) -> list[audit.Entry]:
+    return [
+        audit.record(ws, "import", files={"settlement.csv": SHA_A}, details={"import_id": 1}),
+        audit.record(ws, "package", request_id="REQ-1", files={"index.html": SHA_A, "data.csv": SHA_B},
+                     details={"systems": ["mollie", "moneybird"], "records": 12}),
+        audit.record(ws, "erasure-plan", request_id="REQ-2", details={"steps": 3}),
+        audit.record(ws, "purge", request_id="REQ-2", who="analyst", details={"rows": 4}),
+        audit.record(ws, "package", request_id="REQ-3", files={"index.html": SHA_B}),
+    ]
+
+
+def _lines(ws: Workspace) -> list[bytes]:
+    return audit.log_path(ws).read_bytes().splitlines(keepends=True)
+
+
+def _write(ws: Workspace, lines: list[bytes]) -> None:
+    audit.log_path(ws).write_bytes(b"".join(lines))
+
+
+def _line(fields: dict) -> bytes:
+    return (json.dumps(fields, sort_keys=True, separators=(",", ":")) + "\n").encode()
+
+
+def _edit(line: bytes, **changes) -> bytes:
+    """The line with fields changed and its own hash left as it was."""
+    return _line({**json.loads(line), **changes})
+
+
+def test_chain_of_entries_verifies(ws):
+    made = _five(ws)
+    assert [e.seq for e in made] == [1, 2, 3, 4, 5]
+    assert made[0].prev_hash == "0" * 64
+    assert all(b.prev_hash == a.hash for a, b in zip(made, made[1:], strict=False))
+    assert made[0].who == getpass.getuser() and made[3].who == "analyst"
+    assert made[1].timestamp.endswith("+00:00")
+    result = audit.verify(ws)
+    assert result.ok and result.entries == 5 and result.broken is None
+    assert result.head == made[-1].hash
+    assert "intact: 5 entries" in str(result)
+    assert list(audit.entries(ws)) == made
+
+
+def test_entry_hash_is_sha256_of_canonical_json(ws):
+    entry = audit.record(ws, "package", request_id="REQ-1", files={"index.html": SHA_A})
+    line = _lines(ws)[0]
+    fields = json.loads(line)
+    assert set(fields) == set(audit.FIELDS)
+    content = {k: v for k, v in fields.items() if k != "hash"}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    assert fields["hash"] == entry.hash == hashlib.sha256(canonical.encode()).hexdigest()
+    assert line == entry.line() and line.count(b"\n") == 1
+
+
+def test_no_log_is_intact_with_no_entries(ws, tmp_path):
+    result = audit.verify(ws)
+    assert result.ok and result.entries == 0 and result.head is None
+    assert audit.verify(tmp_path / "nowhere").ok
+    assert list(audit.entries(ws)) == []
+
+
+def test_log_is_owner_only_and_in_the_workspace(ws):
+    audit.record(ws, "package", request_id="REQ-1")
+    path = ws.path / "audit.log"
+    assert path.exists()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.chmod(0o644)  # widened by hand: the next append narrows it again
+    audit.record(ws, "purge", request_id="REQ-1")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(("number", "change"), [
+    (1, {"who": "someone-else"}),
+    (2, {"action": "erasure-plan"}),
+    (3, {"request_id": "REQ-9"}),
+    (4, {"details": {"rows": 0}}),
+    (5, {"timestamp": "2020-01-01T00:00:00.000000+00:00"}),
+    (2, {"seq": 7}),
+    (3, {"prev_hash": "0" * 64}),
+])
+def test_changed_field_is_found(ws, number, change):
+    _five(ws)
+    lines = _lines(ws)
+    lines[number - 1] = _edit(lines[number - 1], **change)
+    _write(ws, lines)
+    result = audit.verify(ws)
+    assert not result.ok and result.entries == 5
+    assert result.broken == number
+    assert "hash does not match its content" in result.reason
+
+
+def test_changed_file_hash_is_found(ws):
+    _five(ws)
+    lines = _lines(ws)
+    lines[1] = lines[1].replace(SHA_B.encode(), hashlib.sha256(b"other").hexdigest().encode())
+    _write(ws, lines)
+    result = audit.verify(ws)
+    assert (result.ok, result.broken) == (False, 2)
+    assert "changed" in result.reason
+
+
+def test_deleted_line_is_found(ws):
+    _five(ws)
+    lines = _lines(ws)
+    del lines[2]
+    _write(ws, lines)
+    result = audit.verify(ws)
+    assert (result.ok, result.entries, result.broken) == (False, 4, 3)
+    assert "sequence number 4 where 3 was expected" in result.reason
+    assert result.head == json.loads(lines[1])["hash"]  # the intact part ends at entry 2
+
+
+def test_deleted_line_renumbered_breaks_the_chain(ws):
+    """Whoever deletes entry 3 and renumbers the rest still breaks the chain (or the hashes)."""
+    made = _five(ws)
+    lines = _lines(ws)
+    del lines[2]
+    forged = []
+    for i, line in enumerate(lines, start=1):
+        fields = json.loads(line)
+        fields["seq"] = i
+        fields["hash"] = audit.entry_hash(fields)  # even with fresh hashes of their own
+        forged.append(_line(fields))
+    _write(ws, forged)
+    result = audit.verify(ws)
+    assert (result.ok, result.broken) == (False, 3)
+    assert "previous hash does not match entry 2" in result.reason
+    assert json.loads(forged[2])["prev_hash"] == made[2].hash  # still points at the deleted one
+
+
+def test_deleted_first_line_is_found(ws):
+    _five(ws)
+    _write(ws, _lines(ws)[1:])
+    result = audit.verify(ws)
+    assert (result.ok, result.broken) == (False, 1)
+
+
+def test_reordered_lines_are_found(ws):
+    _five(ws)
+    lines = _lines(ws)
+    lines[1], lines[3] = lines[3], lines[1]
+    _write(ws, lines)
+    result = audit.verify(ws)
+    assert (result.ok, result.broken) == (False, 2)
+    assert "sequence number 4 where 2 was expected" in result.reason
+
+
+def test_inserted_copy_is_found(ws):
+    _five(ws)
+    lines = _lines(ws)
+    lines.insert(2, lines[1])
+    _write(ws, lines)
+    result = audit.verify(ws)
+    assert (result.ok, result.entries, result.broken) == (False, 6, 3)
+
+
+def test_inserted_forged_line_is_found(ws):
+    """A line forged to fit after entry 2 (right number, previous hash and own hash) leaves the
+    original entry 3, now the fourth line, out of place."""
+    _five(ws)
+    lines = _lines(ws)
+    fields = json.loads(lines[2])
+    fields.update(action="purge", request_id="REQ-X", prev_hash=json.loads(lines[1])["hash"])
+    fields["hash"] = audit.entry_hash(fields)
+    lines.insert(2, _line(fields))
+    _write(ws, lines)
+    result = audit.verify(ws)
+    assert (result.ok, result.entries, result.broken) == (False, 6, 4)
+    assert "sequence number 3 where 4 was expected" in result.reason
+
+
+@pytest.mark.parametrize("cut", [1, 20, -5])
+def test_truncated_last_line_is_found(ws, cut):
+    _five(ws)
+    data = audit.log_path(ws).read_bytes()
+    audit.log_path(ws).write_bytes(data[:-cut] if cut > 0 else data[:cut - 1] + b"\n")
+    result = audit.verify(ws)
+    assert (result.ok, result.entries, result.broken) == (False, 5, 5)
+    assert "incomplete" in result.reason or "not a valid JSON" in result.reason
+
+
+def test_blank_or_garbage_line_is_found(ws):
+    _five(ws)
+    lines = _lines(ws)
+    lines.insert(4, b"\n")
+    _write(ws, lines)
+    result = audit.verify(ws)
+    assert (result.ok, result.broken) == (False, 5)
+
+
+def test_no_append_onto_a_damaged_log(ws):
+    _five(ws)
+    data = audit.log_path(ws).read_bytes()
+    audit.log_path(ws).write_bytes(data[:-10])
+    with pytest.raises(audit.AuditError, match="incomplete"):
+        audit.record(ws, "package", request_id="REQ-4")
+    lines = data.splitlines(keepends=True)
+    lines[-1] = _edit(lines[-1], who="someone-else")
+    _write(ws, lines)
+    with pytest.raises(audit.AuditError, match="damaged"):
+        audit.record(ws, "package", request_id="REQ-4")
+    assert audit.log_path(ws).read_bytes() == b"".join(lines)  # nothing was appended
+
+
+def test_record_checks_its_arguments(ws):
+    with pytest.raises(ValueError, match="SHA-256"):
+        audit.record(ws, "package", files={"index.html": "not-a-hash"})
+    with pytest.raises(ValueError, match="action"):
+        audit.record(ws, "Sent package to Jan Jansen")
+    with pytest.raises(TypeError):
+        audit.record(ws, "package", details={"subject": object()})
+    assert not audit.log_path(ws).exists()
+
+
+def test_details_are_stored_as_plain_json(ws):
+    import datetime as dt
+    from decimal import Decimal
+
+    entry = audit.record(ws, "purge", details={"on": dt.date(2026, 2, 28), "amount": Decimal("1.50"),
+                                               "dir": Path("out"), "count": 3})
+    assert entry.details == {"on": "2026-02-28", "amount": "1.50", "dir": "out", "count": 3}
+    assert audit.verify(ws).ok
+
+
+def test_large_entries_chain(ws):
+    """The last line is found however long it is (longer than one read of the tail)."""
+    files = {f"table_{i}.csv": SHA_A for i in range(2000)}
+    audit.record(ws, "package", files=files)
+    audit.record(ws, "package", files=files)
+    audit.record(ws, "purge")
+    assert audit.verify(ws).entries == 3 and audit.verify(ws).ok
+
+
+WRITER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from workbench import audit
+    workspace, name, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+    while not go.exists():
+        time.sleep(0.001)
+    for i in range(50):
+        audit.record(workspace, "package", request_id=f"{name}-{i}", details={"n": i, "pad": "x" * 3000})
+""")
+
+
+def test_concurrent_appends_keep_the_chain(ws, tmp_path):
+    go = tmp_path / "go"
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(ws.path), name, str(go)])
+               for name in ("A", "B")]
+    go.touch()
+    for writer in writers:
+        assert writer.wait(timeout=120) == 0
+    result = audit.verify(ws)
+    assert result.ok, str(result)
+    assert result.entries == 100
+    ids = [e.request_id for e in audit.entries(ws)]
+    assert sorted(ids) == sorted(f"{n}-{i}" for n in "AB" for i in range(50))
+    for name in "AB":  # each writer's own entries stay in its order
+        assert [i for i in ids if i.startswith(name)] == [f"{name}-{i}" for i in range(50)]
