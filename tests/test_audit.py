@@ -284,3 +284,24 @@ def test_concurrent_appends_keep_the_chain(ws, tmp_path):
     assert sorted(ids) == sorted(f"{n}-{i}" for n in "AB" for i in range(50))
     for name in "AB":  # each writer's own entries stay in its order
         assert [i for i in ids if i.startswith(name)] == [f"{name}-{i}" for i in range(50)]
+
+
+def test_cli_audit_verify_exit_codes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    audit.record(ws, "package", request_id="R-2026-0001", files={"index.html": "0" * 64})
+    audit.record(ws, "purge", request_id="R-2026-0001")
+
+    def verify() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "workbench", "--workspace", str(ws), "audit",
+                               "verify"], capture_output=True, text=True)
+
+    good = verify()
+    assert good.returncode == 0 and "intact: 2 entries" in good.stdout
+    log = ws / "audit.log"
+    log.write_text(log.read_text().replace("purge", "pack"))
+    bad = verify()
+    assert bad.returncode == 1 and "broken at entry 2" in bad.stdout

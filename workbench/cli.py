@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from workbench import datamap, linkage, pipeline, register
+from workbench import audit, datamap, linkage, pipeline, register, requests
 from workbench.errors import WorkbenchError
 from workbench.workspace import ImportResult, Workspace
 
@@ -119,6 +119,114 @@ def cmd_datamap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _today(args: argparse.Namespace):
+    return requests.parse_date(args.today, "--today") if args.today else None
+
+
+def cmd_request_new(args: argparse.Namespace) -> int:
+    created = requests.new(Workspace(args.workspace), type=args.type, email=args.email, name=args.name,
+                           received=args.received, channel=args.channel, today=_today(args))
+    dates = created.dates
+    print(f"{created.request_id} due {dates.due}")
+    print(f"  law (Art. 12(3), one calendar month): {dates.law}; policy (30 days): {dates.policy}")
+    if created.duplicate_of:
+        print(f"  possible duplicate of {created.duplicate_of} (same e-mail address within "
+              f"{requests.DUPLICATE_DAYS} days)")
+    return 0
+
+
+def cmd_request_list(args: argparse.Namespace) -> int:
+    table = requests.listing(Workspace(args.workspace), _today(args), include_closed=args.all)
+    if table.empty:
+        print("no open requests" if not args.all else "no requests")
+        return 0
+    table = table.assign(days_left=table["days_left"].map(lambda d: "" if d is None or d != d else int(d)))
+    print(table.to_string(index=False))
+    return 0
+
+
+def cmd_request_show(args: argparse.Namespace) -> int:
+    row, events, notes = requests.show(Workspace(args.workspace), args.id)
+    for key, value in row.items():
+        if key in ("email_hmac", "name_hmac") and value:
+            value = value[:16] + "..."
+        print(f"{key:>17}: {'' if value is None else value}")
+    print(f"{'binding due date':>17}: {requests.current_due(row)}")
+    print("history:")
+    for event in events.itertuples():
+        print(f"  {event.recorded_at:%Y-%m-%d %H:%M} {event.action} {event.detail}")
+    if not notes.empty:
+        print("notes:")
+        for note in notes.itertuples():
+            print(f"  {note.written_at:%Y-%m-%d %H:%M} {note.note}")
+    return 0
+
+
+def cmd_request_update(args: argparse.Namespace) -> int:
+    done = requests.update(
+        Workspace(args.workspace), args.id, status=args.status, responded=args.responded,
+        outcome=args.outcome, verify=args.verify, verified=args.verified,
+        extend_reason=args.extend_reason, told=args.told, extend_months=args.extend_months,
+        refuse_reason=args.refuse_reason, note=args.note, today=_today(args))
+    for line in done:
+        print(f"{args.id}: {line}")
+    return 0
+
+
+def cmd_request_purge(args: argparse.Namespace) -> int:
+    ids = requests.purge_expired(Workspace(args.workspace), _today(args))
+    print(f"deleted {len(ids)} request(s) closed more than {requests.RETENTION_YEARS} years ago"
+          + (f": {', '.join(ids)}" if ids else ""))
+    return 0
+
+
+def _add_request_commands(commands) -> None:
+    req = commands.add_parser("request", help="the register of GDPR requests (Art. 12 deadlines)")
+    sub = req.add_subparsers(dest="request_command", required=True)
+    today = {"help": "the date to count from (default: today), YYYY-MM-DD"}
+
+    new = sub.add_parser("new", help="register a request; prints its id and due date")
+    new.add_argument("--type", required=True, choices=requests.TYPES)
+    new.add_argument("--email", required=True, help="the requester's e-mail address")
+    new.add_argument("--name", help="the requester's name")
+    new.add_argument("--received", help="date received, YYYY-MM-DD (default: today)")
+    new.add_argument("--channel", default="email", choices=requests.CHANNELS)
+    new.add_argument("--today", **today)
+    new.set_defaults(run=cmd_request_new)
+
+    lst = sub.add_parser("list", help="open requests with days left; overdue ones flagged")
+    lst.add_argument("--today", **today)
+    lst.add_argument("--all", action="store_true", help="closed requests too")
+    lst.set_defaults(run=cmd_request_list)
+
+    shw = sub.add_parser("show", help="one request with its history and notes")
+    shw.add_argument("id")
+    shw.set_defaults(run=cmd_request_show)
+
+    upd = sub.add_parser("update", help="verify, extend, progress, complete or refuse a request")
+    upd.add_argument("id")
+    upd.add_argument("--status", choices=[s for s in requests.STATUSES if s != "extended"])
+    upd.add_argument("--responded", help="date the answer went out, YYYY-MM-DD (default: today)")
+    upd.add_argument("--outcome", choices=requests.OUTCOMES, help="what a completed request did")
+    upd.add_argument("--verify", metavar="METHOD:OUTCOME",
+                     help=f"identity check; METHOD {'|'.join(requests.VERIFY_METHODS)}, "
+                          f"OUTCOME {'|'.join(requests.VERIFY_OUTCOMES)}")
+    upd.add_argument("--verified", help="date of the identity check, YYYY-MM-DD (default: today)")
+    upd.add_argument("--extend-reason", help="why the deadline is extended (Art. 12(3))")
+    upd.add_argument("--told", help="date the requester was told of the extension, YYYY-MM-DD")
+    upd.add_argument("--extend-months", type=int, choices=(1, 2),
+                     help="months to extend by (default 2; at most 2 in all)")
+    upd.add_argument("--refuse-reason", help="justification of a refusal (Art. 12(5)); sets refused")
+    upd.add_argument("--note", help="a note (deleted when an erasure request is completed)")
+    upd.add_argument("--today", **today)
+    upd.set_defaults(run=cmd_request_update)
+
+    prg = sub.add_parser("purge", help=f"delete requests closed more than {requests.RETENTION_YEARS} "
+                         "years ago (retention of the log)")
+    prg.add_argument("--today", **today)
+    prg.set_defaults(run=cmd_request_purge)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__)
     parser.add_argument("--workspace", help="workspace directory (default: $WORKBENCH_HOME or "
@@ -162,7 +270,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=2026)
     demo.add_argument("--clients", type=int, default=300)
     demo.set_defaults(run=cmd_demo)
+
+    _add_request_commands(commands)
+
+    audit_cmd = commands.add_parser("audit", help="the hash-chained audit log")
+    audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="check the audit log for tampering").set_defaults(
+        run=cmd_audit_verify)
     return parser
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    result = audit.verify(Workspace(args.workspace))
+    print(result)
+    return 0 if result.ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:

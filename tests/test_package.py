@@ -1,0 +1,242 @@
+"""The access / portability package: every Art. 15 item in the letter, only the subject's own
+records (a namesake's never), hashes, data package, safe cells, owner-only files, the encrypted
+zip, the PDF, portability and redaction."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import stat
+from pathlib import Path
+
+import pytest
+import pyzipper
+from openpyxl import load_workbook
+
+from workbench import audit, demo, linkage, package, pipeline
+from workbench import register as registry
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory):
+    run = pipeline.demo_workspace(tmp_path_factory.mktemp("package-demo"))
+    business = demo.build()
+    first, second = [c for c in business.clients if "namesake" in c.flags][:2]
+    subject = linkage.find(run.workspace, email=first.person.email)["subject_id"].tolist()
+    assert len(subject) == 1
+    return run.workspace, registry.load(), first, second, subject, tmp_path_factory.mktemp("packages")
+
+
+@pytest.fixture(scope="module")
+def nl(built):
+    ws, register, first, _, subject, out = built
+    request = {"id": "REQ-2026-0007", "type": "access", "received": "2026-10-20", "due": "2026-11-19"}
+    return package.write_package(ws, register, subject_ids=subject, out=out / "nl", request=request,
+                                 identities={"email": first.person.email}, encrypt=True)
+
+
+@pytest.fixture(scope="module")
+def en(built):
+    ws, register, first, _, subject, out = built
+    return package.write_package(ws, register, subject_ids=subject, out=out / "en", lang="en",
+                                 identities={"email": first.person.email}, pdf=False)
+
+
+@pytest.fixture(scope="module")
+def portable(built):
+    ws, register, first, _, subject, out = built
+    return package.write_package(ws, register, subject_ids=subject, out=out / "portable", portability=True,
+                                 identities={"email": first.person.email}, pdf=False)
+
+
+def _text(path: Path) -> str:
+    return (path / "index.html").read_text("utf-8")
+
+
+CHECKS = {
+    "nl": {"A15-01": "Ja: wij verwerken persoonsgegevens over u", "A15-04": "Klantadministratie",
+           "A15-05": "E-mailadres", "A15-06": "Wie uw gegevens ontvangt", "A15-07": "7 years after the end",
+           "A15-08": ["rectificatie", "wissen", "beperking", "bezwaar"],
+           "A15-09": ["Autoriteit Persoonsgegevens", "autoriteitpersoonsgegevens.nl"],
+           "A15-10": "Waar uw gegevens vandaan komen", "A15-11": "Geen. Wij nemen geen besluiten",
+           "A15-12": "adequaatheidsbesluit", "A15-13": "kosteloos",
+           "A15-15": ["REQ-2026-0007", "inzage", "Gezocht op", "2026-10-20", "Verzonden op", "Nederlands"]},
+    "en": {"A15-01": "Yes: we process personal data about you", "A15-04": "Client records",
+           "A15-05": "E-mail address", "A15-06": "Who receives or keeps", "A15-07": "7 years after the end",
+           "A15-08": ["rectification", "erasure", "restriction", "object"],
+           "A15-09": ["Autoriteit Persoonsgegevens", "autoriteitpersoonsgegevens.nl"],
+           "A15-10": "Where your data comes from", "A15-11": "None. We take no decisions",
+           "A15-12": "adequacy decision", "A15-13": "free of charge",
+           "A15-15": ["AD-HOC-", "access", "Searched for", "Sent on", "English"]},
+}
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_letter_states_every_art15_item(lang, nl, en, built) -> None:
+    result = {"nl": nl, "en": en}[lang]
+    text = _text(result.out)
+    for item, wanted in CHECKS[lang].items():
+        for phrase in [wanted] if isinstance(wanted, str) else wanted:
+            assert phrase in text, (item, phrase)
+    assert built[2].person.email in text  # the identity searched
+    assert 'data-confirmation="true"' in text
+    # A15-03: every client-data system of the register has a status, none skipped
+    statuses = {s.system: s.status for s in result.systems}
+    assert set(statuses) >= {"mollie", "moneybird", "factuursturen", "exact", "mail", "hosting"}
+    assert statuses["mollie"] == "found" and statuses["mail"] == "exception"
+    for status in statuses.values():
+        assert f"<code>{status}</code>" in text
+    assert "Gmail (Google)" in text and "Mollie" in text  # processors named
+    assert not re.search(r"""(src|href)=["']?https?:""", text)  # self-contained
+
+
+def test_nothing_of_the_namesake(nl, built) -> None:
+    _, _, first, second, _, _ = built
+    texts, cells = [], set()
+    for path in nl.out.rglob("*"):
+        if path.suffix in (".csv", ".json", ".html"):
+            texts.append(path.read_text("utf-8"))
+        if path.suffix == ".csv":
+            with path.open(encoding="utf-8", newline="") as handle:
+                cells |= {c.strip() for row in csv.reader(handle) for c in row}
+        if path.suffix == ".xlsx":
+            book = load_workbook(path, read_only=True)
+            for sheet in book:
+                for row in sheet.iter_rows(values_only=True):
+                    cells |= {str(c).strip() for c in row if c is not None}
+                texts.append(" ".join(str(c) for row in sheet.iter_rows(values_only=True) for c in row))
+    blob = "\n".join(texts).lower()
+    assert first.person.email.lower() in blob  # the subject's own data is there
+    assert second.person.email.lower() not in blob
+    assert second.person.iban.lower() not in blob.replace(" ", "")
+    assert str(second.number) not in cells and str(first.number) in cells
+
+
+def test_manifest_hashes_match(nl, built) -> None:
+    manifest = json.loads(nl.manifest.read_text("utf-8"))
+    assert manifest["request_id"] == "REQ-2026-0007" and manifest["confirmation"] is True
+    listed = {f["path"]: f for f in manifest["files"]}
+    on_disk = {p.relative_to(nl.out).as_posix() for p in nl.out.rglob("*") if p.is_file()} - {"manifest.json"}
+    assert set(listed) == on_disk
+    for name, entry in listed.items():
+        data = (nl.out / name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"] and len(data) == entry["bytes"]
+    logged = list(audit.entries(built[0]))
+    assert any(e.request_id == "REQ-2026-0007" and e.files["index.html"] == listed["index.html"]["sha256"]
+               for e in logged)
+
+
+def test_datapackage_describes_every_csv(nl) -> None:
+    described = json.loads((nl.out / "datapackage.json").read_text("utf-8"))
+    resources = {r["path"]: r for r in described["resources"]}
+    csvs = {p.relative_to(nl.out).as_posix() for p in (nl.out / "data").rglob("*.csv")}
+    assert set(resources) == csvs and csvs
+    for path, resource in resources.items():
+        assert resource["format"] == "csv" and resource["mediatype"] == "text/csv"
+        assert resource["encoding"] == "utf-8"
+        with (nl.out / path).open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.reader(handle))
+        assert [f["name"] for f in resource["schema"]["fields"]] == rows[0]
+        assert {len(r) for r in rows} == {len(rows[0])}
+        for item in resource["schema"]["fields"]:
+            assert {"name", "type", "description", "category"} <= item.keys()
+    categories = {f["category"] for r in resources.values() for f in r["schema"]["fields"]}
+    assert "user.contact.email" in categories
+
+
+def test_formula_cells_are_quoted(tmp_path: Path) -> None:
+    table = package._Table("mollie", "payments_csv", "payments_csv", ["_source_file", "_source_row", "Name"],
+                           {"Name": "name"}, [{"_source_file": "x.csv", "_source_row": "1",
+                                               "Name": "=HYPERLINK(\"http://x\")"}], ["x.csv"])
+    package._write_data(tmp_path, [table])
+    text = (tmp_path / "data" / "mollie" / "payments_csv.csv").read_text("utf-8")
+    assert "'=HYPERLINK" in text
+    sheet = load_workbook(tmp_path / "data.xlsx")["mollie_payments_csv"]
+    assert sheet["C2"].value.startswith("'=")
+
+
+def test_files_are_owner_only(nl) -> None:
+    for path in [nl.out, *nl.out.rglob("*"), nl.zip_path]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), path
+
+
+def test_encrypted_zip_round_trip(nl) -> None:
+    assert nl.zip_path.name == "nl.zip" and nl.passphrase
+    assert nl.passphrase not in nl.manifest.read_text("utf-8")
+    with pyzipper.AESZipFile(nl.zip_path) as archive:
+        with pytest.raises(RuntimeError):
+            archive.read("index.html")
+        archive.setpassword(nl.passphrase.encode())
+        assert archive.read("index.html") == (nl.out / "index.html").read_bytes()
+    with pyzipper.AESZipFile(nl.zip_path) as archive:
+        archive.setpassword(b"not-the-passphrase")
+        with pytest.raises(RuntimeError):
+            archive.read("index.html")
+
+
+def test_pdf_is_written(nl, en) -> None:
+    assert (nl.out / "index.pdf").read_bytes().startswith(b"%PDF")
+    assert not (en.out / "index.pdf").exists()
+
+
+def test_portability_excludes_internal_notes(portable, nl) -> None:
+    text = _text(portable.out)
+    assert 'id="portability"' in text and "zoekcodes zijn weggelaten" in text
+    full = (nl.out / "data" / "moneybird" / "contacts.csv").read_text("utf-8").splitlines()[0]
+    kept = (portable.out / "data" / "moneybird" / "contacts.csv").read_text("utf-8").splitlines()[0]
+    assert "Notities" in full and "Notities" not in kept
+    described = json.loads((portable.out / "datapackage.json").read_text("utf-8"))
+    assert not any("canonical field 'notes'" in f["description"] or "'search_code'" in f["description"]
+                   for r in described["resources"] for f in r["schema"]["fields"])
+
+
+def test_redact_blanks_the_cell_and_logs_without_value(en, built) -> None:
+    email = built[2].person.email
+    path = en.out / "data" / "moneybird" / "contacts.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    column = next(c for c, v in rows[0].items() if v.lower() == email.lower())
+    package.redact(en.out, "moneybird/contacts", 1, column, "test: third-party e-mail")
+    with path.open(encoding="utf-8", newline="") as handle:
+        assert next(csv.DictReader(handle))[column] == ""
+    data = json.loads((en.out / "data" / "moneybird" / "contacts.json").read_text("utf-8"))
+    assert data["records"][0][column] == ""
+    described = json.loads((en.out / "datapackage.json").read_text("utf-8"))
+    sheet = next(r["xlsx_sheet"] for r in described["resources"]
+                 if r["path"].endswith("moneybird/contacts.csv"))
+    ws = load_workbook(en.out / "data.xlsx")[sheet]
+    header = [c.value for c in ws[1]]
+    assert ws.cell(row=2, column=header.index(column) + 1).value is None
+    log = (en.out / "redactions.log").read_text("utf-8")
+    assert "moneybird/contacts" in log and email.lower() not in log.lower()
+    manifest = json.loads(en.manifest.read_text("utf-8"))
+    entry = next(f for f in manifest["files"] if f["path"] == "data/moneybird/contacts.csv")
+    assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert any(f["path"] == "redactions.log" for f in manifest["files"])
+    with pytest.raises(package.PackageError):
+        package.redact(en.out, "moneybird/contacts", 99, column, "out of range")
+
+
+def test_todo_lists_third_parties_without_values(nl) -> None:
+    with (nl.out / "redactions_todo.csv").open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        assert next(reader) == ["source", "table", "row", "column", "reason"]
+    own = [("rosa", "gruson")]
+    table = package._Table("exact", "xml", "xml", ["_source_file", "_source_row", "OrderedBy", "Desc"],
+                           {"OrderedBy": "other_name", "Desc": "description"},
+                           [{"_source_file": "f", "_source_row": "1", "OrderedBy": "Piet Jansen",
+                             "Desc": "Hosting"},
+                            {"_source_file": "f", "_source_row": "2", "OrderedBy": "Rosa Gruson",
+                             "Desc": "Karel de Boer"}], ["f"])
+    todo = package.third_party([table], own)
+    assert [(t["row"], t["column"]) for t in todo] == [(1, "OrderedBy"), (2, "Desc")]
+    assert all("Piet" not in str(t) and "Karel" not in str(t) for t in todo)
+
+
+def test_refuses_a_folder_in_use(built, nl) -> None:
+    ws, register, first, _, subject, _ = built
+    with pytest.raises(package.PackageError):
+        package.write_package(ws, register, subject_ids=subject, out=nl.out, identities={})

@@ -1,0 +1,576 @@
+"""The request register: every GDPR request a requester makes, its due date and what was done.
+
+A *request* (access, portability, rectification, restriction, objection or erasure) is registered
+when it is received. Its *due date* is the earlier of two promises, both kept in the register:
+
+* the law's: one calendar month after receipt (Art. 12(3) GDPR). The month is counted by the
+  calendar, so a request received on 31 January is due on 28 February (29 in a leap year): the
+  same day number a month on, or the last day of that month when it has no such day;
+* the policy's: "U ontvangt dan binnen 30 dagen een reactie op uw verzoek", received + 30 days.
+
+Neither date is moved to the next working day: the register holds the strictest reading.
+
+The deadline may be extended once or twice by at most two further months in all (Art. 12(3)),
+with a reason and the date the requester was told, which must be on or before the original due
+date (checklist A12-02); the extended due date is never later than received + 3 months.
+
+The *requester*'s identity is verified before an answer goes out (the AP's step 4, NL-03). The
+policy sends copies only to the e-mail address the firm already knows (method ``known_email``,
+checked against the imported data when there is any); another address or a letter needs an
+identity document (``id_document``) or another documented check (``other``). A request can only
+be completed after a verification that passed; a refusal needs its reason (A12-05).
+
+Privacy of the register itself:
+
+* every requester's e-mail address and name are also kept as keyed hashes (HMAC-SHA256) with a
+  secret generated once per workspace (``secret.key``, mode 0600, next to the database). The
+  hashes let the register flag a repeated request (same e-mail address within 365 days) even
+  after the earlier one was anonymised; without the key they cannot be reversed by guessing;
+* once an erasure request is completed the register keeps no readable identifier of the
+  requester: the e-mail address and name are removed, its notes are deleted (free text can name a
+  person in ways no filter catches), and the e-mail address and name are blanked out of the
+  extension reason, and the database file is rewritten so the removed values do not linger in
+  its free blocks. What stays is the hashes, the type, the dates, the status and the outcome:
+  proof the request was handled, without keeping the person ("in het geval van een vergeetverzoek
+  administreren wij geanonimiseerde gegevens");
+* other requests keep the e-mail address, which is needed to answer, until the log's retention
+  ends: 5 years after the request was closed (register of processing, retention
+  ``privacy_requests_log``). :func:`purge_expired` (``workbench request purge``) then deletes them;
+* ``request_events`` is an append-only history of changes. It holds ids, dates, statuses and
+  methods, never an e-mail address, a name or free text, so it needs no anonymising;
+* error messages name the request id, never the requester.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from workbench import identifiers
+from workbench.errors import WorkbenchError
+from workbench.masking import mask
+from workbench.workspace import Workspace
+
+TYPES = ("access", "portability", "rectification", "restriction", "objection", "erasure")
+CHANNELS = ("email", "letter", "form")
+STATUSES = ("received", "verifying", "in_progress", "extended", "completed", "refused")
+CLOSED = ("completed", "refused")
+VERIFY_METHODS = ("known_email", "id_document", "other")
+VERIFY_OUTCOMES = ("passed", "failed")
+OUTCOMES = ("granted", "partly_granted", "no_data")  # what a completed request did
+
+POLICY_DAYS = 30  # the policy: "binnen 30 dagen een reactie"
+LAW_MONTHS = 1  # Art. 12(3): "within one month of receipt"
+MAX_EXTENSION_MONTHS = 2  # Art. 12(3): "extended by two further months where necessary"
+DUPLICATE_DAYS = 365
+RETENTION_YEARS = 5  # register of processing, retention "privacy_requests_log"
+SECRET_NAME = "secret.key"
+REDACTED = "[verwijderd]"
+
+SCHEMA = """
+CREATE SEQUENCE IF NOT EXISTS request_event_ids START 1;
+CREATE TABLE IF NOT EXISTS requests (
+    request_id VARCHAR PRIMARY KEY, type VARCHAR NOT NULL, channel VARCHAR NOT NULL,
+    email VARCHAR, name VARCHAR, email_hmac VARCHAR NOT NULL, name_hmac VARCHAR,
+    received DATE NOT NULL, law_due DATE NOT NULL, policy_due DATE NOT NULL, due DATE NOT NULL,
+    extension_months INTEGER NOT NULL DEFAULT 0, extended_due DATE, extension_reason VARCHAR,
+    extension_told DATE,
+    verify_method VARCHAR, verify_outcome VARCHAR, verified_on DATE,
+    status VARCHAR NOT NULL, responded DATE, outcome VARCHAR, refusal_reason VARCHAR,
+    duplicate_of VARCHAR, anonymised_on DATE,
+    created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL);
+CREATE TABLE IF NOT EXISTS request_events (
+    event_id BIGINT PRIMARY KEY, request_id VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL,
+    action VARCHAR NOT NULL, detail JSON);
+CREATE TABLE IF NOT EXISTS request_notes (
+    request_id VARCHAR NOT NULL, written_at TIMESTAMP NOT NULL, note VARCHAR NOT NULL);
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# dates
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` plus calendar months; a day the target month lacks becomes its last day."""
+    year, month0 = divmod(day.month - 1 + months, 12)
+    year += day.year
+    last = calendar.monthrange(year, month0 + 1)[1]
+    return date(year, month0 + 1, min(day.day, last))
+
+
+@dataclass(frozen=True)
+class DueDates:
+    law: date  # received + one calendar month
+    policy: date  # received + 30 days
+    due: date  # the earlier of the two
+
+
+def due_dates(received: date) -> DueDates:
+    """Both promises for a request received on ``received`` and the one that binds."""
+    law = add_months(received, LAW_MONTHS)
+    policy = received + timedelta(days=POLICY_DAYS)
+    return DueDates(law, policy, min(law, policy))
+
+
+def parse_date(text: str | date | None, what: str) -> date | None:
+    """A YYYY-MM-DD date, or a clear error naming the option."""
+    if text is None or isinstance(text, date):
+        return text
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise WorkbenchError(f"{what}: {text!r} is not a date; expected YYYY-MM-DD") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# keyed hashes
+
+
+def secret_key(ws: Workspace) -> bytes:
+    """The workspace's HMAC secret; generated with :mod:`secrets` on first use, mode 0600."""
+    path = ws.path / SECRET_NAME
+    ws.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32) + "\n")
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    key = path.read_text().strip()
+    if not re.fullmatch(r"[0-9a-f]{64}", key):
+        raise WorkbenchError(f"{path} is not a workbench secret (64 hex digits); restore it from "
+                             "the backup: without it earlier requests cannot be matched")
+    return bytes.fromhex(key)
+
+
+def normal_email(email: str) -> str:
+    """The e-mail address as the hash sees it: validated, trimmed, lower case."""
+    value, valid = identifiers.email(email or "")
+    if not valid:
+        raise WorkbenchError("--email is not a valid e-mail address")  # never echo the value
+    return value
+
+
+def normal_name(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def keyed_hash(key: bytes, value: str) -> str:
+    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# the register
+
+
+@dataclass
+class Created:
+    request_id: str
+    dates: DueDates
+    duplicate_of: str | None
+
+
+@contextmanager
+def _register(ws: Workspace):
+    """A write connection with the register's tables in place."""
+    with ws.connect() as con:
+        con.execute(SCHEMA)  # idempotent, like the workspace's own schema
+        yield con
+
+
+def _event(con, request_id: str, action: str, **detail) -> None:
+    """One line of the append-only history; ``detail`` holds no e-mail, name or free text."""
+    event_id = con.execute("SELECT nextval('request_event_ids')").fetchone()[0]
+    clean = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in detail.items()}
+    con.execute("INSERT INTO request_events VALUES (?, ?, now()::TIMESTAMP, ?, ?)",
+                [event_id, request_id, action, json.dumps(clean, sort_keys=True)])
+
+
+def _next_id(con, year: int) -> str:
+    prefix = f"R-{year}-"
+    last = con.execute("SELECT max(CAST(substr(request_id, 8) AS INTEGER)) FROM requests "
+                       "WHERE request_id LIKE ?", [prefix + "%"]).fetchone()[0]
+    return f"{prefix}{(last or 0) + 1:04d}"
+
+
+def new(ws: Workspace, *, type: str, email: str, name: str | None = None,
+        received: date | str | None = None, channel: str = "email",
+        today: date | None = None) -> Created:
+    """Register a request; returns its id, due dates and a possible earlier duplicate."""
+    today = today or date.today()
+    received = parse_date(received, "--received") or today
+    if type not in TYPES:
+        raise WorkbenchError(f"request type {type!r} is unknown; expected one of {', '.join(TYPES)}")
+    if channel not in CHANNELS:
+        raise WorkbenchError(f"channel {channel!r} is unknown; expected one of {', '.join(CHANNELS)}")
+    if received > today:
+        raise WorkbenchError(f"--received {received} is in the future (today is {today})")
+    normalised = normal_email(email)
+    name = " ".join(name.split()) if name and name.strip() else None
+    dates = due_dates(received)
+    key = secret_key(ws)
+    email_hmac = keyed_hash(key, normalised)
+    name_hmac = keyed_hash(key, normal_name(name)) if name else None
+    with _register(ws) as con:
+        con.begin()
+        try:
+            earlier = con.execute(
+                "SELECT request_id FROM requests WHERE email_hmac = ? "
+                "AND abs(date_diff('day', received, ?::DATE)) <= ? "
+                "ORDER BY received DESC, request_id DESC LIMIT 1",
+                [email_hmac, received, DUPLICATE_DAYS]).fetchall()
+            duplicate_of = earlier[0][0] if earlier else None
+            request_id = _next_id(con, received.year)
+            con.execute(
+                "INSERT INTO requests (request_id, type, channel, email, name, email_hmac, name_hmac, "
+                "received, law_due, policy_due, due, status, duplicate_of, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, now()::TIMESTAMP, "
+                "now()::TIMESTAMP)",
+                [request_id, type, channel, email.strip(), name, email_hmac, name_hmac, received,
+                 dates.law, dates.policy, dates.due, duplicate_of])
+            _event(con, request_id, "created", type=type, channel=channel, received=received,
+                   law_due=dates.law, policy_due=dates.policy, due=dates.due,
+                   duplicate_of=duplicate_of)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+    return Created(request_id, dates, duplicate_of)
+
+
+def _row(con, request_id: str) -> dict:
+    frame = con.execute("SELECT * FROM requests WHERE request_id = ?", [request_id]).df()
+    if frame.empty:
+        raise WorkbenchError(f"request {request_id!r} is not in the register; see 'workbench request list'")
+    row = frame.iloc[0].to_dict()
+    for column in ("received", "law_due", "policy_due", "due", "extended_due", "extension_told",
+                   "verified_on", "responded", "anonymised_on"):
+        value = row[column]
+        row[column] = None if value is None or pd.isna(value) else pd.Timestamp(value).date()
+    return {k: (None if not isinstance(v, date) and pd.isna(v) else v) for k, v in row.items()}
+
+
+def current_due(row: dict) -> date:
+    """The due date that binds now: the extended one when there is one."""
+    return row["extended_due"] or row["due"]
+
+
+def _email_known(con, email: str) -> bool | None:
+    """Whether the imported data holds this e-mail address; None when nothing is imported."""
+    if not con.execute("SELECT count(*) FROM imports").fetchone()[0]:
+        return None
+    value, _ = identifiers.email(email)
+    return bool(con.execute("SELECT count(*) FROM identifiers WHERE kind = 'email' AND lower(value) = ?",
+                            [value]).fetchone()[0])
+
+
+def update(ws: Workspace, request_id: str, *, status: str | None = None,
+           responded: date | str | None = None, outcome: str | None = None,
+           verify: str | None = None, verified: date | str | None = None,
+           extend_reason: str | None = None, told: date | str | None = None,
+           extend_months: int | None = None, refuse_reason: str | None = None,
+           note: str | None = None, today: date | None = None) -> list[str]:
+    """Change a request; everything is checked before anything is written. Returns what was done
+    (lines for the user, free of personal data)."""
+    today = today or date.today()
+    responded = parse_date(responded, "--responded")
+    verified = parse_date(verified, "--verified")
+    told = parse_date(told, "--told")
+    if status is not None and status not in STATUSES:
+        raise WorkbenchError(f"status {status!r} is unknown; expected one of {', '.join(STATUSES)}")
+    if refuse_reason is not None:
+        if status not in (None, "refused"):
+            raise WorkbenchError("--refuse-reason goes with --status refused")
+        status = "refused"
+    if status == "extended":
+        raise WorkbenchError("extend with --extend-reason and --told (Art. 12(3)), not with --status")
+    if outcome is not None and outcome not in OUTCOMES:
+        raise WorkbenchError(f"outcome {outcome!r} is unknown; expected one of {', '.join(OUTCOMES)}")
+    extending = extend_reason is not None or told is not None or extend_months is not None
+    done: list[str] = []
+    with _register(ws) as con:
+        row = _row(con, request_id)
+        if row["status"] in CLOSED:
+            raise WorkbenchError(f"{request_id} is {row['status']} (closed on {row['responded']}); "
+                                 "a closed request cannot change; register a new one")
+        changes: dict = {}
+        events: list[tuple[str, dict]] = []
+
+        if verify is not None:
+            method, _, result = verify.partition(":")
+            if method not in VERIFY_METHODS or result not in VERIFY_OUTCOMES:
+                raise WorkbenchError(f"--verify {verify!r}: expected METHOD:OUTCOME with METHOD one of "
+                                     f"{', '.join(VERIFY_METHODS)} and OUTCOME one of "
+                                     f"{', '.join(VERIFY_OUTCOMES)}")
+            on = verified or today
+            if on < row["received"]:
+                raise WorkbenchError(f"--verified {on} is before the request was received "
+                                     f"({row['received']})")
+            if method == "known_email" and result == "passed":
+                known = _email_known(con, row["email"])
+                if known is False:
+                    raise WorkbenchError(
+                        f"{request_id}: the requester's e-mail address is not in the imported data, so "
+                        "it is not an address the firm already knows; the policy asks for "
+                        "identification (--verify id_document:passed) before data goes to another "
+                        "address")
+                if known is None:
+                    done.append("note: nothing is imported, so the address was not checked against "
+                                "the firm's data")
+            changes.update(verify_method=method, verify_outcome=result, verified_on=on)
+            if status is None and row["status"] in ("received", "verifying"):
+                changes["status"] = "verifying" if result == "failed" else "in_progress"
+            events.append(("verified", {"method": method, "outcome": result, "on": on}))
+            done.append(f"identity verification recorded: {method}, {result}, {on}")
+
+        if extending:
+            if not extend_reason or not extend_reason.strip():
+                raise WorkbenchError("an extension needs --extend-reason (why: the complexity or the "
+                                     "number of requests, Art. 12(3))")
+            if told is None:
+                raise WorkbenchError("an extension needs --told YYYY-MM-DD: the date the requester was "
+                                     "told of it and why (Art. 12(3), A12-02)")
+            months = 2 if extend_months is None else extend_months
+            total = row["extension_months"] + months
+            if months < 1 or total > MAX_EXTENSION_MONTHS:
+                raise WorkbenchError(
+                    f"{request_id}: the deadline can be extended by at most {MAX_EXTENSION_MONTHS} "
+                    f"further months in all (Art. 12(3)); it is extended by {row['extension_months']} "
+                    f"already and {months} more was asked")
+            if told > row["due"]:
+                raise WorkbenchError(
+                    f"{request_id}: the requester was told on {told}, after the original due date "
+                    f"{row['due']}; an extension must be told within the first term (Art. 12(3), "
+                    "A12-02), so it cannot be recorded")
+            if told < row["received"]:
+                raise WorkbenchError(f"--told {told} is before the request was received ({row['received']})")
+            new_due = add_months(row["received"], LAW_MONTHS + total)  # <= received + 3 months
+            reason = extend_reason.strip()
+            if row["extension_reason"]:
+                reason = f"{row['extension_reason']}; {reason}"
+            changes.update(extension_months=total, extended_due=new_due, extension_reason=reason,
+                           extension_told=told)
+            if status is None:
+                changes["status"] = "extended"
+            events.append(("extended", {"months": months, "total_months": total, "told": told,
+                                        "extended_due": new_due}))
+            done.append(f"extended by {months} month(s) to {new_due} (told {told})")
+
+        if status is not None and status != row["status"]:
+            if status in CLOSED:
+                on = responded or today
+                if on < row["received"]:
+                    raise WorkbenchError(f"--responded {on} is before the request was received "
+                                         f"({row['received']})")
+                if status == "completed":
+                    outcome_now = changes.get("verify_outcome", row["verify_outcome"])
+                    if outcome_now != "passed":
+                        raise WorkbenchError(
+                            f"{request_id}: the requester's identity is not verified; record it first "
+                            "(--verify known_email:passed, or id_document:passed when the answer goes "
+                            "to another address or by post)")
+                    changes["outcome"] = outcome or "granted"
+                else:
+                    if not refuse_reason or not refuse_reason.strip():
+                        raise WorkbenchError("a refusal needs --refuse-reason: the justification, e.g. "
+                                             "manifestly unfounded or excessive (Art. 12(5), A12-05) "
+                                             "or identity not established (Art. 12(2))")
+                    changes.update(outcome="refused", refusal_reason=refuse_reason.strip())
+                changes["responded"] = on
+                due = changes.get("extended_due") or current_due(row)
+                late = (on - due).days
+                events.append(("closed", {"status": status, "responded": on, "due": due,
+                                          "days_late": max(late, 0)}))
+                done.append(f"{status} on {on}" + (f", {late} day(s) after the due date {due}"
+                                                   if late > 0 else f", due {due}"))
+            else:
+                events.append(("status", {"from": row["status"], "to": status}))
+                done.append(f"status {row['status']} -> {status}")
+            changes["status"] = status
+        elif responded is not None or outcome is not None:
+            raise WorkbenchError("--responded and --outcome go with --status completed or refused")
+
+        if status is None and changes.get("status", row["status"]) != row["status"]:
+            events.append(("status", {"from": row["status"], "to": changes["status"]}))
+
+        note_text = note.strip() if note else ""
+        if not changes and not note_text:
+            raise WorkbenchError("nothing to change: give --status, --verify, --extend-reason/--told, "
+                                 "--refuse-reason or --note")
+
+        con.begin()
+        try:
+            if changes:
+                names = list(changes)
+                con.execute(f"UPDATE requests SET {', '.join(f'{n} = ?' for n in names)}, "
+                            "updated_at = now()::TIMESTAMP WHERE request_id = ?",
+                            [changes[n] for n in names] + [request_id])
+            for action, detail in events:
+                _event(con, request_id, action, **detail)
+            if note_text:
+                con.execute("INSERT INTO request_notes VALUES (?, now()::TIMESTAMP, ?)",
+                            [request_id, note_text])
+                _event(con, request_id, "note_added")
+                done.append("note added")
+            if changes.get("status") == "completed" and row["type"] == "erasure":
+                _anonymise(con, row, changes.get("responded") or today)
+                done.append("erasure completed: the requester's e-mail address, name and notes are "
+                            "removed from the register; keyed hashes, type, dates and outcome stay")
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+    if changes.get("status") == "completed" and row["type"] == "erasure":
+        compact(ws)
+    return done
+
+
+def _redact(text: str | None, row: dict) -> str | None:
+    """``text`` without the requester's e-mail address, its local part or name (or its words)."""
+    if not text:
+        return text
+    words = []
+    if row["email"]:
+        words += [row["email"], row["email"].split("@")[0]]
+    if row["name"]:
+        words += [row["name"], *[w for w in row["name"].split() if len(w) >= 3]]
+    for word in sorted(set(words), key=len, reverse=True):
+        text = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", REDACTED, text, flags=re.IGNORECASE)
+    return text
+
+
+def _anonymise(con, row: dict, on: date) -> None:
+    """Keep the proof of an erasure request, not the person."""
+    notes = con.execute("SELECT count(*) FROM request_notes WHERE request_id = ?",
+                        [row["request_id"]]).fetchone()[0]
+    con.execute("DELETE FROM request_notes WHERE request_id = ?", [row["request_id"]])
+    con.execute("UPDATE requests SET email = NULL, name = NULL, extension_reason = ?, "
+                "anonymised_on = ? WHERE request_id = ?",
+                [_redact(row["extension_reason"], row), on, row["request_id"]])
+    _event(con, row["request_id"], "anonymised", on=on, notes_deleted=notes)
+
+
+def compact(ws: Workspace) -> None:
+    """Rewrite the database file so that removed values do not linger in its free blocks.
+
+    DuckDB leaves deleted and overwritten strings in unused blocks of the file, where a byte-level
+    look would still find them. A copy holds live data only; it replaces the file atomically.
+    (Blocks the file system itself freed are beyond the workbench: use full-disk encryption.)
+    """
+    fresh = ws.path / f".compact-{uuid.uuid4().hex}.duckdb"
+    try:
+        with ws.connect() as con:
+            con.execute("CHECKPOINT")
+            name = con.execute("SELECT current_database()").fetchone()[0]
+            con.execute(f"ATTACH '{fresh}' AS compacted")
+            con.execute(f'COPY FROM DATABASE "{name}" TO compacted')
+            con.execute("DETACH compacted")
+        fresh.chmod(0o600)
+        os.replace(fresh, ws.db_path)
+    finally:
+        for leftover in (fresh, fresh.with_name(fresh.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+
+
+def purge_expired(ws: Workspace, today: date | None = None) -> list[str]:
+    """Delete requests closed more than :data:`RETENTION_YEARS` ago (the log's retention), with
+    their notes and history. Returns the ids."""
+    today = today or date.today()
+    if not ws.exists:
+        return []
+    cutoff = add_months(today, -12 * RETENTION_YEARS)
+    with _register(ws) as con:
+        ids = [r[0] for r in con.execute(
+            "SELECT request_id FROM requests WHERE status IN ('completed', 'refused') AND responded < ? "
+            "ORDER BY request_id", [cutoff]).fetchall()]
+        if ids:
+            con.begin()
+            try:
+                for table in ("request_notes", "request_events", "requests"):
+                    con.execute(f"DELETE FROM {table} WHERE list_contains(?, request_id)", [ids])
+                con.commit()
+            except BaseException:
+                con.rollback()
+                raise
+    if ids:
+        compact(ws)
+    return ids
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def _frame(ws: Workspace, sql: str, params: list | None = None) -> pd.DataFrame:
+    with _register(ws) as con:
+        return con.execute(sql, params or []).df()
+
+
+def listing(ws: Workspace, today: date | None = None, include_closed: bool = False) -> pd.DataFrame:
+    """Requests with their binding due date, days left and a flag; open ones unless asked."""
+    today = today or date.today()
+    columns = ["request_id", "type", "status", "requester", "received", "due", "days_left", "flag",
+               "duplicate_of"]
+    if not ws.exists:
+        return pd.DataFrame(columns=columns)
+    where = "" if include_closed else "WHERE status NOT IN ('completed', 'refused')"
+    frame = _frame(ws, f"SELECT * FROM requests {where} ORDER BY coalesce(extended_due, due), request_id")
+    rows = []
+    for record in frame.to_dict("records"):
+        record = {k: (None if not isinstance(v, (list, dict)) and pd.isna(v) else v)
+                  for k, v in record.items()}
+        due = pd.Timestamp(record["extended_due"] or record["due"]).date()
+        closed = record["status"] in CLOSED
+        days = None if closed else (due - today).days
+        flags = []
+        if closed:
+            responded = pd.Timestamp(record["responded"]).date()
+            flags.append("late" if responded > due else "on time")
+        elif days < 0:
+            flags.append("OVERDUE")
+        elif days < 5:
+            flags.append("due within 5 days")
+        elif days < 10:
+            flags.append("due within 10 days")
+        if record["extension_months"]:
+            flags.append(f"extended +{record['extension_months']}m")
+        if record["duplicate_of"]:
+            flags.append("possible duplicate")
+        requester = mask(record["email"], "email") if record["email"] else "(anonymised)"
+        rows.append([record["request_id"], record["type"], record["status"], requester,
+                     pd.Timestamp(record["received"]).date(), due, days, ", ".join(flags),
+                     record["duplicate_of"] or ""])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def show(ws: Workspace, request_id: str) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """One request, its history and its notes."""
+    if not ws.exists:
+        raise WorkbenchError(f"request {request_id!r} is not in the register; the workspace is empty")
+    with _register(ws) as con:
+        row = _row(con, request_id)
+        events = con.execute("SELECT recorded_at, action, detail FROM request_events WHERE request_id = ? "
+                             "ORDER BY event_id", [request_id]).df()
+        notes = con.execute("SELECT written_at, note FROM request_notes WHERE request_id = ? "
+                            "ORDER BY written_at", [request_id]).df()
+    return row, events, notes
+
+
+def secret_path(ws: Workspace) -> Path:
+    return ws.path / SECRET_NAME
