@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from workbench import audit, datamap, linkage, pipeline, register, requests
+from workbench import audit, datamap, linkage, package, pipeline, register, requests
 from workbench.errors import WorkbenchError
 from workbench.workspace import ImportResult, Workspace
 
@@ -273,11 +273,57 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_request_commands(commands)
 
+    pkg = commands.add_parser("package", help="write a subject access or portability package")
+    who = pkg.add_mutually_exclusive_group(required=True)
+    who.add_argument("--request", help="request id from 'workbench request new'")
+    who.add_argument("--email", help="ad-hoc package for the subject with this e-mail address")
+    pkg.add_argument("--subject", action="append", help="subject id to include (repeatable) "
+                     "when the e-mail address alone does not say who it is")
+    pkg.add_argument("--out", required=True, help="new folder for the package")
+    pkg.add_argument("--zip", action="store_true", help="also write DIR.zip")
+    pkg.add_argument("--encrypt", action="store_true", help="AES-256 zip with a one-time passphrase")
+    pkg.add_argument("--lang", choices=["nl", "en"], default="nl")
+    pkg.add_argument("--portability", action="store_true", help="Art. 20: only provided data "
+                     "under consent or contract")
+    pkg.set_defaults(run=cmd_package)
+
     audit_cmd = commands.add_parser("audit", help="the hash-chained audit log")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="check the audit log for tampering").set_defaults(
         run=cmd_audit_verify)
     return parser
+
+
+def cmd_package(args: argparse.Namespace) -> int:
+    workspace = Workspace(args.workspace)
+    request, email = None, args.email
+    if args.request:
+        row, _, _ = requests.show(workspace, args.request)
+        if not row.get("email"):
+            raise WorkbenchError(f"request {args.request} keeps no e-mail address any more")
+        email = row["email"]
+        request = {"id": row["request_id"], "type": row["type"], "received": str(row["received"]),
+                   "due": str(requests.current_due(row))}
+    subjects = args.subject or package.subjects_for(workspace, email)
+    if not subjects:
+        raise WorkbenchError("no subject holds this e-mail address; look further with 'workbench "
+                             "find' (name, IBAN, phone) and pass --subject")
+    portability = args.portability or bool(request and request["type"] == "portability")
+    result = package.write_package(
+        workspace, register.load(args.register), subject_ids=subjects, out=Path(args.out),
+        request=request, identities={"e-mail": email}, lang=args.lang, portability=portability,
+        zip=args.zip or args.encrypt, encrypt=args.encrypt)
+    print(f"package {result.request_id} written to {result.out} ({len(result.files)} files)")
+    for system in result.systems:
+        detail = ", ".join(f"{t}: {n}" for t, n in system.records.items()) or system.reason
+        print(f"  {system.name}: {system.status}{f' ({detail})' if detail else ''}")
+    for warning in result.warnings:
+        print(f"  check: {warning}")
+    if result.zip_path:
+        print(f"archive: {result.zip_path}")
+    if result.passphrase:
+        print(f"passphrase (shown once, not stored): {result.passphrase}")
+    return 0
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:

@@ -161,7 +161,7 @@ _WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
 _INITIALS = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]?")
 
 
-def _looks_like_name(text: str) -> bool:
+def looks_like_name(text: str) -> bool:
     """Two to four capitalised name words (or initials and a surname), tussenvoegsels allowed;
     anything with digits, company words, ampersands or lower-case words is not a name."""
     words = text.replace(",", " ").split()
@@ -184,7 +184,7 @@ def _looks_like_name(text: str) -> bool:
 
 
 def _person_name(values: pd.Series, hinted: bool) -> pd.Series:
-    return values.map(_looks_like_name).astype("bool")
+    return values.map(looks_like_name).astype("bool")
 
 
 KINDS: list[Kind] = [

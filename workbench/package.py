@@ -47,7 +47,7 @@ import pandas as pd
 
 from workbench import audit, linkage
 from workbench.datamap import subject_map
-from workbench.discovery import _looks_like_name
+from workbench.discovery import looks_like_name
 from workbench.errors import WorkbenchError
 from workbench.register import LEGAL_BASES, SAFEGUARDS, Register
 from workbench.safe_files import owner_only, safe_cell, write_csv, write_xlsx
@@ -645,7 +645,7 @@ def third_party(tables: list[_Table], own: list[tuple[str, str]]) -> list[dict]:
                     if canonical == "other_address" or not _is_own(value, own):
                         reason = f"{canonical}: personal data of someone other than the subject"
                 elif canonical in ("description", "notes", "name", "account_holder") \
-                        and _looks_like_name(value) and not _is_own(value, own):
+                        and looks_like_name(value) and not _is_own(value, own):
                     reason = f"{canonical}: holds the name of a person other than the subject"
                 if reason:
                     todo.append({"source": table.service, "table": table.key, "row": number,
@@ -741,7 +741,7 @@ def _letter(register: Register, request: dict, identities: dict[str, str], lang:
         activities = [a for a in activities if a.legal_basis in PORTABLE_BASES]
     rows = [[_e(a.name_en if lang == "en" else a.name_nl), _e(a.purpose_en if lang == "en" else a.purpose_nl),
              _e(t["bases"].get(a.legal_basis, LEGAL_BASES.get(a.legal_basis, a.legal_basis))),
-             _e(register.retention_rules[a.retention].period_text),
+             _e(_period(register.retention_rules[a.retention], lang)),
              _e(", ".join(sysname.get(s, s) for s in a.systems))]
             for a in activities]
     parts.append(f'<section id="purposes"><h2>{_e(t["purposes"])}</h2>'
@@ -757,7 +757,7 @@ def _letter(register: Register, request: dict, identities: dict[str, str], lang:
     for k, systems in sorted(present.items()):
         for s in sorted(systems):
             rule = register.retention_for(k, s)
-            rows.append([_e(label(k)), _e(sysname.get(s, s)), _e(rule.period_text if rule else "?")])
+            rows.append([_e(label(k)), _e(sysname.get(s, s)), _e(_period(rule, lang))])
     parts.append(f'<section id="retention"><h2>{_e(t["retention"])}</h2>'
                  + _rows(rows, [t["th_category"], t["th_system"], t["th_retention"]]) + "</section>")
 
@@ -975,3 +975,24 @@ def redact(package_dir: Path, table: str, row: int, column: str, reason: str) ->
         handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
     log.chmod(0o600)
     _write_manifest(package)
+
+
+def subjects_for(ws: Workspace, email: str) -> list[str]:
+    """The subject whose records hold exactly this e-mail address. When several do (partners
+    sharing an address, a sole trader's business and private records) the analyst chooses: a
+    wrong guess would put one person's data in another's package."""
+    found = linkage.find(ws, email=email)
+    exact = found[found.score >= 1.0]
+    if len(exact) > 1:
+        listed = "; ".join(f"{r.subject_id} ({r.systems})" for r in exact.itertuples())
+        raise PackageError(f"{len(exact)} subjects hold this e-mail address: {listed}; "
+                           "check them with 'workbench show' and choose with --subject")
+    return exact.subject_id.tolist()
+
+
+def _period(rule, lang: str) -> str:
+    """The retention period in the letter's language; a category the register gives no rule for
+    says so (the analyst sees it among the warnings before sending)."""
+    if rule is None:
+        return "not set in our register yet" if lang == "en" else "nog niet vastgelegd in ons register"
+    return rule.period_text if lang == "en" else rule.period_nl or rule.period_text

@@ -157,6 +157,7 @@ class RetentionRule:
     years: float | None = field(metadata=_DERIVED)
     after: str
     motivation: str
+    period_nl: str = ""  # the period in Dutch, for letters to clients; English when absent
     legal_reference: str = ""
     on_erasure: str = "erase"
     na: dict[str, str] = field(default_factory=dict)
