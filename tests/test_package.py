@@ -57,7 +57,8 @@ def _text(path: Path) -> str:
 
 CHECKS = {
     "nl": {"A15-01": "Ja: wij verwerken persoonsgegevens over u", "A15-04": "Klantadministratie",
-           "A15-05": "E-mailadres", "A15-06": "Wie uw gegevens ontvangt", "A15-07": "7 jaar na het einde van het boekjaar",
+           "A15-05": "E-mailadres", "A15-06": "Wie uw gegevens ontvangt",
+           "A15-07": "7 jaar na het einde van het boekjaar",
            "A15-08": ["rectificatie", "wissen", "beperking", "bezwaar"],
            "A15-09": ["Autoriteit Persoonsgegevens", "autoriteitpersoonsgegevens.nl"],
            "A15-10": "Waar uw gegevens vandaan komen", "A15-11": "Geen. Wij nemen geen besluiten",

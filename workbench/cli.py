@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 from pathlib import Path
 
-from workbench import audit, datamap, linkage, package, pipeline, register, requests
+from workbench import audit, datamap, erasure, linkage, package, pipeline, register, requests
 from workbench.errors import WorkbenchError
 from workbench.workspace import ImportResult, Workspace
 
@@ -287,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "under consent or contract")
     pkg.set_defaults(run=cmd_package)
 
+    _add_rights_commands(commands)
+
     audit_cmd = commands.add_parser("audit", help="the hash-chained audit log")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="check the audit log for tampering").set_defaults(
@@ -324,6 +327,107 @@ def cmd_package(args: argparse.Namespace) -> int:
     if result.passphrase:
         print(f"passphrase (shown once, not stored): {result.passphrase}")
     return 0
+
+
+def _request_subjects(workspace: Workspace, args: argparse.Namespace,
+                      types: tuple[str, ...]) -> tuple[dict, list]:
+    """The request of the register (of one of ``types``) and the subjects it is about."""
+    row, _, _ = requests.show(workspace, args.request)
+    if row["type"] not in types:
+        raise WorkbenchError(f"request {args.request} is a {row['type']} request; this command is for "
+                             f"{' / '.join(types)} requests")
+    if args.subject:
+        return row, args.subject
+    if not row.get("email"):
+        raise WorkbenchError(f"request {args.request} keeps no e-mail address any more; pass --subject")
+    subjects = package.subjects_for(workspace, row["email"])
+    if not subjects:
+        raise WorkbenchError("no subject holds the requester's e-mail address; look further with "
+                             "'workbench find' (name, IBAN, phone) and pass --subject")
+    return row, subjects
+
+
+def _note(workspace: Workspace, row: dict, text: str) -> None:
+    """A note in the request's history, while the request is open."""
+    if row["status"] in requests.CLOSED:
+        print(f"  (request {row['request_id']} is closed; nothing added to its history)")
+        return
+    requests.update(workspace, row["request_id"], note=text)
+    print(f"  recorded in the history of {row['request_id']}")
+
+
+def cmd_erasure_plan(args: argparse.Namespace) -> int:
+    if args.execute and not args.yes:
+        raise WorkbenchError("--execute removes the subject's records from the workspace (retained ones "
+                             "stay, held): look at the plan first, then add --yes to confirm")
+    workspace = Workspace(args.workspace)
+    reg = register.load(args.register)
+    row, subjects = _request_subjects(workspace, args, ("erasure",))
+    today = _today(args)
+    frame = erasure.plan(workspace, reg, args.request, subject_ids=subjects, today=today)
+    print(f"erasure plan for {args.request}: {len(subjects)} subject(s) "
+          f"({', '.join(f'{a} {n}' for a, n in erasure.summary(frame).items())})")
+    print("the workbench changes no source system: the steps are for the analyst")
+    print(erasure.format_plan(frame))
+    files = {}
+    if args.out:
+        out = erasure.write_plan(frame, Path(args.out))
+        files[out.name] = _sha256(out)
+        print(f"plan written to {out}")
+    erasure.log_plan(workspace, frame, args.request, files)
+    if args.execute:
+        result = erasure.purge(workspace, reg, subjects, args.request, today=today)
+        for line in result.lines():
+            print(line)
+        _note(workspace, row, f"workspace purged: {sum(result.removed.values())} rows removed, "
+                              f"{result.held} records held until at most {result.held_until}")
+    return 0
+
+
+def cmd_rights_todo(args: argparse.Namespace) -> int:
+    workspace = Workspace(args.workspace)
+    reg = register.load(args.register)
+    row, subjects = _request_subjects(workspace, args, erasure.TODO_TYPES)
+    frame = erasure.rights_todo(workspace, reg, row["type"], subject_ids=subjects)
+    print(f"{row['type']} to-do list for {args.request}: {len(subjects)} subject(s)")
+    print("the workbench changes no source system: the steps are for the analyst")
+    print(erasure.format_todo(frame))
+    files = {}
+    if args.out:
+        out = erasure.write_plan(frame, Path(args.out))
+        files[out.name] = _sha256(out)
+        print(f"to-do list written to {out}")
+    digest = erasure.frame_digest(frame)
+    audit.record(workspace, "rights-todo", request_id=args.request, files=files,
+                 details={"type": row["type"], "subjects": len(subjects), "steps": len(frame),
+                          "list_sha256": digest})
+    _note(workspace, row, erasure.todo_note(row["type"], frame, digest))
+    return 0
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _add_rights_commands(commands) -> None:
+    plan = commands.add_parser("erasure-plan", help="per system and record: delete, retain until a date "
+                               "or anonymise, with the analyst's step; --execute --yes purges the workspace")
+    plan.add_argument("--request", required=True, help="erasure request id from 'workbench request new'")
+    plan.add_argument("--subject", action="append", help="subject id (repeatable) when the e-mail "
+                      "address alone does not say who it is")
+    plan.add_argument("--out", help="also write the plan as CSV (owner-only)")
+    plan.add_argument("--today", help="the date to count from (default: today), YYYY-MM-DD")
+    plan.add_argument("--execute", action="store_true", help="carry the plan out in the workspace: "
+                      "remove what need not be kept, hold the rest (needs --yes)")
+    plan.add_argument("--yes", action="store_true", help="confirm --execute")
+    plan.set_defaults(run=cmd_erasure_plan)
+
+    todo = commands.add_parser("rights-todo", help="per-system to-do list for a rectification, "
+                               "restriction or objection request; recorded in the request's history")
+    todo.add_argument("--request", required=True, help="request id from 'workbench request new'")
+    todo.add_argument("--subject", action="append", help="subject id (repeatable)")
+    todo.add_argument("--out", help="also write the list as CSV (owner-only)")
+    todo.set_defaults(run=cmd_rights_todo)
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:

@@ -50,7 +50,6 @@ import json
 import os
 import re
 import secrets
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -437,7 +436,7 @@ def update(ws: Workspace, request_id: str, *, status: str | None = None,
             con.rollback()
             raise
     if changes.get("status") == "completed" and row["type"] == "erasure":
-        compact(ws)
+        ws.compact()
     return done
 
 
@@ -466,28 +465,6 @@ def _anonymise(con, row: dict, on: date) -> None:
     _event(con, row["request_id"], "anonymised", on=on, notes_deleted=notes)
 
 
-def compact(ws: Workspace) -> None:
-    """Rewrite the database file so that removed values do not linger in its free blocks.
-
-    DuckDB leaves deleted and overwritten strings in unused blocks of the file, where a byte-level
-    look would still find them. A copy holds live data only; it replaces the file atomically.
-    (Blocks the file system itself freed are beyond the workbench: use full-disk encryption.)
-    """
-    fresh = ws.path / f".compact-{uuid.uuid4().hex}.duckdb"
-    try:
-        with ws.connect() as con:
-            con.execute("CHECKPOINT")
-            name = con.execute("SELECT current_database()").fetchone()[0]
-            con.execute(f"ATTACH '{fresh}' AS compacted")
-            con.execute(f'COPY FROM DATABASE "{name}" TO compacted')
-            con.execute("DETACH compacted")
-        fresh.chmod(0o600)
-        os.replace(fresh, ws.db_path)
-    finally:
-        for leftover in (fresh, fresh.with_name(fresh.name + ".wal")):
-            leftover.unlink(missing_ok=True)
-
-
 def purge_expired(ws: Workspace, today: date | None = None) -> list[str]:
     """Delete requests closed more than :data:`RETENTION_YEARS` ago (the log's retention), with
     their notes and history. Returns the ids."""
@@ -509,7 +486,7 @@ def purge_expired(ws: Workspace, today: date | None = None) -> list[str]:
                 con.rollback()
                 raise
     if ids:
-        compact(ws)
+        ws.compact()
     return ids
 
 

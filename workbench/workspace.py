@@ -246,6 +246,27 @@ class Workspace:
                     f"to_json(struct_pack({pairs})) FROM incoming_raw")
         con.unregister("incoming_raw")
 
+    def compact(self) -> None:
+        """Rewrite the database file so that removed values do not linger in its free blocks.
+
+        DuckDB leaves deleted and overwritten strings in unused blocks of the file, where a byte-level
+        look would still find them. A copy holds live data only; it replaces the file atomically.
+        (Blocks the file system itself freed are beyond the workbench: use full-disk encryption.)
+        """
+        fresh = self.path / f".compact-{uuid.uuid4().hex}.duckdb"
+        try:
+            with self.connect() as con:
+                con.execute("CHECKPOINT")
+                name = con.execute("SELECT current_database()").fetchone()[0]
+                con.execute(f"ATTACH '{fresh}' AS compacted")
+                con.execute(f'COPY FROM DATABASE "{name}" TO compacted')
+                con.execute("DETACH compacted")
+            fresh.chmod(0o600)
+            os.replace(fresh, self.db_path)
+        finally:
+            for leftover in (fresh, fresh.with_name(fresh.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+
     # ---------------------------------------------------------------------------------------
     # the analyst's decisions
 
