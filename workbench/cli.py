@@ -73,6 +73,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _print_link(done.linked)
     print(f"data map: {done.datamap[0]} (and {len(done.datamap) - 1} CSV files in "
           f"{done.datamap[1].parent})")
+    if done.request:
+        print(f"demo access request {done.request.request['id']}: package in "
+              f"{done.request.package.out} ({len(done.request.package.files)} files)")
     return 0
 
 
@@ -284,8 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     pkg.add_argument("--zip", action="store_true", help="also write DIR.zip")
     pkg.add_argument("--encrypt", action="store_true", help="AES-256 zip with a one-time passphrase")
     pkg.add_argument("--lang", choices=["nl", "en"], default="nl")
-    pkg.add_argument("--portability", action="store_true", help="Art. 20: only provided data "
-                     "under consent or contract")
+    pkg.add_argument("--portability", action="store_true", help="ad-hoc Art. 20 package: only "
+                     "provided data under consent or contract (a request's type decides otherwise)")
     pkg.set_defaults(run=cmd_package)
 
     _add_rights_commands(commands)
@@ -298,24 +301,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_package(args: argparse.Namespace) -> int:
-    workspace = Workspace(args.workspace)
-    request, email = None, args.email
+    workspace, reg = Workspace(args.workspace), register.load(args.register)
     if args.request:
-        row, _, _ = requests.show(workspace, args.request)
-        if not row.get("email"):
-            raise WorkbenchError(f"request {args.request} keeps no e-mail address any more")
-        email = row["email"]
-        request = {"id": row["request_id"], "type": row["type"], "received": str(row["received"]),
-                   "due": str(requests.current_due(row))}
-    subjects = args.subject or package.subjects_for(workspace, email)
-    if not subjects:
-        raise WorkbenchError("no subject holds this e-mail address; look further with 'workbench "
-                             "find' (name, IBAN, phone) and pass --subject")
-    portability = args.portability or bool(request and request["type"] == "portability")
-    result = package.write_package(
-        workspace, register.load(args.register), subject_ids=subjects, out=Path(args.out),
-        request=request, identities={"e-mail": email}, lang=args.lang, portability=portability,
-        zip=args.zip or args.encrypt, encrypt=args.encrypt)
+        result = pipeline.answer_request(
+            workspace, reg, out=Path(args.out), request_id=args.request, subjects=args.subject,
+            lang=args.lang, zip=args.zip, encrypt=args.encrypt).package
+    else:  # ad hoc: not in the request register
+        subjects = args.subject or package.subjects_for(workspace, args.email)
+        if not subjects:
+            raise WorkbenchError("no subject holds this e-mail address; look further with 'workbench "
+                                 "find' (name, IBAN, phone) and pass --subject")
+        result = package.write_package(
+            workspace, reg, subject_ids=subjects, out=Path(args.out), identities={"e-mail": args.email},
+            lang=args.lang, portability=args.portability, zip=args.zip or args.encrypt,
+            encrypt=args.encrypt)
     print(f"package {result.request_id} written to {result.out} ({len(result.files)} files)")
     for system in result.systems:
         detail = ", ".join(f"{t}: {n}" for t, n in system.records.items()) or system.reason
