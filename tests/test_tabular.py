@@ -141,3 +141,9 @@ def test_sniff_format() -> None:
     assert tabular.sniff_format(b'  {"d": {"results": []}}') == "json"
     assert tabular.sniff_format(b":20:940A150612\r\n:25:NL30") == "mt940"
     assert tabular.sniff_format("Code\tNaam\n".encode("utf-16")) == "text"
+
+
+def test_error_messages_do_not_repeat_the_value() -> None:
+    with pytest.raises(InputError) as info:
+        tabular.parse_dates(pd.Series(["17-05-19800"], index=[4]), P, "Geboortedatum")
+    assert "19800" not in str(info.value) and "row 4" in str(info.value)

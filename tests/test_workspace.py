@@ -156,3 +156,29 @@ def test_analyst_decision_feeds_a_field_on_the_next_import(tmp_path: Path) -> No
     assert emails.value.tolist() == ["jan@example.nl"]
     decided = ws.query("SELECT category, decided_by FROM column_decisions").values.tolist()
     assert decided == [["user.contact.email", "analyst"]]
+
+
+def test_failed_import_never_removes_a_folder_that_was_there(tmp_path: Path, payments: Path) -> None:
+    home = tmp_path / "Documents"
+    home.mkdir()
+    (home / "brief.txt").write_text("mine")
+    ws = Workspace(home)
+
+    def fail(self, con):
+        raise RuntimeError("disk full")
+
+    original = Workspace._commit
+    Workspace._commit = fail
+    try:
+        with pytest.raises(RuntimeError):
+            ws.import_files([payments])
+    finally:
+        Workspace._commit = original
+    assert sorted(p.name for p in home.iterdir()) == ["brief.txt"]
+
+
+def test_compact_copes_with_a_quote_in_the_path(tmp_path: Path, payments: Path) -> None:
+    ws = Workspace(tmp_path / "o'brien")
+    ws.import_files([payments])
+    ws.compact()
+    assert ws.query("SELECT count(*) AS n FROM documents").n[0] == 4

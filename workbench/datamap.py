@@ -13,7 +13,7 @@ from workbench import inventory, linkage
 from workbench import register as registry
 from workbench.register import Register
 from workbench.safe_files import write_csv, write_xlsx
-from workbench.workspace import Workspace
+from workbench.workspace import JSON_PATH_SQL, Workspace
 
 SUBJECT_COLUMNS = ["service", "export_kind", "file_name", "file_sha256", "source_row", "record",
                    "column", "value", "field", "category", "processor", "purpose", "legal_basis",
@@ -72,9 +72,10 @@ def subject_map(ws: Workspace, register: Register, subject_id: str) -> pd.DataFr
         SELECT service, export_kind, import_id, source_row,
                string_agg(DISTINCT record, '+' ORDER BY record) AS record
         FROM r GROUP BY ALL""", frames={"members": members})
-    cells = ws.query("""
+    cells = ws.query(f"""
         SELECT r.service, r.export_kind, i.file_name, i.file_sha256, r.source_row, r.record,
-               c.name AS column, json_extract_string(raw.record, c.name) AS value, c.field
+               c.name AS column, json_extract_string(raw.record, {JSON_PATH_SQL.format(name="c.name")})
+               AS value, c.field
         FROM recs r JOIN imports i USING (import_id)
         JOIN raw_records raw ON raw.import_id = r.import_id AND raw.source_row = r.source_row
         JOIN columns c ON c.import_id = r.import_id

@@ -28,7 +28,7 @@ from stdnum.nl import postcode
 from workbench import headers, identifiers
 from workbench.masking import mask
 from workbench.model import FIELDS
-from workbench.workspace import Workspace
+from workbench.workspace import Workspace, json_path
 
 SAMPLE = 2000  # distinct values checked per column
 MIN_CONFIDENCE = 0.5  # below this, a kind is not reported
@@ -315,11 +315,6 @@ def _evidence(kind: Kind, good: pd.Series, checked: int, filled: int, rows: int,
 # the workspace
 
 
-def _path(column: str) -> str:
-    """The JSON path of a top-level key, whatever characters the column name holds."""
-    return '$."' + column.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _unmapped(ws: Workspace) -> pd.DataFrame:
     return ws.query("""
         WITH current AS (
@@ -335,7 +330,7 @@ def _values(ws: Workspace, import_id: int, names: list[str]) -> pd.DataFrame:
     """The values of the named columns of one import, one query for all of them."""
     picks = ", ".join(f"json_extract_string(record, ?) AS c{i}" for i in range(len(names)))
     frame = ws.query(f"SELECT {picks} FROM raw_records WHERE import_id = ? ORDER BY source_row",
-                     [*map(_path, names), import_id])
+                     [*map(json_path, names), import_id])
     frame.columns = names
     return frame
 

@@ -16,7 +16,7 @@ from workbench import discovery
 from workbench.masking import mask
 from workbench.model import FIELDS
 from workbench.register import Register
-from workbench.workspace import Workspace
+from workbench.workspace import Workspace, json_path
 
 COLUMNS = ["service", "export_kind", "file_name", "column", "field", "category", "personal",
            "special_or_national_id", "fill_rate", "declared", "classified_by", "confidence",
@@ -46,14 +46,15 @@ def build(ws: Workspace, register: Register) -> pd.DataFrame:
 
 def _fill(ws: Workspace, import_id: int, names: list[str]) -> pd.DataFrame:
     """Fill rate and masked examples of each column of one import, in one pass over its rows."""
+    paths = [json_path(n) for n in names]
     counts = ws.query("""
         SELECT idx, count(*) FILTER (WHERE coalesce(v, '') <> '') AS filled, count(*) AS total
         FROM (SELECT unnest(vals) AS v, unnest(range(len(vals))) AS idx
               FROM (SELECT json_extract_string(record, ?::VARCHAR[]) AS vals
                     FROM raw_records WHERE import_id = ?))
-        GROUP BY idx""", [names, import_id]).set_index("idx")
+        GROUP BY idx""", [paths, import_id]).set_index("idx")
     sample = ws.query("""SELECT json_extract_string(record, ?::VARCHAR[]) AS vals FROM raw_records
-                         WHERE import_id = ? ORDER BY source_row LIMIT 200""", [names, import_id])
+                         WHERE import_id = ? ORDER BY source_row LIMIT 200""", [paths, import_id])
     values = pd.DataFrame(sample["vals"].tolist(), columns=names) if len(sample) else None
     out = []
     for idx, name in enumerate(names):

@@ -358,7 +358,12 @@ def write_package(ws: Workspace, register: Register, *, subject_ids: list[str], 
         manifest = _write_manifest(out, request, confirmation, portability, lang)
     files = _hashes(out)
     zip_path = passphrase = None
-    if zip or encrypt:
+    pending = _pending_redactions(out)
+    if pending:
+        warnings.append(f"{pending} cell(s) listed in redactions_todo.csv: redact them (package.redact) "
+                        "before sending" + ("; the archive was not made, make it with package.archive "
+                                            "afterwards" if zip or encrypt else ""))
+    elif zip or encrypt:  # never pack third parties' data into what goes out
         zip_path, passphrase = archive(out, encrypt=encrypt)
     audit_files = dict(files)
     if zip_path is not None:
@@ -996,3 +1001,12 @@ def _period(rule, lang: str) -> str:
     if rule is None:
         return "not set in our register yet" if lang == "en" else "nog niet vastgelegd in ons register"
     return rule.period_text if lang == "en" else rule.period_nl or rule.period_text
+
+
+def _pending_redactions(out: Path) -> int:
+    """How many cells the analyst still has to look at before the package may be sent."""
+    todo = out / "redactions_todo.csv"
+    if not todo.exists():
+        return 0
+    with todo.open(encoding="utf-8") as handle:
+        return max(sum(1 for _ in handle) - 1, 0)

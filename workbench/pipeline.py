@@ -17,6 +17,7 @@ from workbench import datamap, demo, linkage, package, requests
 from workbench import register as registry
 from workbench.errors import WorkbenchError
 from workbench.register import Register
+from workbench.safe_files import owner_only
 from workbench.workspace import ImportResult, Workspace
 
 DEMO_REQUEST = "demo-request"  # the folder under reports/ that `workbench demo` writes its package to
@@ -72,7 +73,9 @@ def run_demo(exports: Path, workspace: Workspace, reports: Path, seed: int = 202
     out = Path(reports) / DEMO_REQUEST
     if answer and (out.is_symlink() or (out.exists() and not out.is_dir())):
         raise WorkbenchError(f"{out} is not a folder; move it away so the demo can write its package there")
-    done = run(demo.write(Path(exports), seed=seed, clients=clients), workspace, reports, register_dir)
+    with owner_only():  # the demo's people are invented, but its files look like the real thing
+        files = demo.write(Path(exports), seed=seed, clients=clients)
+    done = run(files, workspace, reports, register_dir)
     if not answer:
         return done
     if out.exists():

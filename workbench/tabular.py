@@ -225,7 +225,7 @@ def parse_amounts(values: pd.Series, path: Path, column: str) -> pd.Series:
     bad = numbers.isna() & text.ne("")
     if bad.any():
         row = bad.idxmax()
-        raise InputError(path, f"not an amount: {values.loc[row]!r}", row=int(row), column=column,
+        raise InputError(path, "not an amount", row=int(row), column=column,
                          expected="an amount like 1.234,56 or 1,234.56")
     numbers = numbers.where(~negative_parens, -numbers)
     return numbers.round(2).astype("float64")
@@ -259,7 +259,7 @@ def parse_dates(values: pd.Series, path: Path, column: str) -> pd.Series:
         todo &= result.isna()
     if todo.any():
         row = todo.idxmax()
-        raise InputError(path, f"not a date: {values.loc[row]!r}", row=int(row), column=column,
+        raise InputError(path, "not a date", row=int(row), column=column,
                          expected="a date like 31-01-2026, 2026-01-31 or 31-01-2026 14:05")
     return result
 

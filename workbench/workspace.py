@@ -171,13 +171,18 @@ class Workspace:
                      progress: Callable[[Path, int], None] | None = None) -> list[ImportResult]:
         """Import files in one transaction; a file imported before changes nothing."""
         results = self.read_files(paths, source, progress)
-        created = not self.exists
+        folder_existed, created = self.path.exists(), not self.exists
         try:
             with self.connect() as con:
                 self._write(con, results)
         except BaseException:
-            if created:
-                shutil.rmtree(self.path, ignore_errors=True)
+            if created:  # undo only what this import made; never a folder that was there before
+                if folder_existed:
+                    shutil.rmtree(self.raw_dir, ignore_errors=True)
+                    self.db_path.unlink(missing_ok=True)
+                    self.db_path.with_name(DB_NAME + ".wal").unlink(missing_ok=True)
+                else:
+                    shutil.rmtree(self.path, ignore_errors=True)
             raise
         return results
 
@@ -258,7 +263,7 @@ class Workspace:
             with self.connect() as con:
                 con.execute("CHECKPOINT")
                 name = con.execute("SELECT current_database()").fetchone()[0]
-                con.execute(f"ATTACH '{fresh}' AS compacted")
+                con.execute(f"ATTACH '{str(fresh).replace(chr(39), chr(39) * 2)}' AS compacted")
                 con.execute(f'COPY FROM DATABASE "{name}" TO compacted')
                 con.execute("DETACH compacted")
             fresh.chmod(0o600)
@@ -340,6 +345,16 @@ class Workspace:
             for name, frame in (frames or {}).items():
                 con.register(name, frame)
             return con.execute(sql, params or []).df()
+
+
+def json_path(column: str) -> str:
+    """The JSON path of a raw record's key, whatever characters the column name holds (a bare
+    name starting with '/' or '$' would be read as a JSON pointer or path)."""
+    return '$."' + column.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# The same in SQL, for a column name held in a table.
+JSON_PATH_SQL = """'$."' || replace(replace({name}, '\\', '\\\\'), '"', '\\"') || '"'"""
 
 
 def _quote(name: str) -> str:
