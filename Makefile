@@ -10,8 +10,9 @@ STAMP := $(VENV)/.installed
 
 venv: $(STAMP)
 
-# Debian packages the project needs: pango and fonts for the PDF letters (WeasyPrint).
-DEB_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+# Debian packages the project needs: pango and fonts for the PDF letters (WeasyPrint), chromium
+# for the dashboard browser tests.
+DEB_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core chromium
 
 $(STAMP): pyproject.toml
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from workbench import audit, datamap, erasure, linkage, package, pipeline, register, requests
+from workbench import audit, datamap, erasure, linkage, package, pipeline, policy_audit, register, requests
 from workbench.errors import WorkbenchError
 from workbench.workspace import ImportResult, Workspace
 
@@ -292,11 +292,21 @@ def build_parser() -> argparse.ArgumentParser:
     pkg.set_defaults(run=cmd_package)
 
     _add_rights_commands(commands)
+    _add_dashboard_command(commands)
 
     audit_cmd = commands.add_parser("audit", help="the hash-chained audit log")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="check the audit log for tampering").set_defaults(
         run=cmd_audit_verify)
+    pol = audit_sub.add_parser("policy", help="check the privacy policy's claims against the data, the "
+                               "register and the law; writes findings as HTML, CSV and JSON")
+    pol.add_argument("--policy", type=Path, help="the privacy policy's text (Markdown or plain text); "
+                     "without it the checks that search the text report 'not checkable'")
+    pol.add_argument("--claims", type=Path, help="the claims file (default: the one shipped in "
+                     "workbench/config/policy/claims.toml)")
+    pol.add_argument("--out", type=Path, default=Path("reports/policy-audit"), help="folder for the findings")
+    pol.add_argument("--today", help="YYYY-MM-DD: the date record ages and open requests are measured at")
+    pol.set_defaults(run=cmd_audit_policy)
     return parser
 
 
@@ -433,6 +443,52 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     result = audit.verify(Workspace(args.workspace))
     print(result)
     return 0 if result.ok else 1
+
+
+def cmd_audit_policy(args: argparse.Namespace) -> int:
+    findings = policy_audit.run(Workspace(args.workspace), register.load(args.register),
+                                claims=args.claims, policy=args.policy, today=_today(args))
+    counts = policy_audit.summary(findings)
+    for finding in findings:
+        if finding.verdict != policy_audit.HOLDS:
+            label = finding.severity or finding.reason
+            print(f"{finding.verdict:<14} {finding.claim_id}: {finding.evidence[:160]} ({label})")
+    print(f"{counts['fails']} fail, {counts['holds']} hold, {counts['not_checkable']} not checkable")
+    for path in policy_audit.write(findings, args.out):
+        print(path)
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Serve the dashboards with ``panel serve`` on 127.0.0.1 only, in this process."""
+    from importlib.util import find_spec
+
+    from panel.command import main as panel_main
+
+    workspace = Workspace(args.workspace)
+    if not workspace.exists:
+        raise WorkbenchError(f"{workspace.path}: nothing imported yet; run 'workbench import' or "
+                             "'workbench demo'")
+    os.environ["WORKBENCH_DASHBOARD_WORKSPACE"] = str(workspace.path.resolve())
+    if args.register:
+        os.environ["WORKBENCH_DASHBOARD_REGISTER"] = str(Path(args.register).resolve())
+    if args.reports:
+        os.environ["WORKBENCH_DASHBOARD_REPORTS"] = str(Path(args.reports).resolve())
+    app = Path(find_spec("workbench.dashboard_app").origin)  # not imported: it builds the page
+    print(f"dashboards of {workspace.path} at http://127.0.0.1:{args.port}/{app.stem}", flush=True)
+    sys.argv = ["panel", "serve", str(app), "--address", "127.0.0.1", "--port", str(args.port),
+                "--allow-websocket-origin", f"127.0.0.1:{args.port}"]
+    panel_main()
+    return 0
+
+
+def _add_dashboard_command(commands) -> None:
+    dash = commands.add_parser("dashboard", help="serve the Panel dashboards on 127.0.0.1 (flows, "
+                               "client explorer, request tracker, inventory)")
+    dash.add_argument("--port", type=int, default=5006, help="port on 127.0.0.1 (default: 5006)")
+    dash.add_argument("--reports", help="where packages written from the dashboard go (default: "
+                      "reports/ beside the workspace)")
+    dash.set_defaults(run=cmd_dashboard)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,208 @@
+"""The dashboards: the aggregations on the demo workspace, then the served page in a real browser
+(Debian chromium through Playwright), with every request outside 127.0.0.1 refused and counted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench import dashboard, pipeline, requests
+from workbench import register as registry
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+LOCAL = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return pipeline.demo_workspace(tmp_path_factory.mktemp("dash"))
+
+
+@pytest.fixture(scope="module")
+def board(demo):
+    return dashboard.Dashboard(demo.workspace, registry.load())
+
+
+def test_flows_sum_to_record_counts(demo, board):
+    ws, reg = demo.workspace, board.register
+    frame = dashboard.flows(ws, reg, board.fields)
+    stages = dict(tuple(frame.groupby("stage")))
+    assert set(stages) == set(dashboard.STAGES)
+    held = dashboard.holdings(ws, board.fields)
+    # system -> processor: the records of the system holding personal data, summed over its exports
+    per_system = held[held.category == "*"].groupby("service").records.sum()
+    got = stages["system → processor"].set_index("system").value
+    assert got.to_dict() == per_system[per_system > 0].to_dict()
+    # those records go on to where the processor keeps them, none lost
+    assert stages["processor → location"].value.sum() == got.sum()
+    rows = ws.query("""SELECT sum(rows) FROM imports WHERE import_id IN
+                       (SELECT max(import_id) FROM imports GROUP BY service, export_kind)""").iloc[0, 0]
+    assert 0 < got.sum() <= rows
+    # a category never holds more records than its system has
+    cats = stages["category → system"]
+    assert (cats.value <= cats.system.map(per_system)).all()
+    assert set(stages["processor → location"].target) == {"NL"}
+
+
+def test_one_category_flows_through_unchanged(demo, board):
+    selection = dashboard.Selection(category="user.contact.email")
+    frame = dashboard.flows(demo.workspace, board.register, board.fields, selection)
+    into = frame[frame.stage == "category → system"].set_index("system").value
+    out = frame[frame.stage == "system → processor"].set_index("system").value
+    assert into.to_dict() == out.to_dict() and into.sum() > 0
+    edge = frame[frame.stage == "category → system"].iloc[0].to_dict()
+    fields = dashboard.flow_fields(board.fields, board.register, edge, selection)
+    assert not fields.empty and set(fields.service) == {edge["system"]}
+    assert fields.category.str.startswith("user.contact.email").all()
+
+
+def test_activity_and_processor_filters(demo, board):
+    frame = dashboard.flows(demo.workspace, board.register, board.fields,
+                            dashboard.Selection(activity="payments"))
+    assert set(frame.system.replace("", pd.NA).dropna()) == {"mollie"}
+    frame = dashboard.flows(demo.workspace, board.register, board.fields,
+                            dashboard.Selection(processor="exact_online"))
+    assert set(frame[frame.stage == "processor → location"].processor) == {"exact_online"}
+    assert dashboard.flows(demo.workspace, board.register, board.fields,
+                           dashboard.Selection(processor="google_analytics")).empty
+
+
+@pytest.mark.parametrize(("days", "colour"), [(30, "green"), (10, "green"), (9, "amber"), (5, "amber"),
+                                              (4, "red"), (0, "red"), (-3, "red"), (None, "")])
+def test_colour_thresholds(days, colour):
+    assert dashboard.colour(days) == colour
+
+
+def test_tracker_with_a_fixed_today(demo):
+    ws = demo.workspace
+    received = dt.date(2026, 3, 2)
+    due = requests.due_dates(received).due
+    rid = requests.new(ws, type="erasure", email="tracker@example.nl", received=received).request_id
+    for today, colour in [(due - dt.timedelta(days=10), "green"), (due - dt.timedelta(days=9), "amber"),
+                          (due - dt.timedelta(days=4), "red"), (due + dt.timedelta(days=1), "red")]:
+        row = dashboard.tracker(ws, today).set_index("request_id").loc[rid]
+        assert row.colour == colour, today
+    totals = dashboard.year_totals(ws, due + dt.timedelta(days=1)).set_index("type")
+    assert totals.loc["erasure", "received"] == 1 and totals.loc["erasure", "overdue"] == 1
+    assert totals.loc["total", "received"] == totals.drop("total").received.sum()
+
+
+def test_findings(demo, board):
+    assert not dashboard.unmapped(demo.workspace, board.fields).empty
+    invalid = dashboard.invalid_identifiers(demo.workspace)
+    assert (invalid.invalid > 0).all() and (invalid.invalid <= invalid.checked).all()
+    others = dashboard.undeclared_systems(board.register, dashboard.holdings(demo.workspace, board.fields))
+    assert {"E-mail", "Website hosting", "Website analytics"} <= set(others.system)
+
+
+def test_package_through_the_package_code(demo, board, tmp_path):
+    email = pipeline.demo_client().person.email
+    subject = dashboard.linkage.find(demo.workspace, email=email).subject_id.iloc[0]
+    result = dashboard.write_package(demo.workspace, board.register, subject, {"email": email}, tmp_path)
+    assert result.zip_path.is_file() and (result.out / "index.html").is_file()
+    assert result.out.parent == tmp_path / dashboard.PACKAGES
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed; "
+                    "`make test` installs it")
+def test_served_dashboard_in_a_browser(demo, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/dashboard_app"
+    reports = tmp_path / "reports"
+    workbench = Path(sys.executable).with_name("workbench")
+    started = time.monotonic()
+    server = subprocess.Popen([str(workbench), "--workspace", str(demo.workspace.path), "dashboard",
+                               "--port", str(port), "--reports", str(reports)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    outside: list[str] = []
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as answer:
+                    assert answer.status == 200
+                break
+            except OSError:
+                assert server.poll() is None, server.stdout.read().decode()
+                assert time.monotonic() - started < 60, "the dashboard did not answer within 60 s"
+                time.sleep(0.3)
+
+        def guard(route):
+            if route.request.url.startswith(LOCAL):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            page = browser.new_page(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
+            page.route("**/*", guard)
+            opened = time.monotonic()
+            page.goto(url, wait_until="networkidle", timeout=60000)
+            page.locator("h2", has_text="Processor flows").first.wait_for(timeout=30000)
+            page.locator(".tabulator-cell", has_text="category → system").first.wait_for(timeout=30000)
+            page.locator("p", has_text="records with personal data").first.wait_for(timeout=30000)
+            # the Sankey: a Bokeh plot with a canvas, after the filters
+            page.locator(".bk-Canvas canvas, canvas").first.wait_for(state="attached", timeout=30000)
+            first_render = time.monotonic() - opened
+            page.screenshot(path=str(tmp_path / "flows.png"), full_page=True)
+
+            page.locator(".bk-tab", has_text="Client explorer").first.click()
+            email = pipeline.demo_client().person.email
+            page.locator("input[placeholder='e-mail']").first.fill(email)
+            page.locator("button", has_text="Search").first.click()
+            subject = dashboard.linkage.find(demo.workspace, email=email).subject_id.iloc[0]
+            page.locator(".tabulator-cell", has_text=subject).first.wait_for(timeout=30000)
+            page.locator(".tabulator-col-title", has_text="retention").first.wait_for(timeout=30000)
+            page.locator("button", has_text="Write access package").first.click()
+            link = page.locator("text=Download ").first
+            link.wait_for(timeout=60000)
+            page.screenshot(path=str(tmp_path / "client.png"), full_page=True)
+            with page.expect_download(timeout=30000) as download:
+                link.click()
+            saved = tmp_path / download.value.suggested_filename
+            download.value.save_as(saved)
+
+            page.locator(".bk-tab", has_text="Request tracker").first.click()
+            page.locator(".tabulator-cell", has_text="green").first.wait_for(timeout=30000)
+            page.screenshot(path=str(tmp_path / "requests.png"), full_page=True)
+            page.locator(".bk-tab", has_text="Inventory and findings").first.click()
+            page.locator("h2", has_text="Inventory and findings").first.wait_for(timeout=30000)
+            page.screenshot(path=str(tmp_path / "inventory.png"), full_page=True)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    print(f"dashboard: first answer {opened - started:.1f} s after start, "
+          f"page rendered in {first_render:.1f} s")
+    assert outside == [], f"requests left 127.0.0.1: {outside}"
+    written = list((reports / dashboard.PACKAGES).glob("*.zip"))
+    assert len(written) == 1 and saved.name == written[0].name and saved.stat().st_size > 0
+    assert (tmp_path / "flows.png").stat().st_size > 0
+
+
+def test_components_render_without_a_browser(demo, board):
+    """The page's Bokeh models build (the Sankey included), as panel serve and the notebook build them."""
+    from bokeh.document import Document
+
+    page = board.tabs()
+    root = page.get_root(Document())
+    assert len(page) == 4 and root is not None

@@ -1,0 +1,672 @@
+"""The privacy policy audited against the data, the register and the law (issue 8).
+
+The policy's checkable sentences are reviewed data (``config/policy/claims.toml``, or another
+firm's file): per claim the Dutch sentence, what it asserts, the check type that tests it, its
+parameters, the severity of a failure, the article or case law it rests on and a suggested
+wording or action. The code knows only the check types (:data:`CHECKS`).
+
+Each check returns findings with a verdict, ``holds``, ``fails`` or ``not_checkable`` (with the
+reason), and the evidence it rests on: counts, and examples that are masked or hold no personal
+data (request ids, system names, years). Nothing is asserted without evidence: a check that lacks
+its input (no policy text, no answered request, no completed erasure) says so instead of passing.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from workbench.errors import WorkbenchError
+from workbench.masking import mask
+from workbench.register import AGREEMENTS_ON_FILE, Register
+from workbench.requests import add_months
+from workbench.safe_files import owner_only, write_csv
+from workbench.workspace import Workspace
+
+HOLDS, FAILS, NOT_CHECKABLE = "holds", "fails", "not_checkable"
+SEVERITIES = ("low", "medium", "high")
+COMMON = {"quote": str, "asserts": str, "check": str, "severity": str, "source": str, "suggestion": str}
+EXAMPLES = 5
+LABELS = {HOLDS: "klopt / holds", FAILS: "klopt niet / fails",
+          NOT_CHECKABLE: "niet toetsbaar / not checkable"}
+
+
+class ClaimsError(WorkbenchError):
+    """A claims file that does not follow the schema; lists every problem with file and key."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    quote: str
+    asserts: str
+    check: str
+    severity: str
+    source: str
+    suggestion: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Claims:
+    path: str
+    processors: dict[str, str]  # register processor key -> the name the policy uses
+    claims: list[Claim]
+
+
+@dataclass
+class Finding:
+    claim_id: str
+    quote: str
+    asserts: str
+    check: str
+    verdict: str
+    evidence: str
+    counts: dict[str, int] = field(default_factory=dict)
+    examples: list[str] = field(default_factory=list)
+    severity: str = ""  # the claim's severity when it fails, else empty
+    source: str = ""  # the article or case law
+    data: str = ""  # the data the verdict rests on
+    suggestion: str = ""
+    reason: str = ""  # why it is not checkable
+    quote_in_policy: bool | None = None  # None: no policy text given
+
+
+@dataclass
+class Context:
+    ws: Workspace
+    register: Register
+    policy: str | None  # the policy's text, or None when not given
+    processors: dict[str, str]
+    today: date
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+# check type -> its parameters: name -> (type, required)
+PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
+    "systems_named": {},
+    "processor_agreements": {},
+    "retention_ages": {"year_end": (bool, False), "inactive_years": (int, False)},
+    "response_times": {"days": (int, True)},
+    "erasure_log": {},
+    "forbidden_uses": {"forbidden": (list, True)},
+    "category_statement": {"policy_says": (str, True), "categories": (list, True), "reasoning": (str, True)},
+    "transfers_named": {"transfer_patterns": (list, True), "safeguard_patterns": (list, True)},
+    "completeness": {"elements": (list, True)},
+}
+ELEMENT_KEYS = {"id", "label", "article", "patterns", "all", "section", "suggestion"}
+
+
+def default_claims() -> Path:
+    return Path(str(resources.files("workbench") / "config" / "policy" / "claims.toml"))
+
+
+def load_claims(path: Path | None = None) -> Claims:
+    """The claims file, validated; raises :class:`ClaimsError` listing every problem."""
+    path = Path(path) if path else default_claims()
+    label = str(path)
+    if not path.is_file():
+        raise ClaimsError([f"{label}: no such file"])
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ClaimsError([f"{label}: not valid TOML ({exc})"]) from None
+    problems: list[str] = []
+    for key in data.keys() - {"policy", "processors", "claim"}:
+        problems.append(f"{label}: [{key}]: unknown table; expected policy, processors, claim")
+    processors = data.get("processors", {})
+    if not isinstance(processors, dict) or not all(isinstance(v, str) for v in processors.values()):
+        problems.append(f"{label}: [processors]: must map processor keys to the policy's names (strings)")
+        processors = {}
+    table = data.get("claim", {})
+    if not isinstance(table, dict) or not table:
+        problems.append(f"{label}: [claim.<id>]: no claims; give at least one")
+        table = {}
+    claims = []
+    for claim_id, entry in table.items():
+        where = f"{label}: [claim.{claim_id}]"
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: must be a table")
+            continue
+        before = len(problems)
+        for key, kind in COMMON.items():
+            if not isinstance(entry.get(key), kind) or not entry.get(key, "").strip():
+                problems.append(f"{where}.{key}: missing or not a non-empty string")
+        check = entry.get("check")
+        spec = PARAMS.get(check) if isinstance(check, str) else None
+        if isinstance(check, str) and spec is None:
+            problems.append(f"{where}.check: {check!r} is not a check type; expected one of {sorted(PARAMS)}")
+        if entry.get("severity") not in SEVERITIES and isinstance(entry.get("severity"), str):
+            problems.append(f"{where}.severity: {entry['severity']!r} is not one of {list(SEVERITIES)}")
+        params = {k: v for k, v in entry.items() if k not in COMMON}
+        if spec is not None:
+            for key in params.keys() - spec.keys():
+                problems.append(f"{where}.{key}: unknown parameter of check {check!r}; "
+                                f"expected {sorted(spec) or 'none'}")
+            for key, (kind, required) in spec.items():
+                if key not in params:
+                    if required:
+                        problems.append(f"{where}.{key}: missing (check {check!r} needs it)")
+                elif not isinstance(params[key], kind) or (kind is int and isinstance(params[key], bool)):
+                    problems.append(f"{where}.{key}: must be a {kind.__name__}")
+            problems += _check_params(where, check, params)
+        if len(problems) == before:
+            claims.append(Claim(claim_id, entry["quote"].strip(), entry["asserts"].strip(), check,
+                                entry["severity"], entry["source"].strip(), entry["suggestion"].strip(),
+                                params))
+    if problems:
+        raise ClaimsError(problems)
+    return Claims(label, dict(processors), claims)
+
+
+def _check_params(where: str, check: str, params: dict) -> list[str]:
+    problems = []
+    for key in ("transfer_patterns", "safeguard_patterns", "forbidden", "categories"):
+        if isinstance(params.get(key), list):
+            problems += _patterns(f"{where}.{key}", params[key], regex=key.endswith("patterns"))
+    if check == "category_statement" and params.get("policy_says") not in ("personal", "not_personal", None):
+        problems.append(f"{where}.policy_says: must be 'personal' or 'not_personal'")
+    if check == "completeness" and isinstance(params.get("elements"), list):
+        for i, element in enumerate(params["elements"]):
+            at = f"{where}.elements[{i}]"
+            if not isinstance(element, dict):
+                problems.append(f"{at}: must be a table")
+                continue
+            for key in element.keys() - ELEMENT_KEYS:
+                problems.append(f"{at}.{key}: unknown key; expected {sorted(ELEMENT_KEYS)}")
+            for key in ("id", "label", "article"):
+                if not isinstance(element.get(key), str) or not element.get(key):
+                    problems.append(f"{at}.{key}: missing or not a string")
+            given = [k for k in ("patterns", "all") if k in element]
+            if len(given) != 1:
+                problems.append(f"{at}: give exactly one of patterns, all")
+            for key in given:
+                problems += _patterns(f"{at}.{key}", element[key], regex=True)
+    return problems
+
+
+def _patterns(at: str, values: Any, regex: bool) -> list[str]:
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
+        return [f"{at}: must be a non-empty list of strings"]
+    if regex:
+        for value in values:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                return [f"{at}: {value!r} is not a valid regular expression ({exc})"]
+    return []
+
+
+# --- the checks ---------------------------------------------------------------------------------
+
+
+def _finding(claim: Claim, verdict: str, evidence: str, *, data: str, counts: dict | None = None,
+             examples: list[str] | None = None, reason: str = "", suggestion: str | None = None,
+             claim_id: str | None = None) -> Finding:
+    return Finding(claim_id=claim_id or claim.id, quote=claim.quote, asserts=claim.asserts,
+                   check=claim.check, verdict=verdict, evidence=evidence, counts=counts or {},
+                   examples=(examples or [])[:EXAMPLES],
+                   severity=claim.severity if verdict == FAILS else "", source=claim.source, data=data,
+                   suggestion=suggestion or claim.suggestion, reason=reason)
+
+
+def _personal_systems(ws: Workspace) -> pd.DataFrame:
+    """Per imported service: the personal columns of its newest imports and its records."""
+    if not ws.exists:
+        return pd.DataFrame(columns=["service", "personal_columns", "records"])
+    return ws.query("""
+        SELECT i.service, count(*) FILTER (WHERE c.personal) AS personal_columns,
+               (SELECT sum(rows) FROM imports j WHERE j.service = i.service) AS records
+        FROM columns c JOIN imports i USING (import_id)
+        WHERE i.import_id IN (SELECT max(import_id) FROM imports GROUP BY service, export_kind)
+        GROUP BY i.service ORDER BY i.service""")
+
+
+def check_systems_named(claim: Claim, ctx: Context) -> list[Finding]:
+    """Every system with personal data (in the data or the register) has a processor the policy names."""
+    reg = ctx.register
+    data = _personal_systems(ctx.ws)
+    in_data = set(data[data.personal_columns > 0].service)
+    systems = sorted(in_data | set(reg.systems))
+    unnamed, unregistered = [], []
+    for key in systems:
+        system = reg.systems.get(key)
+        if system is None:
+            unregistered.append(key)
+            continue
+        if not any(p in ctx.processors for p in system.processors):
+            unnamed.append(f"{system.name} ({key}): processors {', '.join(system.processors) or 'none'}")
+    not_in_text = []
+    if ctx.policy is not None:
+        not_in_text = [f"{key}: '{name}'" for key, name in ctx.processors.items()
+                       if _norm(name) not in _norm(ctx.policy)]
+    problems = [f"in the data, not in the register: {s}" for s in unregistered] + \
+               [f"not named in the policy: {s}" for s in unnamed] + \
+               [f"named in the claims file but not found in the policy text: {s}" for s in not_in_text]
+    counts = {"systems_with_personal_data": len(systems), "in_imported_data": len(in_data),
+              "unregistered": len(unregistered), "unnamed": len(unnamed),
+              "names_not_in_text": len(not_in_text)}
+    evidence = (f"{len(systems)} systems hold personal data ({len(in_data)} seen in the imported exports, "
+                f"the rest from systems.toml); {len(unnamed)} run by no processor the policy names; "
+                f"{len(unregistered)} in the data but not in the register")
+    return [_finding(claim, FAILS if problems else HOLDS, evidence, counts=counts, examples=problems,
+                     data="workspace: imports, columns (personal); register: systems.toml, processors.toml; "
+                          "claims: [processors]")]
+
+
+def check_processor_agreements(claim: Claim, ctx: Context) -> list[Finding]:
+    """Every processor the policy names has a processor agreement on file in the register."""
+    missing, unknown_keys = [], []
+    for key in ctx.processors:
+        proc = ctx.register.processors.get(key)
+        if proc is None:
+            unknown_keys.append(key)
+        elif proc.role == "processor" and proc.agreement_status not in AGREEMENTS_ON_FILE:
+            missing.append(f"{proc.name}: agreement {proc.agreement_status}")
+    counts = {"named_processors": len(ctx.processors), "without_agreement": len(missing),
+              "not_in_register": len(unknown_keys)}
+    examples = missing + [f"{k}: named in the claims file, not in processors.toml" for k in unknown_keys]
+    evidence = (f"{len(ctx.processors)} processors named; {len(missing)} without a signed or accepted "
+                f"processor agreement in the register; {len(unknown_keys)} not in the register")
+    return [_finding(claim, FAILS if examples else HOLDS, evidence, counts=counts, examples=examples,
+                     data="register: processors.toml (agreement_status)")]
+
+
+def check_retention_ages(claim: Claim, ctx: Context) -> list[Finding]:
+    """Records older than every retention rule of their system; clients without recent activity."""
+    if not ctx.ws.exists:
+        return [_finding(claim, NOT_CHECKABLE, "no workspace", data="workspace: documents",
+                         reason="nothing is imported, so no record ages can be measured")]
+    docs = ctx.ws.query("""SELECT service, export_kind, year(date) AS year, count(*) AS records,
+                                  max(date) AS newest
+                           FROM documents WHERE date IS NOT NULL GROUP BY ALL""")
+    if docs.empty:
+        return [_finding(claim, NOT_CHECKABLE, "no dated records", data="workspace: documents",
+                         reason="the imported exports hold no dated records")]
+    year_end = claim.params.get("year_end", True)
+    past, longest, unruled, per_system = [], {}, [], {}
+    total_past = 0
+    for service in sorted(docs.service.unique()):
+        rules = [ctx.register.retention_rules[a.retention] for a in ctx.register.activities_for(service)
+                 if a.retention in ctx.register.retention_rules]
+        years = [r.years for r in rules if r.years is not None]
+        if not rules or len(years) < len(rules):  # a rule without a period bounds nothing
+            unruled.append(service)
+            continue
+        longest[service] = max(years)
+        for row in docs[docs.service == service].itertuples():
+            start = date(int(row.year), 12, 31) if year_end else pd.Timestamp(row.newest).date()
+            expiry = _add_years(start, longest[service])
+            if expiry < ctx.today:
+                total_past += int(row.records)
+                per_system[service] = per_system.get(service, 0) + int(row.records)
+                past.append(f"{service}/{row.export_kind}: {int(row.records)} records of {int(row.year)} "
+                            f"(kept at most {longest[service]:g} years)")
+    inactive = _inactive_clients(ctx, claim.params.get("inactive_years"))
+    counts = {"dated_records": int(docs.records.sum()), "records_past_every_rule": total_past,
+              "systems_without_bounded_rule": len(unruled),
+              **{f"past_every_rule.{s}": n for s, n in per_system.items()}, **inactive}
+    evidence = (f"{int(docs.records.sum())} dated records in {docs.service.nunique()} systems; "
+                f"{total_past} older than the longest retention rule of their system "
+                f"({', '.join(f'{s}: {y:g} y' for s, y in longest.items())})")
+    if unruled:
+        evidence += f"; no bounded rule for {', '.join(unruled)}"
+    if "clients_inactive" in inactive:
+        evidence += (f"; {inactive['clients_inactive']} of {inactive['clients_with_records']} client records "
+                     f"(counted per system) have no document in the last {claim.params['inactive_years']} "
+                     "years: are they still clients?")
+    verdict = FAILS if total_past or unruled else HOLDS
+    return [_finding(claim, verdict, evidence, counts=counts, examples=past,
+                     data="workspace: documents (date); register: activities.toml, retention.toml")]
+
+
+def _add_years(day: date, years: float) -> date:
+    whole = int(years)
+    return add_months(day, whole * 12 + round((years - whole) * 12))
+
+
+def _inactive_clients(ctx: Context, years: int | None) -> dict[str, int]:
+    """Parties (per system) whose newest record is older than ``years``: clients in name only."""
+    if not years:
+        return {}
+    cutoff = add_months(ctx.today, -12 * years)
+    last = ctx.ws.query("""SELECT service, party_key, max(date) AS last FROM documents
+                           WHERE party_key IS NOT NULL AND date IS NOT NULL GROUP BY ALL""")
+    if last.empty:
+        return {}
+    old = last[pd.to_datetime(last["last"]).dt.date < cutoff]
+    return {"clients_with_records": len(last), "clients_inactive": len(old)}  # per system, not per person
+
+
+def _requests(ws: Workspace) -> pd.DataFrame | None:
+    if not ws.exists:
+        return None
+    tables = set(ws.query("SELECT table_name FROM information_schema.tables").table_name)
+    if "requests" not in tables:
+        return None
+    frame = ws.query("""SELECT r.*, (SELECT count(*) FROM request_notes n WHERE n.request_id = r.request_id)
+                        AS notes FROM requests r ORDER BY request_id""")
+    for column in ("received", "responded", "extended_due", "due", "anonymised_on"):
+        frame[column] = pd.to_datetime(frame[column]).dt.date
+    return frame
+
+
+def check_response_times(claim: Claim, ctx: Context) -> list[Finding]:
+    """Every request answered within the promised days; none open beyond them."""
+    days = int(claim.params["days"])
+    frame = _requests(ctx.ws)
+    data = "workspace: request register (requests: received, responded, status)"
+    if frame is None or frame.empty:
+        return [_finding(claim, NOT_CHECKABLE, "the request register is empty", data=data,
+                         reason="no request has been registered, so no response time can be measured")]
+    closed = frame[frame.status.isin(["completed", "refused"]) & frame.responded.notna()]
+    open_ = frame[~frame.status.isin(["completed", "refused"])]
+    took = [(r.responded - r.received).days for r in closed.itertuples()]
+    late = [f"{r.request_id} ({r.type}): answered after {(r.responded - r.received).days} days"
+            for r in closed.itertuples() if (r.responded - r.received).days > days]
+    overdue = [f"{r.request_id} ({r.type}): open for {(ctx.today - r.received).days} days"
+               for r in open_.itertuples() if (ctx.today - r.received).days > days]
+    counts = {"requests": len(frame), "answered": len(closed), "answered_late": len(late),
+              "open": len(open_), "open_overdue": len(overdue),
+              "max_days_to_answer": max(took, default=0)}
+    evidence = (f"{len(frame)} requests; {len(closed)} answered, {len(late)} of them after more than {days} "
+                f"days (longest {max(took, default=0)} days); {len(open_)} open, {len(overdue)} of them "
+                f"for more than {days} days")
+    if late or overdue:
+        return [_finding(claim, FAILS, evidence, counts=counts, examples=late + overdue, data=data)]
+    if closed.empty:
+        return [_finding(claim, NOT_CHECKABLE, evidence, counts=counts, data=data,
+                         reason="no request has been answered yet; the open ones are within the term")]
+    return [_finding(claim, HOLDS, evidence, counts=counts, data=data)]
+
+
+def check_erasure_log(claim: Claim, ctx: Context) -> list[Finding]:
+    """Completed erasure requests keep no readable e-mail address, name or notes."""
+    frame = _requests(ctx.ws)
+    data = "workspace: request register (requests.email, name, anonymised_on; request_notes)"
+    done = pd.DataFrame() if frame is None else \
+        frame[(frame.type == "erasure") & (frame.status == "completed")]
+    if done.empty:
+        return [_finding(claim, NOT_CHECKABLE, "no completed erasure request in the register", data=data,
+                         reason="the promise can only be checked after an erasure request is completed")]
+    readable = []
+    for r in done.itertuples():
+        left = [what for what, value in (("e-mail", r.email), ("name", r.name))
+                if isinstance(value, str) and value]
+        if r.notes:
+            left.append(f"{r.notes} notes")
+        if r.anonymised_on is None or pd.isna(r.anonymised_on):
+            left.append("not marked anonymised")
+        if left:
+            shown = f", e-mail {mask(r.email, 'email')}" if isinstance(r.email, str) and r.email else ""
+            readable.append(f"{r.request_id}: keeps {', '.join(left)}{shown}")
+    counts = {"completed_erasures": len(done), "not_anonymised": len(readable)}
+    evidence = f"{len(done)} completed erasure requests; {len(readable)} still hold readable identifiers"
+    return [_finding(claim, FAILS if readable else HOLDS, evidence, counts=counts, examples=readable,
+                     data=data)]
+
+
+def check_forbidden_uses(claim: Claim, ctx: Context) -> list[Finding]:
+    """No activity declares a data use under the forbidden fideslang keys."""
+    forbidden = claim.params["forbidden"]
+    hits = [f"{a.key} ({a.name_en}): {use}" for a in ctx.register.activities.values() for use in a.data_uses
+            if any(use == f or use.startswith(f + ".") for f in forbidden)]
+    counts = {"activities": len(ctx.register.activities), "forbidden_uses": len(hits)}
+    evidence = (f"{len(ctx.register.activities)} activities declare their data uses; {len(hits)} uses under "
+                f"{', '.join(forbidden)}")
+    return [_finding(claim, FAILS if hits else HOLDS, evidence, counts=counts, examples=hits,
+                     data="register: activities.toml (data_uses)")]
+
+
+def check_category_statement(claim: Claim, ctx: Context) -> list[Finding]:
+    """A statement that categories are (not) personal data, against Art. 4(1): every fideslang
+    ``user.*`` category is data about a person. A legal finding: the reasoning comes with it."""
+    says_personal = claim.params["policy_says"] == "personal"
+    categories = claim.params["categories"]
+    personal = [c for c in categories if c == "user" or c.startswith("user.")]
+    declaring = sorted({f"{a.key}: {c}" for a in ctx.register.activities.values() for c in a.data_categories
+                        if c in categories})
+    wrong = not says_personal and personal or (says_personal and len(personal) < len(categories))
+    counts = {"categories": len(categories), "personal_by_definition": len(personal),
+              "register_activities_declaring": len(declaring)}
+    evidence = (f"{len(personal)} of {len(categories)} categories are data about a person "
+                "(fideslang user.*); "
+                f"the register declares them in {len(declaring)} activity/category pairs. "
+                f"Reasoning: {claim.params['reasoning']}")
+    return [_finding(claim, FAILS if wrong else HOLDS, evidence, counts=counts, examples=declaring,
+                     data="register: activities.toml (data_categories); law: the claim's source")]
+
+
+def check_transfers_named(claim: Claim, ctx: Context) -> list[Finding]:
+    """Every processor outside the EEA: does the policy's passage on it name the transfer and the
+    safeguard?"""
+    outside = [p for p in ctx.register.processors.values() if p.outside_eea]
+    data = "register: processors.toml (outside_eea, transfer_safeguard); policy text"
+    if ctx.policy is None:
+        return [_finding(claim, NOT_CHECKABLE, f"{len(outside)} processors outside the EEA in the register",
+                         data=data, counts={"outside_eea": len(outside)},
+                         reason="no policy text given (--policy); the passages cannot be searched")]
+    sections = _sections(ctx.policy)
+    gaps, unnamed = [], []
+    for proc in outside:
+        name = ctx.processors.get(proc.key)
+        passage = " ".join(body for head, body in sections
+                           if name and _norm(name) in _norm(head + " " + body))
+        if not passage:
+            unnamed.append(f"{proc.name}: not in the policy")
+            continue
+        transfer = _any(claim.params["transfer_patterns"], passage)
+        safeguard = _any(claim.params["safeguard_patterns"], passage)
+        if not (transfer and safeguard):
+            missing = [w for w, ok in (("the transfer", transfer), ("the safeguard", safeguard)) if not ok]
+            gaps.append(f"{proc.name} ({proc.country}, register: {proc.transfer_safeguard}): "
+                        f"the policy does not name {' or '.join(missing)}")
+    counts = {"outside_eea": len(outside), "transfer_or_safeguard_missing": len(gaps),
+              "not_in_policy": len(unnamed)}
+    evidence = (f"{len(outside)} processors outside the EEA in the register; the policy's passage on "
+                f"{len(gaps)} of them lacks the transfer or its safeguard; "
+                f"{len(unnamed)} are not in the policy")
+    return [_finding(claim, FAILS if gaps or unnamed else HOLDS, evidence, counts=counts,
+                     examples=gaps + unnamed, data=data)]
+
+
+def check_completeness(claim: Claim, ctx: Context) -> list[Finding]:
+    """One finding per Art. 13/14 element: is it in the policy text?"""
+    out = []
+    controller = ctx.register.controller
+    values = {"{controller.name}": controller.name, "{controller.email}": controller.email,
+              "{controller.phone}": controller.phone, "{controller.address}": controller.address}
+    for element in claim.params["elements"]:
+        claim_id = f"{claim.id}.{element['id']}"
+        data = f"policy text; {element['article']}"
+        suggestion = element.get("suggestion") or f"{claim.suggestion} ({element['label']})"
+        if ctx.policy is None:
+            out.append(_finding(claim, NOT_CHECKABLE, element["label"], data=data, claim_id=claim_id,
+                                reason="no policy text given (--policy)", suggestion=suggestion))
+            continue
+        text = ctx.policy
+        if element.get("section"):
+            body = _section_body(ctx.policy, element["section"])
+            text = body or ""
+        patterns = [_fill(p, values) for p in element.get("patterns") or element.get("all")]
+        hits = [p for p in patterns if re.search(p, text, re.IGNORECASE | re.DOTALL)]
+        found = len(hits) == len(patterns) if "all" in element else bool(hits)
+        where = f"under the heading '{element['section']}'" if element.get("section") else "in the policy"
+        if element.get("section") and not text.strip():
+            evidence = f"{element['label']}: the heading '{element['section']}' is followed by nothing"
+        else:
+            evidence = (f"{element['label']}: {len(hits)} of {len(patterns)} search patterns found {where}"
+                        f" ({'all needed' if 'all' in element else 'one suffices'})")
+        missed = [p for p in patterns if p not in hits]
+        finding = _finding(claim, HOLDS if found else FAILS, evidence, data=data, claim_id=claim_id,
+                           counts={"patterns": len(patterns), "found": len(hits)},
+                           examples=[f"not found: {p}" for p in missed] if not found else [],
+                           suggestion=suggestion)
+        article = element["article"]
+        finding.source = article if "GDPR" in article else f"{article} GDPR"
+        out.append(finding)
+    return out
+
+
+CHECKS: dict[str, Callable[[Claim, Context], list[Finding]]] = {
+    "systems_named": check_systems_named,
+    "processor_agreements": check_processor_agreements,
+    "retention_ages": check_retention_ages,
+    "response_times": check_response_times,
+    "erasure_log": check_erasure_log,
+    "forbidden_uses": check_forbidden_uses,
+    "category_statement": check_category_statement,
+    "transfers_named": check_transfers_named,
+    "completeness": check_completeness,
+}
+assert set(CHECKS) == set(PARAMS)
+
+
+# --- text helpers -------------------------------------------------------------------------------
+
+
+def _norm(text: str) -> str:
+    """Lower case, markdown emphasis gone, whitespace collapsed."""
+    return " ".join(text.replace("*", "").replace("\\", "").lower().split())
+
+
+def _any(patterns: list[str], text: str) -> bool:
+    return any(re.search(p, text, re.IGNORECASE) for p in patterns)
+
+
+def _fill(pattern: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        pattern = pattern.replace(key, re.escape(value))
+    return pattern
+
+
+_HEADING = re.compile(r"^\s*(#{1,6}\s+.*|\*\*[^*].*\*\*\s*)$")
+
+
+def _sections(text: str) -> list[tuple[str, str]]:
+    """(heading, body) pairs of a markdown text; bold-only lines count as headings."""
+    out, head, body = [], "", []
+    for line in text.splitlines():
+        if _HEADING.match(line):
+            out.append((head, "\n".join(body)))
+            head, body = line.strip(), []
+        else:
+            body.append(line)
+    out.append((head, "\n".join(body)))
+    return out
+
+
+def _section_body(text: str, heading: str) -> str | None:
+    """The body under the last heading that contains ``heading``; None when there is no such heading."""
+    bodies = [body for head, body in _sections(text) if _norm(heading) in _norm(head)]
+    return bodies[-1] if bodies else None
+
+
+# --- running and writing ------------------------------------------------------------------------
+
+
+def run(ws: Workspace, register: Register, *, claims: Claims | Path | None = None,
+        policy: Path | str | None = None, today: date | None = None) -> list[Finding]:
+    """Every claim checked; ``policy`` is the policy's file (or None: text checks are not checkable)."""
+    claims = claims if isinstance(claims, Claims) else load_claims(claims)
+    text = None
+    if policy is not None:
+        path = Path(policy)
+        if not path.is_file():
+            raise WorkbenchError(f"--policy {path}: no such file")
+        text = path.read_text("utf-8")
+    ctx = Context(ws, register, text, claims.processors, today or date.today())
+    findings = []
+    for claim in claims.claims:
+        quoted = None if text is None else _norm(claim.quote) in _norm(text)
+        for finding in CHECKS[claim.check](claim, ctx):
+            finding.quote_in_policy = quoted
+            findings.append(finding)
+    return findings
+
+
+def frame(findings: list[Finding]) -> pd.DataFrame:
+    """One row per finding; counts and examples as text."""
+    rows = []
+    for f in findings:
+        row = asdict(f)
+        row["counts"] = "; ".join(f"{k}={v}" for k, v in f.counts.items())
+        row["examples"] = " | ".join(f.examples)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[f.name for f in Finding.__dataclass_fields__.values()])
+
+
+def summary(findings: list[Finding]) -> dict[str, int]:
+    return {v: sum(f.verdict == v for f in findings) for v in (FAILS, HOLDS, NOT_CHECKABLE)}
+
+
+def write(findings: list[Finding], out_dir: Path) -> list[Path]:
+    """findings.html, findings.csv and findings.json in ``out_dir``, owner-only."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = write_csv(frame(findings), out_dir / "findings.csv")
+    json_path, html_path = out_dir / "findings.json", out_dir / "findings.html"
+    with owner_only():
+        document = {"summary": summary(findings), "findings": [asdict(f) for f in findings]}
+        json_path.write_text(json.dumps(document, ensure_ascii=False, indent=2, default=str), "utf-8")
+        html_path.write_text(_html(findings), "utf-8")
+    for path in (json_path, html_path):
+        path.chmod(0o600)
+    return [html_path, csv_path, json_path]
+
+
+def _html(findings: list[Finding]) -> str:
+    e = html.escape
+    counts = summary(findings)
+    order = {FAILS: 0, NOT_CHECKABLE: 1, HOLDS: 2}
+    rank = {"high": 0, "medium": 1, "low": 2, "": 3}
+    parts = [
+        "<!DOCTYPE html><html lang='nl'><head><meta charset='utf-8'>",
+        "<title>Toets privacybeleid / Privacy policy audit</title><style>",
+        "body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
+        "section{border-top:1px solid #999;padding:.5em 0}.fails{color:#a00}.holds{color:#070}"
+        ".not_checkable{color:#850}blockquote{font-style:italic;margin:.3em 1em}dt{font-weight:bold}",
+        "</style></head><body>",
+        "<h1>Toets privacybeleid / Privacy policy audit</h1>",
+        f"<p id='summary'>Klopt niet / fails: {counts[FAILS]} &middot; klopt / holds: {counts[HOLDS]} "
+        f"&middot; niet toetsbaar / not checkable: {counts[NOT_CHECKABLE]}</p>",
+    ]
+    for f in sorted(findings, key=lambda f: (order[f.verdict], rank[f.severity], f.claim_id)):
+        parts += [
+            f"<section id='{e(f.claim_id)}'><h2>{e(f.claim_id)}: "
+            f"<span class='{e(f.verdict)}'>{e(LABELS[f.verdict])}</span>"
+            + (f" ({e(f.severity)})" if f.severity else "") + "</h2>",
+            f"<blockquote>{e(f.quote)}</blockquote><dl>",
+            f"<dt>Bewering / asserts</dt><dd>{e(f.asserts)}</dd>",
+            f"<dt>Bewijs / evidence</dt><dd>{e(f.evidence)}</dd>",
+        ]
+        if f.reason:
+            parts.append(f"<dt>Reden / reason</dt><dd>{e(f.reason)}</dd>")
+        if f.examples:
+            parts.append("<dt>Voorbeelden / examples (masked)</dt><dd><ul>"
+                         + "".join(f"<li>{e(x)}</li>" for x in f.examples) + "</ul></dd>")
+        parts += [
+            f"<dt>Bron / source</dt><dd>{e(f.source)}</dd>",
+            f"<dt>Gegevens / data</dt><dd>{e(f.data)}</dd>",
+            f"<dt>Voorstel / suggestion</dt><dd>{e(f.suggestion)}</dd>",
+        ]
+        if f.quote_in_policy is False:
+            parts.append("<dt>Let op / note</dt><dd>the quote was not found verbatim in the policy text</dd>")
+        parts.append("</dl></section>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
