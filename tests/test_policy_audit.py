@@ -361,3 +361,19 @@ def test_real_policy_on_the_demo(demo, reg, claims):
     for finding in findings:
         assert finding.evidence and finding.source and finding.suggestion
         assert finding.verdict != pa.NOT_CHECKABLE or finding.reason
+
+
+def test_past_retention_table_names_systems_and_years(tmp_path: Path) -> None:
+    from datetime import date
+
+    from workbench import pipeline
+    from workbench import register as registry
+    from workbench.policy_audit import past_retention
+
+    run = pipeline.demo_workspace(tmp_path / "demo")
+    register = registry.load()
+    none_yet = past_retention(run.workspace, register, date(2024, 1, 1))
+    later = past_retention(run.workspace, register, date(2040, 1, 1))
+    assert none_yet.empty
+    assert set(later.service) == {"mollie", "moneybird", "factuursturen", "exact"}
+    assert (later.kept_until < date(2040, 1, 1)).all() and later.records.gt(0).all()

@@ -502,7 +502,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
-        print("workbench: interrupted; the workspace is as it was", file=sys.stderr)
+        print("workbench: interrupted (an import leaves the workspace as it was; a package or "
+              "report folder may be incomplete: write it again into a new folder)", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug: say so without dumping data-laden locals
         if os.environ.get("WORKBENCH_DEBUG"):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench import datamap, inventory, linkage, package, requests
+from workbench import datamap, inventory, linkage, package, policy_audit, requests
 from workbench.errors import WorkbenchError
 from workbench.register import Register
 from workbench.workspace import Workspace
@@ -425,6 +425,8 @@ class Dashboard:
             "### Invalid identifiers", _table(invalid_identifiers(self.ws), pagination=None),
             "### Categories found but declared nowhere for the system",
             _table(inventory.undeclared(self.fields), pagination=None),
+            "### Records past every retention rule of their system",
+            _table(policy_audit.past_retention(self.ws, self.register, dt.date.today()), pagination=None),
             name="Inventory and findings", sizing_mode="stretch_width")
 
     def tabs(self):

@@ -287,41 +287,57 @@ def check_processor_agreements(claim: Claim, ctx: Context) -> list[Finding]:
                      data="register: processors.toml (agreement_status)")]
 
 
+def past_retention(ws: Workspace, register: Register, today: date, year_end: bool = True) -> pd.DataFrame:
+    """Dated records older than every retention rule of their system, per system, export and
+    year: service, export_kind, year, records, kept_until. A system whose rules have no period
+    gets ``kept_until`` None and is for the analyst (no bound can be computed)."""
+    docs = ws.query("""SELECT service, export_kind, year(date) AS year, count(*) AS records,
+                              max(date) AS newest
+                       FROM documents WHERE date IS NOT NULL GROUP BY ALL ORDER BY ALL""")
+    rows = []
+    for row in docs.itertuples():
+        years = _longest_rule(register, row.service)
+        start = date(int(row.year), 12, 31) if year_end else pd.Timestamp(row.newest).date()
+        until = _add_years(start, years) if years is not None else None
+        if until is None or until < today:
+            rows.append({"service": row.service, "export_kind": row.export_kind, "year": int(row.year),
+                         "records": int(row.records), "kept_until": until,
+                         "longest_rule_years": years})
+    return pd.DataFrame(rows, columns=["service", "export_kind", "year", "records", "kept_until",
+                                       "longest_rule_years"])
+
+
+def _longest_rule(register: Register, service: str) -> float | None:
+    """The longest retention period of a system's activities; None when one has no period."""
+    rules = [register.retention_rules[a.retention] for a in register.activities_for(service)
+             if a.retention in register.retention_rules]
+    years = [r.years for r in rules if r.years is not None]
+    return max(years) if rules and len(years) == len(rules) else None
+
+
 def check_retention_ages(claim: Claim, ctx: Context) -> list[Finding]:
     """Records older than every retention rule of their system; clients without recent activity."""
     if not ctx.ws.exists:
         return [_finding(claim, NOT_CHECKABLE, "no workspace", data="workspace: documents",
                          reason="nothing is imported, so no record ages can be measured")]
-    docs = ctx.ws.query("""SELECT service, export_kind, year(date) AS year, count(*) AS records,
-                                  max(date) AS newest
-                           FROM documents WHERE date IS NOT NULL GROUP BY ALL""")
-    if docs.empty:
+    dated = ctx.ws.query("SELECT service, count(*) AS records FROM documents WHERE date IS NOT NULL "
+                         "GROUP BY service ORDER BY service")
+    if dated.empty:
         return [_finding(claim, NOT_CHECKABLE, "no dated records", data="workspace: documents",
                          reason="the imported exports hold no dated records")]
-    year_end = claim.params.get("year_end", True)
-    past, longest, unruled, per_system = [], {}, [], {}
-    total_past = 0
-    for service in sorted(docs.service.unique()):
-        rules = [ctx.register.retention_rules[a.retention] for a in ctx.register.activities_for(service)
-                 if a.retention in ctx.register.retention_rules]
-        years = [r.years for r in rules if r.years is not None]
-        if not rules or len(years) < len(rules):  # a rule without a period bounds nothing
-            unruled.append(service)
-            continue
-        longest[service] = max(years)
-        for row in docs[docs.service == service].itertuples():
-            start = date(int(row.year), 12, 31) if year_end else pd.Timestamp(row.newest).date()
-            expiry = _add_years(start, longest[service])
-            if expiry < ctx.today:
-                total_past += int(row.records)
-                per_system[service] = per_system.get(service, 0) + int(row.records)
-                past.append(f"{service}/{row.export_kind}: {int(row.records)} records of {int(row.year)} "
-                            f"(kept at most {longest[service]:g} years)")
+    late = past_retention(ctx.ws, ctx.register, ctx.today, claim.params.get("year_end", True))
+    unruled = sorted(set(late[late.kept_until.isna()].service))
+    past = late[late.kept_until.notna()]
+    longest = {s: _longest_rule(ctx.register, s) for s in dated.service if s not in unruled}
+    per_system = past.groupby("service").records.sum().to_dict()
+    total_past = int(past.records.sum())
+    examples = [f"{r.service}/{r.export_kind}: {r.records} records of {r.year} "
+                f"(kept at most {r.longest_rule_years:g} years)" for r in past.itertuples()]
     inactive = _inactive_clients(ctx, claim.params.get("inactive_years"))
-    counts = {"dated_records": int(docs.records.sum()), "records_past_every_rule": total_past,
+    counts = {"dated_records": int(dated.records.sum()), "records_past_every_rule": total_past,
               "systems_without_bounded_rule": len(unruled),
-              **{f"past_every_rule.{s}": n for s, n in per_system.items()}, **inactive}
-    evidence = (f"{int(docs.records.sum())} dated records in {docs.service.nunique()} systems; "
+              **{f"past_every_rule.{s}": int(n) for s, n in per_system.items()}, **inactive}
+    evidence = (f"{int(dated.records.sum())} dated records in {len(dated)} systems; "
                 f"{total_past} older than the longest retention rule of their system "
                 f"({', '.join(f'{s}: {y:g} y' for s, y in longest.items())})")
     if unruled:
@@ -331,7 +347,7 @@ def check_retention_ages(claim: Claim, ctx: Context) -> list[Finding]:
                      f"(counted per system) have no document in the last {claim.params['inactive_years']} "
                      "years: are they still clients?")
     verdict = FAILS if total_past or unruled else HOLDS
-    return [_finding(claim, verdict, evidence, counts=counts, examples=past,
+    return [_finding(claim, verdict, evidence, counts=counts, examples=examples,
                      data="workspace: documents (date); register: activities.toml, retention.toml")]
 
 
