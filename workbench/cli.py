@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from pathlib import Path
 
 from workbench import audit, datamap, erasure, linkage, package, pipeline, policy_audit, register, requests
 from workbench.errors import WorkbenchError
+from workbench.safe_files import sha256_file
 from workbench.workspace import ImportResult, Workspace
 
 
@@ -381,7 +381,7 @@ def cmd_erasure_plan(args: argparse.Namespace) -> int:
     files = {}
     if args.out:
         out = erasure.write_plan(frame, Path(args.out))
-        files[out.name] = _sha256(out)
+        files[out.name] = sha256_file(out)
         print(f"plan written to {out}")
     erasure.log_plan(workspace, frame, args.request, files)
     if args.execute:
@@ -404,7 +404,7 @@ def cmd_rights_todo(args: argparse.Namespace) -> int:
     files = {}
     if args.out:
         out = erasure.write_plan(frame, Path(args.out))
-        files[out.name] = _sha256(out)
+        files[out.name] = sha256_file(out)
         print(f"to-do list written to {out}")
     digest = erasure.frame_digest(frame)
     audit.record(workspace, "rights-todo", request_id=args.request, files=files,
@@ -412,10 +412,6 @@ def cmd_rights_todo(args: argparse.Namespace) -> int:
                           "list_sha256": digest})
     _note(workspace, row, erasure.todo_note(row["type"], frame, digest))
     return 0
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _add_rights_commands(commands) -> None:

@@ -50,7 +50,7 @@ from workbench.datamap import subject_map
 from workbench.discovery import looks_like_name
 from workbench.errors import WorkbenchError
 from workbench.register import LEGAL_BASES, SAFEGUARDS, Register
-from workbench.safe_files import owner_only, safe_cell, write_csv, write_xlsx
+from workbench.safe_files import owner_only, safe_cell, sha256_file, write_csv, write_xlsx
 from workbench.workspace import Workspace
 
 CLIENT_SUBJECTS = frozenset({"customer"})  # the data subjects a client request is about
@@ -367,7 +367,7 @@ def write_package(ws: Workspace, register: Register, *, subject_ids: list[str], 
         zip_path, passphrase = archive(out, encrypt=encrypt)
     audit_files = dict(files)
     if zip_path is not None:
-        audit_files["archive.zip"] = _sha256(zip_path)
+        audit_files["archive.zip"] = sha256_file(zip_path)
     audit.record(ws, "package", request_id=request["id"], files=audit_files, details={
         "type": request["type"], "subjects": list(subject_ids), "lang": lang, "portability": portability,
         "encrypted": encrypt, "confirmation": confirmation,
@@ -863,13 +863,6 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 16), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 def _write_text(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -881,7 +874,7 @@ def _write_text(path: Path, text: str) -> Path:
 
 def _hashes(package: Path) -> dict[str, str]:
     """Relative path -> SHA-256 of every file of the package but the manifest itself."""
-    return {p.relative_to(package).as_posix(): _sha256(p) for p in sorted(package.rglob("*"))
+    return {p.relative_to(package).as_posix(): sha256_file(p) for p in sorted(package.rglob("*"))
             if p.is_file() and p.name != MANIFEST}
 
 

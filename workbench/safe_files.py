@@ -8,6 +8,7 @@ name field would run on the analyst's machine. Such cells get a leading single q
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -67,3 +68,12 @@ def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: Path) -> Path:
                 sheet.auto_filter.ref = sheet.dimensions
     path.chmod(0o600)
     return path
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file, read in chunks (packages and archives can be large)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 16), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
