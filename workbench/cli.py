@@ -378,11 +378,7 @@ def cmd_erasure_plan(args: argparse.Namespace) -> int:
           f"({', '.join(f'{a} {n}' for a, n in erasure.summary(frame).items())})")
     print("the workbench changes no source system: the steps are for the analyst")
     print(erasure.format_plan(frame))
-    files = {}
-    if args.out:
-        out = erasure.write_plan(frame, Path(args.out))
-        files[out.name] = sha256_file(out)
-        print(f"plan written to {out}")
+    files = _write_list(frame, args.out, "plan")
     erasure.log_plan(workspace, frame, args.request, files)
     if args.execute:
         result = erasure.purge(workspace, reg, subjects, args.request, today=today)
@@ -393,6 +389,15 @@ def cmd_erasure_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_list(frame, out: str | None, what: str) -> dict[str, str]:
+    """Write a plan or to-do list as CSV when asked; its name and hash for the audit log."""
+    if not out:
+        return {}
+    path = erasure.write_plan(frame, Path(out))
+    print(f"{what} written to {path}")
+    return {path.name: sha256_file(path)}
+
+
 def cmd_rights_todo(args: argparse.Namespace) -> int:
     workspace = Workspace(args.workspace)
     reg = register.load(args.register)
@@ -401,11 +406,7 @@ def cmd_rights_todo(args: argparse.Namespace) -> int:
     print(f"{row['type']} to-do list for {args.request}: {len(subjects)} subject(s)")
     print("the workbench changes no source system: the steps are for the analyst")
     print(erasure.format_todo(frame))
-    files = {}
-    if args.out:
-        out = erasure.write_plan(frame, Path(args.out))
-        files[out.name] = sha256_file(out)
-        print(f"to-do list written to {out}")
+    files = _write_list(frame, args.out, "to-do list")
     digest = erasure.frame_digest(frame)
     audit.record(workspace, "rights-todo", request_id=args.request, files=files,
                  details={"type": row["type"], "subjects": len(subjects), "steps": len(frame),

@@ -117,6 +117,12 @@ def match_table(loaded: Loaded, service: str, mappings: headers.MappingsLike) ->
     return max(fitting, key=lambda t: t.score(loaded.columns), default=None)
 
 
+def table_kind(loaded: Loaded, service: str, mappings: headers.MappingsLike) -> ExportKind | None:
+    """The service's tabular export the file is, by its header row, or None."""
+    table = match_table(loaded, service, mappings)
+    return table.kind if table else None
+
+
 def table_for(kind: ExportKind, mappings: headers.MappingsLike) -> headers.HeaderTable:
     return next(t for t in headers.tables(kind.service, mappings) if t.kind == kind)
 

@@ -218,8 +218,7 @@ _XML_EXPECTED = "an eExact XML export (root 'eExact' holding Accounts or Invoice
 def detect(path: Path, mappings: headers.MappingsLike = None) -> ExportKind | None:
     loaded = _common.load(path)
     if loaded.format in ("csv", "xlsx"):
-        table = _common.match_table(loaded, SERVICE, mappings)
-        return table.kind if table else None
+        return _common.table_kind(loaded, SERVICE, mappings)
     if loaded.format == "xml":
         if _xaf.is_xaf(loaded):
             return XAF if "exact" in _xaf.software(loaded).lower() else None

@@ -60,8 +60,7 @@ def detect(path: Path, mappings: headers.MappingsLike = None) -> ExportKind | No
     loaded = _common.load(path)
     if loaded.format == "json":
         return _json_kind(loaded)
-    table = _common.match_table(loaded, SERVICE, mappings)
-    return table.kind if table else None
+    return _common.table_kind(loaded, SERVICE, mappings)
 
 
 def read(path: Path, kind: ExportKind | None = None, mappings: headers.MappingsLike = None) -> Extract:

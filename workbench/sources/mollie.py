@@ -59,8 +59,7 @@ def detect(path: Path, mappings: headers.MappingsLike = None) -> ExportKind | No
         return CAMT053 if _CAMT053_ROOT.fullmatch(_xml.root_tag(loaded)) else None
     if loaded.format == "json":
         return API_JSON if _api_objects(loaded) is not None else None
-    table = _common.match_table(loaded, SERVICE, mappings)
-    return table.kind if table else None
+    return _common.table_kind(loaded, SERVICE, mappings)
 
 
 def read(path: Path, kind: ExportKind | None = None, mappings: headers.MappingsLike = None) -> Extract:

@@ -53,8 +53,7 @@ PERSON = "contact_people."
 def detect(path: Path, mappings: headers.MappingsLike = None) -> ExportKind | None:
     loaded = _common.load(path)
     if loaded.format in ("csv", "xlsx"):
-        table = _common.match_table(loaded, SERVICE, mappings)
-        return table.kind if table else None
+        return _common.table_kind(loaded, SERVICE, mappings)
     if loaded.format == "json":
         return _json_kind(_common.json_records(loaded, "contacts", "sales_invoices"))
     # An auditfile that does not name its package is left to the user (--source moneybird/xaf).
