@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint venv
+.PHONY: demo test lint venv bench
 
 venv: $(STAMP)
 
@@ -34,4 +34,11 @@ test: $(STAMP)
 	$(BIN)/python -m pytest --nbval -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check workbench tests
+	$(BIN)/ruff check workbench tests benchmarks
+
+# The benchmark of issue 7 (not part of `make test`): `make bench SCALE=0.1 ARGS="--repeat 3"`.
+# Figures go to reports/bench/; see README, "Benchmarks".
+SCALE ?= 1.0
+ARGS ?=
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run --scale $(SCALE) $(ARGS)

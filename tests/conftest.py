@@ -4,12 +4,15 @@ folder next to the repository, and a workspace snapshot."""
 from __future__ import annotations
 
 import hashlib
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from workbench import demo
+from workbench import demo, pipeline
+from workbench.workspace import Workspace
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 PAYMENTS_HEADER = ("Date,Payment method,Currency,Amount,Status,ID,Description,Consumer name,"
@@ -41,6 +44,25 @@ def payments(tmp_path: Path) -> Path:
 def business() -> demo.Business:
     """The demo business; built once per test module, as the modules' writers each want it."""
     return demo.build()
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pipeline.Run]:
+    """The demo business imported, linked and mapped, its demo request answered: built once per
+    test session, since building it takes seconds. Tests take a copy (:func:`demo_run`)."""
+    folder = tmp_path_factory.mktemp("demo-template")
+    return folder, pipeline.demo_workspace(folder)
+
+
+@pytest.fixture(scope="module")
+def demo_run(demo_template: tuple[Path, pipeline.Run],
+             tmp_path_factory: pytest.TempPathFactory) -> pipeline.Run:
+    """A test module's own copy of the session's demo business: the module may change it freely."""
+    folder, built = demo_template
+    target = tmp_path_factory.mktemp("demo")
+    shutil.copytree(folder, target, dirs_exist_ok=True)
+    return replace(built, workspace=Workspace(target / "workspace"), request=None,
+                   datamap=[target / p.relative_to(folder) for p in built.datamap])
 
 
 def shared_file(relative: str) -> Path:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 
 from workbench import dashboard, pipeline, requests
 from workbench import register as registry
+from workbench.workspace import Workspace
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -24,8 +26,8 @@ LOCAL = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return pipeline.demo_workspace(tmp_path_factory.mktemp("dash"))
+def demo(demo_run: pipeline.Run) -> pipeline.Run:
+    return demo_run
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +95,8 @@ def test_tracker_with_a_fixed_today(demo):
         row = dashboard.tracker(ws, today).set_index("request_id").loc[rid]
         assert row.colour == colour, today
     totals = dashboard.year_totals(ws, due + dt.timedelta(days=1)).set_index("type")
-    assert totals.loc["erasure", "received"] == 1 and totals.loc["erasure", "overdue"] == 1
+    # the demo's history holds one completed erasure of the same year (pipeline.DEMO_HISTORY)
+    assert totals.loc["erasure", "received"] == 2 and totals.loc["erasure", "overdue"] == 1
     assert totals.loc["total", "received"] == totals.drop("total").received.sum()
 
 
@@ -206,3 +209,32 @@ def test_components_render_without_a_browser(demo, board):
     page = board.tabs()
     root = page.get_root(Document())
     assert len(page) == 4 and root is not None
+
+
+def test_served_tabs_build_a_view_when_first_opened(demo):
+    from bokeh.document import Document
+
+    lazy = dashboard.Dashboard(demo.workspace, registry.load())
+    built: list[str] = []
+    for name in ("clients_view", "requests_view", "inventory_view"):
+        view = getattr(lazy, name)
+        setattr(lazy, name, lambda view=view, name=name: built.append(name) or view())
+    page = lazy.tabs(lazy=True)
+    page.get_root(Document())
+    assert len(page) == 4 and built == []  # only the processor flows are built for the first render
+    page.active = 2
+    assert built == ["requests_view"]
+
+
+def test_sessions_share_work_until_the_workspace_changes(demo, board, tmp_path):
+    ws = Workspace(shutil.copytree(demo.workspace.path, tmp_path / "ws"))  # this test writes to it
+    before = dashboard.workspace_state(ws)
+    again = dashboard.Dashboard(ws, board.register)
+    assert again.key[0] == before and again.fields.equals(board.fields)
+    computed: list[int] = []
+    for _ in range(2):
+        dashboard.shared(("test", *again.key), lambda: computed.append(1))
+    assert computed == [1]
+    requests.new(ws, type="access", email="shared@example.nl", received=dt.date(2026, 3, 2))
+    assert dashboard.workspace_state(ws) != before
+    assert dashboard.Dashboard(ws, board.register).key != again.key

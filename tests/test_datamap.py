@@ -20,8 +20,8 @@ from workbench.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> pipeline.Run:
-    return pipeline.demo_workspace(tmp_path_factory.mktemp("datamap"))
+def run(demo_run: pipeline.Run) -> pipeline.Run:
+    return demo_run
 
 
 @pytest.fixture(scope="module")

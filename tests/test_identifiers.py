@@ -39,3 +39,12 @@ def test_normalise_column_once_per_value_and_keeps_invalid() -> None:
     normal, valid = identifiers.normalise_column(values, "iban")
     assert normal.tolist() == ["NL91ABNA0417164300", "", "NL91ABNA0417164301", "NL91ABNA0417164300"]
     assert valid.tolist() == [True, False, False, True]
+
+
+def test_known_results_are_not_checked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    known: dict = {}
+    identifiers.normalise_column(pd.Series(["06-12345678", "12345"]), "phone", known)
+    assert known == {"06-12345678": ("+31612345678", True), "12345": ("12345", False)}
+    monkeypatch.setitem(identifiers.NORMALISERS, "phone", lambda value: pytest.fail(f"checked {value}"))
+    normal, valid = identifiers.normalise_column(pd.Series(["12345", "06-12345678", ""]), "phone", known)
+    assert normal.tolist() == ["12345", "+31612345678", ""] and valid.tolist() == [False, True, False]

@@ -325,6 +325,31 @@ def test_subject_parties_lists_the_parties_with_how_they_link(linked):
     assert linkage.subject_parties(ws, "S-unknown").empty
 
 
+def test_find_reads_a_sorted_lookup_of_every_subject(linked):
+    ws = linked[0]
+    lookup = ws.query("SELECT * FROM subject_lookup")
+    assert list(lookup["lookup_key"]) == sorted(lookup["lookup_key"])  # stored in key order
+    subjects = ws.query("SELECT DISTINCT subject_id FROM subjects")
+    assert set(lookup["subject_id"]) == set(subjects["subject_id"])
+    kinds = set(lookup["lookup_key"].str.split(":").str[0])
+    assert {"email", "iban", "phone", "customer_number", "party_key", "name"} <= kinds
+
+
+def test_find_after_a_link_by_an_older_version_says_to_link_again(copy):
+    with copy.connect() as con:
+        con.execute("DROP TABLE subject_lookup")
+    with pytest.raises(WorkbenchError, match="link' again"):
+        linkage.find(copy, email="nobody@example.com")
+    linkage.link(copy)
+    assert linkage.find(copy, email="nobody@example.com").empty
+
+
+def test_groups_are_the_parties_sharing_identifiers_through_others():
+    exact = pd.DataFrame({"uid_l": [0, 1, 4, 6], "uid_r": [1, 2, 5, 3], "kinds": ["email"] * 4})
+    assert linkage.groups(7, exact).tolist() == [0, 0, 0, 3, 4, 4, 3]
+    assert linkage.groups(3, exact.iloc[:0]).tolist() == [0, 1, 2]
+
+
 def test_find_before_link_says_what_to_do(tmp_path):
     with pytest.raises(WorkbenchError, match="link"):
         linkage.find(Workspace(tmp_path / "none"), email="a@example.com")

@@ -13,7 +13,7 @@ from conftest import shared_file
 
 from workbench.demo import mollie as mollie_demo
 from workbench.errors import InputError
-from workbench.sources import mollie
+from workbench.sources import _common, mollie
 from workbench.workspace import Workspace
 
 
@@ -520,3 +520,13 @@ def test_wrong_container_for_kind_and_unknown_file(tmp_path):
     assert mollie.detect(other) is None
     with pytest.raises(InputError, match="not recognised as a Mollie export"):
         mollie.read(other)
+
+
+def test_consumer_key_ignores_case_and_spacing_and_stays_the_same():
+    frame = pd.DataFrame({"name": ["Jan Jansen", "jan  jansen", "", "Eva"],
+                          "iban": ["NL91 ABNA 0417 1643 00", "nl91abna0417164300", "", ""]},
+                         index=[2, 3, 4, 5])
+    keys = _common.content_key(frame, _common.PARTY_KEY_CONTENT)
+    squeezed = pd.DataFrame({"name": ["janjansen"], "iban": ["nl91abna0417164300"]})
+    expected = f"h:{pd.util.hash_pandas_object(squeezed, index=False).iloc[0]:016x}"
+    assert keys.tolist()[:3] == [expected, expected, ""] and keys.iloc[3] not in (expected, "")

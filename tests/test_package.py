@@ -20,8 +20,8 @@ from workbench import register as registry
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory):
-    run = pipeline.demo_workspace(tmp_path_factory.mktemp("package-demo"))
+def built(demo_run: pipeline.Run, tmp_path_factory: pytest.TempPathFactory):
+    run = demo_run
     business = demo.build()
     first, second = [c for c in business.clients if "namesake" in c.flags][:2]
     subject = linkage.find(run.workspace, email=first.person.email)["subject_id"].tolist()

@@ -28,9 +28,8 @@ NOT_PERSONAL = {
 
 
 @pytest.fixture(scope="module")
-def fields(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
-    run = pipeline.demo_workspace(tmp_path_factory.mktemp("personal"))
-    return inventory.build(run.workspace, registry.load())
+def fields(demo_run: pipeline.Run) -> pd.DataFrame:
+    return inventory.build(demo_run.workspace, registry.load())
 
 
 def _column(fields: pd.DataFrame, service: str, kind: str, column: str) -> pd.Series:

@@ -78,6 +78,6 @@ def test_ruff_is_clean() -> None:
     ruff = ROOT / ".venv" / "bin" / "ruff"
     if not ruff.exists():
         pytest.skip("ruff not installed in .venv")
-    result = subprocess.run([str(ruff), "check", "workbench", "tests"], cwd=ROOT,
+    result = subprocess.run([str(ruff), "check", "workbench", "tests", "benchmarks"], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout

@@ -147,3 +147,37 @@ def test_error_messages_do_not_repeat_the_value() -> None:
     with pytest.raises(InputError) as info:
         tabular.parse_dates(pd.Series(["17-05-19800"], index=[4]), P, "Geboortedatum")
     assert "19800" not in str(info.value) and "row 4" in str(info.value)
+
+
+@pytest.mark.parametrize("body", [
+    "a,b,c\r\n1,2,3\r\n4,5,6\r\n",
+    "\r\n\r\n a,b ,c\r\n1,\"x\r\ny\",3\r\n4,5,6\r\n\r\n\r\n",  # leading blank lines, a value over two lines
+    "a;b;c\n1;\"x;\ny\";3\n\n4;5;6\n",
+    "a,b,c\n1,\"he said \"\"hi\"\"\",3\n4,,\n,,\na,b,c\n7,8,9",  # quotes, blank and repeated header rows
+    "Naam;Plaats\nZoë;Café\n",
+    "a,b\n1,2\r3,4\r",
+])
+def test_fast_csv_reader_reads_as_the_pandas_reader(body: str) -> None:
+    fast = tabular._read_csv_arrow(body)
+    assert fast is not None
+    expected = tabular.drop_noise_rows(tabular._read_csv_pandas(P, body))
+    pd.testing.assert_frame_equal(tabular.drop_noise_rows(fast), expected)
+    pd.testing.assert_frame_equal(tabular.read_csv_text(P, "\ufeff" + body), expected)
+
+
+@pytest.mark.parametrize("body", ["a,a\n1,2\n", "a,,c\n1,2,3\n", "a\tb\n1\t2\n  \n3\t4\n", "a;b\n1;2;3\n",
+                                  "a;b\n1\x0b;2\n"])
+def test_what_the_fast_reader_would_read_otherwise_goes_to_pandas(body: str) -> None:
+    assert tabular._read_csv_arrow(body) is None
+
+
+def test_decimal_mark_is_decided_by_rows_not_by_distinct_values() -> None:
+    values = pd.Series(["1.234,56"] * 3 + ["2.50", "7.25"], index=range(2, 7))
+    assert tabular.parse_amounts(values, P, "Bedrag").tolist() == [1234.56] * 3 + [250.0, 725.0]
+
+
+def test_dates_of_several_formats_in_one_column() -> None:
+    values = pd.Series(["2026-01-31 14:05:00"] * 300 + ["31-01-2026", "", "2026-02-01"], index=range(2, 305))
+    parsed = tabular.parse_dates(values, P, "Datum")
+    assert parsed.iloc[-3:].tolist()[::2] == [pd.Timestamp("2026-01-31"), pd.Timestamp("2026-02-01")]
+    assert parsed.iloc[0] == pd.Timestamp("2026-01-31 14:05") and pd.isna(parsed.iloc[-2])

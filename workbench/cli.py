@@ -76,6 +76,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if done.request:
         print(f"demo access request {done.request.request['id']}: package in "
               f"{done.request.package.out} ({len(done.request.package.files)} files)")
+    if done.annual:
+        print(f"annual compliance report: {done.annual[1]} and its PDF, tables as CSV in "
+              f"{done.annual[0].parent}")
     return 0
 
 
@@ -98,7 +101,7 @@ def cmd_find(args: argparse.Namespace) -> int:
     if candidates.empty:
         print("no subject found")
         return 0
-    print(candidates.to_string(index=False))
+    print(candidates.to_string(index=False, na_rep=""))
     return 0
 
 
@@ -112,7 +115,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         first = group.iloc[0]
         print(f"== {service}/{kind}: processor {first.processor}; purpose: {first.purpose}; "
               f"legal basis: {first.legal_basis}")
-        print(group[columns + ["retention"]].to_string(index=False))
+        print(group[columns + ["retention"]].to_string(index=False, na_rep=""))
     return 0
 
 
@@ -293,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_rights_commands(commands)
     _add_dashboard_command(commands)
+    _add_report_commands(commands)
 
     audit_cmd = commands.add_parser("audit", help="the hash-chained audit log")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
@@ -474,7 +478,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     app = Path(find_spec("workbench.dashboard_app").origin)  # not imported: it builds the page
     print(f"dashboards of {workspace.path} at http://127.0.0.1:{args.port}/{app.stem}", flush=True)
     sys.argv = ["panel", "serve", str(app), "--address", "127.0.0.1", "--port", str(args.port),
-                "--allow-websocket-origin", f"127.0.0.1:{args.port}"]
+                "--allow-websocket-origin", f"127.0.0.1:{args.port}", "--warm"]  # --warm: built once at start
     panel_main()
     return 0
 
@@ -486,6 +490,67 @@ def _add_dashboard_command(commands) -> None:
     dash.add_argument("--reports", help="where packages written from the dashboard go (default: "
                       "reports/ beside the workspace)")
     dash.set_defaults(run=cmd_dashboard)
+
+
+def _add_report_commands(commands) -> None:
+    rep = commands.add_parser("report", help="the DPIA-style report and the annual compliance report")
+    sub = rep.add_subparsers(dest="report_command", required=True)
+    _add_report_dpia(sub)
+    _add_report_annual(sub)
+
+
+def cmd_report_dpia(args: argparse.Namespace) -> int:
+    from workbench import dpia
+
+    assessment = dpia.assess(Workspace(args.workspace), register.load(args.register), activity=args.activity,
+                             today=_today(args), policy=args.policy, config=args.config)
+    for line in assessment.summary:
+        print(line)
+    for path in dpia.write(assessment, args.out, pdf=not args.no_pdf):
+        print(path)
+    return 0
+
+
+def _add_report_dpia(sub) -> None:
+    rep = sub.add_parser("dpia", help="the DPIA-style report (CNIL PIA + Model DPIA Rijksdienst) as HTML, "
+                         "PDF, CSV and JSON")
+    rep.add_argument("--activity", help="assess one processing activity of the register (default: all)")
+    rep.add_argument("--policy", type=Path, help="the privacy policy's text, for the policy audit section")
+    rep.add_argument("--config", type=Path, help="folder with another firm's DPIA files (default: "
+                     "workbench/config/dpia)")
+    rep.add_argument("--today", help="YYYY-MM-DD: the date record ages, requests and actions are measured at")
+    rep.add_argument("--no-pdf", action="store_true", help="write no PDF")
+    rep.add_argument("--out", type=Path, required=True, help="folder for the report")
+    rep.set_defaults(run=cmd_report_dpia)
+
+
+def cmd_report_annual(args: argparse.Namespace) -> int:
+    from workbench import render
+
+    workspace = Workspace(args.workspace)
+    if not workspace.exists:
+        raise WorkbenchError(f"{workspace.path}: nothing imported yet; run 'workbench import' or "
+                             "'workbench demo'")
+    written = render.annual_report(workspace.path, args.year, args.out, register_dir=args.register,
+                                   policy=args.policy, today=_today(args), pdf=not args.no_pdf,
+                                   previous=args.previous)
+    print(f"annual compliance report {args.year}: {len(written)} files in {args.out}")
+    for path in written:
+        if path.suffix in (".html", ".pdf"):
+            print(f"  {path}")
+    return 0
+
+
+def _add_report_annual(sub) -> None:
+    ann = sub.add_parser("annual", help="the annual compliance report (HTML and PDF, code hidden)")
+    ann.add_argument("--year", type=int, required=True, help="the year the report covers")
+    ann.add_argument("--out", type=Path, required=True, help="folder for the report and its tables")
+    ann.add_argument("--policy", type=Path, help="the privacy policy's text, for the policy audit section")
+    ann.add_argument("--today", help="YYYY-MM-DD: the date open requests and retention are measured at")
+    ann.add_argument("--previous", type=Path, help="an earlier year's report folder: diff the inventory "
+                     "against its inventory.csv")
+    ann.add_argument("--no-pdf", action="store_true", help="write the HTML only")
+    ann.set_defaults(run=cmd_report_annual)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,27 +51,32 @@ def holdings(ws: Workspace, fields: pd.DataFrame, categories: set[str] | None = 
     if personal.empty or not ws.exists:
         return pd.DataFrame(columns=out_columns)
     personal["rolled"] = personal.category.map(rollup)
-    newest = ws.query("""SELECT service, export_kind, max(import_id) AS import_id FROM imports
-                         GROUP BY service, export_kind""")
-    rows = []
-    for export in newest.itertuples():
-        cols = personal[(personal.service == export.service) & (personal.export_kind == export.export_kind)]
-        if cols.empty:
-            continue
-        names = cols.column.tolist()
-        position = {name: i + 1 for i, name in enumerate(names)}  # DuckDB lists count from 1
-        groups = {cat: [position[c] for c in g.column] for cat, g in cols.groupby("rolled")}
-        wanted = [position[c] for c, cat in zip(cols.column, cols.rolled, strict=True)
-                  if categories is None or cat in categories]
-        cats = sorted(groups)
-        filters = [_any_filled(groups[cat]) for cat in cats] + [_any_filled(wanted)]
-        sql = ("SELECT " + ", ".join(f"count(*) FILTER (WHERE {f}) AS c{i}" for i, f in enumerate(filters))
-               + " FROM (SELECT json_extract_string(record, ?::VARCHAR[]) AS v FROM raw_records"
-               " WHERE import_id = ?)")
-        counts = ws.query(sql, [names, int(export.import_id)]).iloc[0].tolist()
-        for cat, n in zip([*cats, "*"], counts, strict=True):
-            rows.append([export.service, export.export_kind, cat, int(n)])
+    with ws.connect(read_only=True) as con:  # one connection: opening one costs more than a query
+        newest = con.execute("""SELECT service, export_kind, max(import_id) AS import_id FROM imports
+                                GROUP BY service, export_kind""").df()
+        rows = [row for export in newest.itertuples()
+                for row in _export_holdings(con, personal, export, categories)]
     return pd.DataFrame(rows, columns=out_columns)
+
+
+def _export_holdings(con, personal: pd.DataFrame, export, categories: set[str] | None) -> list[list]:
+    """The rows of :func:`holdings` for the newest import of one export, in one pass over it."""
+    cols = personal[(personal.service == export.service) & (personal.export_kind == export.export_kind)]
+    if cols.empty:
+        return []
+    names = cols.column.tolist()
+    position = {name: i + 1 for i, name in enumerate(names)}  # DuckDB lists count from 1
+    groups = {cat: [position[c] for c in g.column] for cat, g in cols.groupby("rolled")}
+    wanted = [position[c] for c, cat in zip(cols.column, cols.rolled, strict=True)
+              if categories is None or cat in categories]
+    cats = sorted(groups)
+    filters = [_any_filled(groups[cat]) for cat in cats] + [_any_filled(wanted)]
+    sql = ("SELECT " + ", ".join(f"count(*) FILTER (WHERE {f}) AS c{i}" for i, f in enumerate(filters))
+           + " FROM (SELECT json_extract_string(record, ?::VARCHAR[]) AS v FROM raw_records"
+           " WHERE import_id = ?)")
+    counts = con.execute(sql, [names, int(export.import_id)]).fetchall()[0]
+    return [[export.service, export.export_kind, cat, int(n)]
+            for cat, n in zip([*cats, "*"], counts, strict=True)]
 
 
 def _any_filled(positions: list[int]) -> str:
@@ -254,6 +259,29 @@ def write_package(ws: Workspace, register: Register, subject_id: str, query: dic
                                  lang=lang, zip=True)
 
 
+# --- sharing work between the sessions of one server ---------------------------------------------
+
+_SHARED: dict[tuple, object] = {}  # results per workspace state: a changed workspace is a new key
+_SHARED_LIMIT = 64
+
+
+def workspace_state(ws: Workspace) -> tuple:
+    """What changes when the workspace's data changes: its database file and write-ahead log."""
+    files = [ws.db_path, ws.db_path.with_name(ws.db_path.name + ".wal")]
+    return (str(ws.db_path), *((f.stat().st_mtime_ns, f.stat().st_size) if f.exists() else None
+                               for f in files))
+
+
+def shared(key: tuple, compute):
+    """``compute()``, once per key for every session the server runs (``panel serve --warm`` builds
+    the page once at start, so the first visitor does not wait for the inventory)."""
+    if key not in _SHARED:
+        if len(_SHARED) >= _SHARED_LIMIT:
+            _SHARED.clear()
+        _SHARED[key] = compute()
+    return _SHARED[key]
+
+
 # --- Panel components ------------------------------------------------------------------------------
 
 def _table(frame: pd.DataFrame, **kwargs):
@@ -273,10 +301,16 @@ class Dashboard:
     reports: Path | None = None
     today: dt.date | None = None
     fields: pd.DataFrame = field(init=False)
+    key: tuple = field(init=False)  # the workspace's state and the register: what results are shared by
 
     def __post_init__(self) -> None:
         self.reports = Path(self.reports or reports_dir(self.ws))
-        self.fields = inventory.build(self.ws, self.register)
+        self.key = (workspace_state(self.ws), repr(self.register))
+        self.fields = shared(("fields", *self.key), lambda: inventory.build(self.ws, self.register)).copy()
+
+    def _flows(self, selection: Selection) -> pd.DataFrame:
+        return shared(("flows", *self.key, selection.category, selection.processor, selection.activity),
+                      lambda: flows(self.ws, self.register, self.fields, selection)).copy()
 
     def flows_view(self):
         import holoviews as hv
@@ -298,7 +332,7 @@ class Dashboard:
 
         def refresh(*_):
             selection = Selection(pick_cat.value, pick_proc.value, pick_act.value)
-            frame = flows(self.ws, self.register, self.fields, selection)
+            frame = self._flows(selection)
             state.update(selection=selection, frame=frame)
             edges.value = frame[["stage", "source", "target", "value"]]
             behind.value = flow_fields(self.fields, self.register, {}, selection)
@@ -323,7 +357,8 @@ class Dashboard:
             widget.param.watch(refresh, "value")
         edges.param.watch(chosen, "selection")
         refresh()
-        others = undeclared_systems(self.register, holdings(self.ws, self.fields))
+        others = shared(("undeclared", *self.key),
+                        lambda: undeclared_systems(self.register, holdings(self.ws, self.fields)))
         return pn.Column(
             pn.pane.Markdown("## Processor flows\nData categories → systems → processors → where the "
                              "data is, weighted by records of the newest import of each export."),
@@ -429,11 +464,21 @@ class Dashboard:
             _table(policy_audit.past_retention(self.ws, self.register, dt.date.today()), pagination=None),
             name="Inventory and findings", sizing_mode="stretch_width")
 
-    def tabs(self):
+    def tabs(self, lazy: bool = False):
+        """The four views as tabs. ``lazy`` (the served page) builds a view when its tab is first
+        opened, so the first table shows without waiting for the others; a notebook builds them
+        all, for its saved output."""
         import panel as pn
 
-        return pn.Tabs(self.flows_view(), self.clients_view(), self.requests_view(), self.inventory_view(),
-                       dynamic=False, sizing_mode="stretch_width")
+        views = {"Processor flows": self.flows_view, "Client explorer": self.clients_view,
+                 "Request tracker": self.requests_view, "Inventory and findings": self.inventory_view}
+        if not lazy:
+            return pn.Tabs(*(view() for view in views.values()), dynamic=False, sizing_mode="stretch_width")
+        first, *others = views.items()
+        return pn.Tabs((first[0], first[1]()),
+                       *((title, pn.param.ParamFunction(lambda view=view: view(), lazy=True))
+                         for title, view in others),
+                       dynamic=True, sizing_mode="stretch_width")
 
 
 def tabs(ws: Workspace, register: Register, reports: Path | None = None, today: dt.date | None = None):
@@ -442,8 +487,9 @@ def tabs(ws: Workspace, register: Register, reports: Path | None = None, today: 
 
 
 def template(ws: Workspace, register: Register, reports: Path | None = None, today: dt.date | None = None):
-    """The served page: the tabs in a ``BootstrapTemplate``, which loads nothing from outside."""
+    """The served page: the tabs, each built when first opened, in a ``BootstrapTemplate``, which
+    loads nothing from outside."""
     import panel as pn
 
     return pn.template.BootstrapTemplate(title="Workbench: privacy dashboards",
-                                         main=[tabs(ws, register, reports, today)])
+                                         main=[Dashboard(ws, register, reports, today).tabs(lazy=True)])

@@ -26,7 +26,7 @@ carries out the steps there.
 **The purge** (:func:`purge`) carries the plan out inside the workspace, so the workbench does not
 become a shadow copy: the subject's records that need not be kept are removed from
 ``party_versions``, ``document_versions``, ``identifier_versions`` and ``raw_records``, and the
-subject is removed from the linkage tables (``subjects``, its ``link_candidates``, and
+subject is removed from the linkage tables (``subjects``, ``subject_lookup``, its ``link_candidates``, and
 ``link_decisions`` about parties that are gone). What must be kept stays, as the legal copy, and is
 marked in ``retention_holds`` (service, export kind, import id, source row, until, rule, request
 id). Then the database file is rewritten (:func:`workbench.requests.compact`) so the removed
@@ -461,6 +461,7 @@ def purge(ws: Workspace, register: Register, subject_ids: list[str], request_id:
                    OR subject_b IN (SELECT subject_id FROM sids)""").fetchone()[0]
             removed["subjects"] = con.execute(
                 "DELETE FROM subjects WHERE subject_id IN (SELECT subject_id FROM sids)").fetchone()[0]
+            con.execute("DELETE FROM subject_lookup WHERE subject_id IN (SELECT subject_id FROM sids)")
             con.execute("INSERT INTO retention_holds BY NAME SELECT * FROM holds")
             con.commit()
         except BaseException:

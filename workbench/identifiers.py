@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -106,12 +107,25 @@ NORMALISERS: dict[str, Callable[[str], Result]] = {
 }
 
 
-def normalise_column(values: pd.Series, kind: str) -> tuple[pd.Series, pd.Series]:
-    """Normalised values and validity flags for a column, computed once per distinct value."""
+def normalise_column(values: pd.Series, kind: str,
+                     known: dict[str, Result] | None = None) -> tuple[pd.Series, pd.Series]:
+    """Normalised values and validity flags for a column, computed once per distinct value.
+
+    ``known`` carries the results between columns of one import, so a value that is both a
+    party's field and an identifier row (a consumer's IBAN on every payment) is checked once."""
     text = values.fillna("").astype("str")
-    distinct = text[text.str.strip().ne("")].unique()
+    codes, distinct = pd.factorize(text, use_na_sentinel=False)
+    distinct = distinct.to_numpy(dtype=object).tolist()
+    known = {} if known is None else known
+    todo = [v for v in distinct if v not in known and v.strip()]
+    known.update(_check_all(todo, kind))
+    results = [known.get(v, ("", False)) for v in distinct]
+    normal = np.array([r[0] for r in results], dtype=object)[codes]
+    valid = np.array([r[1] for r in results], dtype=bool)[codes]
+    return (pd.Series(normal, index=values.index, dtype="str"),
+            pd.Series(valid, index=values.index, dtype="bool"))
+
+
+def _check_all(values: list[str], kind: str) -> dict[str, Result]:
     check = NORMALISERS[kind]
-    results = [check(v) for v in distinct]
-    normal = text.map(dict(zip(distinct, (r[0] for r in results), strict=True))).fillna("")
-    valid = text.map(dict(zip(distinct, (r[1] for r in results), strict=True)))
-    return normal.astype("str"), valid.fillna(False).astype("bool")
+    return {value: check(value) for value in values}

@@ -30,15 +30,18 @@ and :func:`splink_settings`, and keep everything else.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
 import time
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import duckdb
+import numpy as np
 import pandas as pd
 from stdnum import iban as stdnum_iban
 
@@ -58,12 +61,17 @@ LEGAL_FORMS = frozenset({"bv", "nv", "vof", "cv", "gmbh", "ltd", "bvba", "llc", 
 MUST, CANNOT = "must", "cannot"
 DECISIONS = {"merge": MUST, "confirm": MUST, "split": CANNOT, "reject": CANNOT}
 PARTY = ["service", "export_kind", "party_key"]
+SCORED = ["uid_l", "uid_r", "probability", "evidence", "other_evidence"]  # what an engine scores
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS subjects (
     subject_id VARCHAR NOT NULL, service VARCHAR, export_kind VARCHAR, party_key VARCHAR,
     how VARCHAR, probability DOUBLE, evidence VARCHAR, linked_at TIMESTAMP,
     PRIMARY KEY (service, export_kind, party_key));
+-- what find() looks a party up by ('email:...', 'name:...'), sorted by it; an erasure removes a
+-- subject's rows here with its rows in subjects
+CREATE TABLE IF NOT EXISTS subject_lookup (
+    lookup_key VARCHAR, subject_id VARCHAR, service VARCHAR, export_kind VARCHAR);
 CREATE TABLE IF NOT EXISTS link_candidates (
     candidate_id VARCHAR PRIMARY KEY, subject_a VARCHAR, subject_b VARCHAR,
     service_a VARCHAR, export_kind_a VARCHAR, party_key_a VARCHAR,
@@ -87,7 +95,12 @@ def fold(text: object) -> str:
     """Lower case, accents folded, dots dropped (``B.V.`` is ``bv``), other punctuation a space."""
     if text is None or (isinstance(text, float) and pd.isna(text)):
         return ""
-    plain = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode().lower()
+    return _fold(str(text))
+
+
+@functools.lru_cache(maxsize=1 << 16)  # names and places recur in every export of a client
+def _fold(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     return " ".join(re.sub(r"[^a-z0-9@ ]", " ", plain.replace(".", "")).split())
 
 
@@ -118,12 +131,10 @@ def org_name(name: object) -> str:
     return " ".join(t for t in fold(name).split() if t not in LEGAL_FORMS)
 
 
-def _valid(check, value: object) -> str:
-    text = "" if value is None or pd.isna(value) else str(value)
-    if not text.strip():
-        return ""
-    normal, ok = check(text)
-    return normal if ok else ""
+def _per_value(values: pd.Series, normalise) -> pd.Series:
+    """``normalise`` applied once per distinct value (the same client recurs in every export)."""
+    distinct = values.dropna().unique()
+    return values.map(dict(zip(distinct, map(normalise, distinct), strict=True))).fillna(normalise(None))
 
 
 def _postcode(value: object) -> str:
@@ -146,21 +157,22 @@ def prepare(ws: Workspace) -> tuple[pd.DataFrame, pd.DataFrame]:
     raw = ws.query(_PARTIES_SQL).astype(object).where(lambda f: f.notna(), None)
     records = pd.DataFrame({"unique_id": range(len(raw)), **{c: raw[c] for c in PARTY},
                             "organisation_key": raw["organisation_key"].fillna("")})
-    names = [_names(row) for row in raw.itertuples(index=False)]
-    records["given_name"] = [n[0] for n in names]
-    records["surname"] = [n[1] for n in names]
-    records["org"] = [n[2] for n in names]
+    named = list(raw[["given_name", "name_prefix", "family_name", "name", "company"]].itertuples(
+        index=False, name="Named"))
+    known = {row: _names(row) for row in set(named)}  # a client has the same name in most exports
+    for n, column in enumerate(("given_name", "surname", "org")):
+        records[column] = [known[row][n] for row in named]
     records["role"] = _roles(raw, records)
     # an organisation is compared on its own name; its contact's name is not its name
     is_org = records["role"].eq("organisation")
     records.loc[is_org, "given_name"] = ""
     records.loc[is_org, "surname"] = records.loc[is_org, "org"]
-    records["postcode"] = raw["postcode"].map(_postcode)
-    records["street"] = raw["street"].map(lambda s: re.sub(r"[^a-z0-9]", "", fold(s)))
-    records["city"] = raw["city"].map(fold)
-    records["email"] = raw["email"].map(lambda v: _valid(identifiers.email, v))
-    records["phone"] = raw["phone"].map(lambda v: _valid(identifiers.phone, v))
-    records["iban"] = raw["iban"].map(lambda v: _valid(identifiers.iban_number, v))
+    records["postcode"] = _per_value(raw["postcode"], _postcode)
+    records["street"] = _per_value(raw["street"], lambda s: re.sub(r"[^a-z0-9]", "", fold(s)))
+    records["city"] = _per_value(raw["city"], fold)
+    for column, kind in (("email", "email"), ("phone", "phone"), ("iban", "iban")):
+        normal, valid = identifiers.normalise_column(raw[column], kind)  # once per distinct value
+        records[column] = normal.where(valid, "")
     records = records.drop(columns="org")
     for column in ["given_name", "surname", "postcode", "street", "city", "email", "phone", "iban"]:
         records[column] = records[column].replace("", None)
@@ -188,8 +200,9 @@ def _roles(raw: pd.DataFrame, records: pd.DataFrame) -> pd.Series:
     contact = raw["organisation_key"].fillna("").ne("")
     typed_org = (raw["company"].fillna("").ne("") | raw["party_type"].eq("organisation")) & ~contact
     known = set(records.loc[typed_org, "org"]) - {""}
-    bare = raw["name"].map(fold)
-    named_org = bare.map(lambda n: bool(n) and (org_name(n) in known or bool(set(n.split()) & LEGAL_FORMS)))
+    bare = _per_value(raw["name"], fold)
+    named_org = _per_value(bare, lambda n: bool(n) and (org_name(n) in known
+                                                          or bool(set(n.split()) & LEGAL_FORMS)))
     org = typed_org | (~contact & raw["party_type"].ne("person") & named_org)
     return org.map({True: "organisation", False: "person"})
 
@@ -239,7 +252,8 @@ class LinkageEngine(Protocol):
 
     def scored_pairs(self, records: pd.DataFrame, floor: float) -> pd.DataFrame:
         """``uid_l, uid_r, probability, evidence, other_evidence`` of pairs scoring ``floor`` or
-        more; ``other_evidence`` says whether anything besides the names agrees."""
+        more; ``other_evidence`` says whether anything besides the names agrees. ``records``
+        carry a ``group`` column (parties sharing an identifier) to sample training data by."""
 
 
 def _name_comparison(column: str):
@@ -303,7 +317,9 @@ _NAMES = {"given_name", "surname"}
 
 class DuckDBSplinkEngine:
     """Exact pairs with a self-join in an in-memory DuckDB; scored pairs with Splink on DuckDB,
-    trained on the data of each run (u by random sampling, m by EM)."""
+    trained on the data of each run: u by random sampling, m from the groups of parties that share
+    an identifier (``group``). Not by EM: on a grown business EM drove levels that true matches
+    never show (a postcode that differs) to m = 0, which Splink 5 refuses with an error."""
 
     def __init__(self, max_pairs: float = 1e6, seed: int = 1) -> None:
         self.max_pairs = max_pairs
@@ -322,28 +338,47 @@ class DuckDBSplinkEngine:
     def scored_pairs(self, records: pd.DataFrame, floor: float) -> pd.DataFrame:
         from splink import DuckDBAPI, Linker, block_on
 
-        columns = ["unique_id", "role", *_LEVELS]
+        columns = ["unique_id", "role", "group", *_LEVELS]
         db_api = DuckDBAPI()  # a new one per run: a name registered twice is an error
         frame = db_api.register(records[columns], dataset_display_name="parties")
         linker = Linker(frame, splink_settings(), log_level=logging.ERROR)
         linker.training.estimate_probability_two_random_records_match(
             [block_on("role", "email"), block_on("role", "iban")], recall=0.7)
         linker.training.estimate_u_using_random_sampling(max_pairs=self.max_pairs, seed=self.seed)
-        for rule in (block_on("role", "postcode"), block_on("role", "surname")):
-            linker.training.estimate_parameters_using_expectation_maximisation(rule)
-        pairs = linker.inference.predict(threshold_match_probability=floor).as_pandas_dataframe()
-        return _with_evidence(pairs)
+        linker.training.estimate_m_from_label_column("group")
+        pairs = linker.inference.predict(threshold_match_probability=floor)
+        return linker.misc.query_sql(_evidence_sql(pairs.physical_name), output_type="pandas")
 
 
-def _with_evidence(pairs: pd.DataFrame) -> pd.DataFrame:
-    labels = [[_LEVELS[c].get(int(g)) for c, g in zip(_LEVELS, row, strict=True)]
-              for row in pairs[[f"gamma_{c}" for c in _LEVELS]].itertuples(index=False)]
-    return pd.DataFrame({
-        "uid_l": pairs["unique_id_l"].astype(int), "uid_r": pairs["unique_id_r"].astype(int),
-        "probability": pairs["match_probability"].astype(float),
-        "evidence": [", ".join(filter(None, row)) for row in labels],
-        "other_evidence": [any(x and x.rstrip("~") not in _NAMES for x in row) for row in labels],
-    })
+def groups(size: int, exact: pd.DataFrame) -> np.ndarray:
+    """For each of ``size`` parties, the smallest uid of the parties it shares identifiers with,
+    directly or through others (connected components of the exact pairs)."""
+    label = np.arange(size)
+    left, right = exact["uid_l"].to_numpy(dtype=int), exact["uid_r"].to_numpy(dtype=int)
+    while True:
+        low = np.minimum(label[left], label[right])
+        before = label.copy()
+        np.minimum.at(label, left, low)
+        np.minimum.at(label, right, low)
+        label = label[label]
+        if np.array_equal(label, before):
+            return label
+
+
+def _evidence_sql(table: str) -> str:
+    """The scored pairs of Splink's prediction ``table`` with what agreed, as text, computed in
+    DuckDB (a large workspace has millions of pairs)."""
+    def label(column: str) -> str:
+        levels = " ".join(f"WHEN {g} THEN '{text}'" for g, text in _LEVELS[column].items())
+        return f"CASE gamma_{column} {levels} END"
+
+    other = " OR ".join(f"coalesce(gamma_{c} IN ({', '.join(map(str, _LEVELS[c]))}), false)"
+                        for c in _LEVELS if c not in _NAMES)
+    return f"""SELECT unique_id_l::BIGINT AS uid_l, unique_id_r::BIGINT AS uid_r,
+                      match_probability::DOUBLE AS probability,
+                      concat_ws(', ', {', '.join(label(c) for c in _LEVELS)}) AS evidence,
+                      ({other}) AS other_evidence
+               FROM {table}"""
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,6 +393,7 @@ def given_names_agree(a: str, b: str) -> bool:
     return (len(short) == 1 and long.startswith(short)) or (len(short) >= 3 and long.startswith(short))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def surnames_agree(a: str, b: str) -> bool:
     """The same family name but for a typo (one for a short name, two for a long one), or one
     part of a double name."""
@@ -380,36 +416,46 @@ def typos(a: str, b: str) -> int:
     return row[-1]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Group:
     members: list[int]
     role: str
-    given: set[str] = field(default_factory=set)
-    surnames: set[str] = field(default_factory=set)
-    numbers: dict[str, set[str]] = field(default_factory=dict)  # key kind/scope -> values
+    given: set[str]
+    surnames: set[str]
+    numbers: dict[str, set[str]]  # key kind/scope -> values
 
 
 _UNIQUE = ("customer_number", "kvk_number", "vat_number")  # one per subject within a numbering
 
 
 class _Clusters:
-    """Union-find over parties where each merge is checked against what must not be merged."""
+    """Union-find over parties where each merge is checked against what must not be merged. A
+    party's group is made when a link first reaches it (most parties of a large workspace)."""
 
     def __init__(self, records: pd.DataFrame, keys: pd.DataFrame, cannot: set[frozenset[int]]) -> None:
         self.parent = list(range(len(records)))
-        self.groups = {i: _Group([i], role) for i, role in enumerate(records["role"])}
-        people = records[records["role"].eq("person")].fillna({"given_name": "", "surname": ""})
-        for i, given, surname in people[["given_name", "surname"]].itertuples(name=None):
-            self.groups[i].given |= {given} - {""}
-            self.groups[i].surnames |= {surname} - {""}
+        self.groups: dict[int, _Group] = {}
+        self.role = records["role"].tolist()
+        person = records["role"].eq("person")
+        self.given = records["given_name"].where(person & records["given_name"].notna(), "").tolist()
+        self.surname = records["surname"].where(person & records["surname"].notna(), "").tolist()
+        self.numbers: dict[int, dict[str, set[str]]] = {}
         for uid, kind, value in keys[keys["kind"].isin(_UNIQUE)].itertuples(index=False):
             scope = kind + ":" + value.split(":")[0] if kind == "customer_number" else kind
-            self.groups[uid].numbers.setdefault(scope, set()).add(value)
+            self.numbers.setdefault(uid, {}).setdefault(scope, set()).add(value)
         self.cannot: dict[int, set[int]] = {}
         for pair in cannot:
             a, b = tuple(pair)
             self.cannot.setdefault(a, set()).add(b)
             self.cannot.setdefault(b, set()).add(a)
+
+    def group(self, root: int) -> _Group:
+        found = self.groups.get(root)
+        if found is None:
+            found = self.groups[root] = _Group(  # takes over the party's numbers: made once per party
+                [root], self.role[root], {self.given[root]} - {""}, {self.surname[root]} - {""},
+                self.numbers.get(root, {}))
+        return found
 
     def find(self, i: int) -> int:
         while self.parent[i] != i:
@@ -419,8 +465,8 @@ class _Clusters:
 
     def conflict(self, a: int, b: int, analyst_only: bool = False) -> str | None:
         """Why the groups of ``a`` and ``b`` must not be one subject, or None."""
-        ga, gb = self.groups[self.find(a)], self.groups[self.find(b)]
-        if any(self.cannot.get(m, set()) & set(gb.members) for m in ga.members):
+        ga, gb = self.group(self.find(a)), self.group(self.find(b))
+        if self.cannot and any(self.cannot[m] & set(gb.members) for m in ga.members if m in self.cannot):
             return "the analyst split these"
         if analyst_only:
             return None
@@ -439,7 +485,8 @@ class _Clusters:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return
-        ga, gb = self.groups[ra], self.groups.pop(rb)
+        ga, gb = self.group(ra), self.group(rb)
+        del self.groups[rb]
         self.parent[rb] = ra
         ga.members += gb.members
         ga.given |= gb.given
@@ -448,11 +495,11 @@ class _Clusters:
             ga.numbers.setdefault(scope, set()).update(values)
 
     def clusters(self) -> list[list[int]]:
-        return [sorted(g.members) for g in self.groups.values()]
+        """The members of each group, in the order of their first member."""
+        return [sorted(self.group(i).members) for i, root in enumerate(self.parent) if i == root]
 
 
-@dataclass
-class _Edge:
+class _Edge(NamedTuple):  # a tuple: a large workspace tries millions of them
     a: int
     b: int
     how: str
@@ -461,7 +508,7 @@ class _Edge:
     names_only: bool = False
 
 
-def _cluster(records: pd.DataFrame, keys: pd.DataFrame, edges: list[_Edge],
+def _cluster(records: pd.DataFrame, keys: pd.DataFrame, edges: Iterator[_Edge],
              decided: dict[frozenset[int], str], threshold: float
              ) -> tuple[_Clusters, dict[int, _Edge], list[tuple[_Edge, str]]]:
     """Apply the links in order, each checked against the constraints (the analyst's merges
@@ -533,8 +580,8 @@ def link(ws: Workspace, threshold: float = 0.95, engine: LinkageEngine | None = 
     exact = engine.exact_pairs(keys)
     timings["deterministic"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    scored = engine.scored_pairs(records, CANDIDATE_FLOOR) if len(records) >= MIN_SPLINK_RECORDS \
-        else pd.DataFrame(columns=["uid_l", "uid_r", "probability", "evidence", "other_evidence"])
+    scored = engine.scored_pairs(records.assign(group=groups(len(records), exact)), CANDIDATE_FLOOR) \
+        if len(records) >= MIN_SPLINK_RECORDS else pd.DataFrame(columns=SCORED)
     timings["probabilistic"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -553,23 +600,26 @@ def link(ws: Workspace, threshold: float = 0.95, engine: LinkageEngine | None = 
         seconds=time.perf_counter() - started, timings=timings)
 
 
-def _edges(exact: pd.DataFrame, scored: pd.DataFrame, decided: dict[frozenset[int], str]) -> list[_Edge]:
+def _edges(exact: pd.DataFrame, scored: pd.DataFrame, decided: dict[frozenset[int], str]) -> Iterator[_Edge]:
     """Every link to try, in order: the exact ones (more shared keys first), Splink's by
     probability, and last the analyst's merges, which join whole subjects as they came out."""
-    probability = {frozenset((a, b)): (p, e) for a, b, p, e in
-                   scored[["uid_l", "uid_r", "probability", "evidence"]].itertuples(index=False)}
-    edges = []
     exact = exact.assign(n=exact["kinds"].str.count(",")).sort_values(
         ["n", "uid_l", "uid_r"], ascending=[False, True, True])
-    for a, b, kinds in exact[["uid_l", "uid_r", "kinds"]].itertuples(index=False):
-        score = probability.get(frozenset((a, b)))
-        evidence = kinds + (f"; splink {score[0]:.3f}: {score[1]}" if score else "")
-        edges.append(_Edge(a, b, "deterministic", 1.0, evidence))
+    ends = ["uid_l", "uid_r"]
+    pair = scored[ends].astype(int)
+    ordered = scored.assign(uid_l=pair.min(axis=1), uid_r=pair.max(axis=1)).drop_duplicates(ends)
+    scores = exact[ends].merge(ordered[[*ends, "probability", "evidence"]], on=ends, how="left")
+    known = scores["probability"].notna().to_numpy()
+    splink = scores["probability"][known].map("{:.3f}".format) + ": " + scores["evidence"][known]
+    evidence = exact["kinds"].to_numpy(dtype=object).copy()
+    evidence[known] += "; splink " + splink.to_numpy(dtype=object)
+    for a, b, text in zip(exact["uid_l"].tolist(), exact["uid_r"].tolist(), evidence.tolist(), strict=True):
+        yield _Edge(a, b, "deterministic", 1.0, text)
     scored = scored.sort_values(["probability", "uid_l", "uid_r"], ascending=[False, True, True])
-    for a, b, p, evidence, other in scored.itertuples(index=False):
-        edges.append(_Edge(a, b, "probabilistic", float(p), evidence, names_only=not other))
-    return edges + [_Edge(*sorted(pair), "analyst", 1.0, "analyst")
-                    for pair, d in sorted(decided.items(), key=lambda x: sorted(x[0])) if d == MUST]
+    for a, b, p, text, other in zip(*(scored[c].tolist() for c in SCORED), strict=True):
+        yield _Edge(a, b, "probabilistic", float(p), text, not other)
+    for pair, _ in sorted(((p, d) for p, d in decided.items() if d == MUST), key=lambda x: sorted(x[0])):
+        yield _Edge(*sorted(pair), "analyst", 1.0, "analyst")
 
 
 # --------------------------------------------------------------------------------------------
@@ -743,13 +793,36 @@ def _splink_probability(evidence: str) -> float | None:
     return float(found.group(1)) if found else None
 
 
+_FIND_KINDS = ("email", "iban", "phone", "customer_number")  # what find() is asked for
+_NAME_SQL = """lower(strip_accents(coalesce(
+    nullif(trim(concat_ws(' ', p.given_name, p.name_prefix, p.family_name)), ''), nullif(p.name, ''),
+    p.company)))"""
+# each party under its identifiers as imported (valid or not), its own key and its full name (lower
+# case, no accents); sorted, so a look-up reads a few blocks of the table
+_INSERT_LOOKUP = f"""
+    INSERT INTO subject_lookup
+    SELECT DISTINCT lookup_key, subject_id, service, export_kind FROM (
+        SELECT i.kind || ':' || i.value AS lookup_key, n.subject_id, n.service, n.export_kind
+        FROM new_subjects n JOIN identifiers i USING (service, export_kind, party_key)
+        WHERE i.kind IN {_FIND_KINDS} AND i.value IS NOT NULL
+        UNION ALL
+        SELECT 'party_key:' || party_key, subject_id, service, export_kind FROM new_subjects
+        UNION ALL
+        SELECT 'name:' || {_NAME_SQL}, n.subject_id, n.service, n.export_kind
+        FROM new_subjects n JOIN parties p USING (service, export_kind, party_key))
+    WHERE lookup_key IS NOT NULL ORDER BY lookup_key"""
+
+
 def _store(ws: Workspace, subjects: pd.DataFrame, candidates: pd.DataFrame) -> None:
     with ws.connect() as con:
         con.begin()
         con.execute("DELETE FROM subjects")
         con.execute("DELETE FROM link_candidates")
         con.register("new_subjects", subjects)
-        con.execute("INSERT INTO subjects SELECT *, now()::TIMESTAMP FROM new_subjects")
+        # in subject order, so reading one subject's parties reads a few blocks
+        con.execute("INSERT INTO subjects SELECT *, now()::TIMESTAMP FROM new_subjects ORDER BY subject_id")
+        con.execute("DELETE FROM subject_lookup")
+        con.execute(_INSERT_LOOKUP)
         con.register("new_candidates", candidates)
         con.execute("INSERT INTO link_candidates SELECT *, now()::TIMESTAMP FROM new_candidates")
         con.commit()
@@ -763,6 +836,20 @@ def _require_subjects(ws: Workspace) -> None:
     if not ws.exists or ws.query("""SELECT count(*) AS n FROM information_schema.tables
                                     WHERE table_name = 'subjects'""")["n"].iloc[0] == 0:
         raise WorkbenchError("no subjects yet: run 'workbench link' first")
+
+
+def _lookup_missing(con: duckdb.DuckDBPyConnection) -> WorkbenchError | None:
+    """Why :func:`find` cannot look subjects up, or None (asked only when it found nothing: opening
+    the database and one query are all a look-up should cost)."""
+    tables = {t for (t,) in con.execute("""SELECT table_name FROM information_schema.tables
+                                           WHERE table_name IN ('subjects', 'subject_lookup')""").fetchall()}
+    if "subjects" not in tables:
+        return WorkbenchError("no subjects yet: run 'workbench link' first")
+    if "subject_lookup" not in tables or con.execute(
+            "SELECT EXISTS (FROM subjects) AND NOT EXISTS (FROM subject_lookup)").fetchall()[0][0]:
+        return WorkbenchError("the subjects were linked by an older version of the workbench: "
+                              "run 'workbench link' again")
+    return None
 
 
 def subject_parties(ws: Workspace, subject_id: str) -> pd.DataFrame:
@@ -792,50 +879,54 @@ def find(ws: Workspace, *, email: str | None = None, name: str | None = None,
          iban: str | None = None, phone: str | None = None, customer_id: str | None = None,
          min_name_score: float = 0.85) -> pd.DataFrame:
     """Candidate subjects for what is asked: identifiers match exactly (normalised like the
-    data), names fuzzily (Jaro-Winkler); the score is the mean over what was asked."""
-    _require_subjects(ws)
+    data), names fuzzily (Jaro-Winkler); the score is the mean over what was asked. It answers
+    from the parties as the last :func:`link` saw them (``subject_lookup``)."""
+    if not ws.exists:
+        raise WorkbenchError("no subjects yet: run 'workbench link' first")
     asked = _query_keys(email, iban, phone, customer_id)
-    hits = [_identifier_hits(ws, kind, value) for kind, value in asked]
-    if name:
-        hits.append(_name_hits(ws, name, min_name_score))
     columns = ["subject_id", "score", "evidence", "systems"]
-    if not hits:
-        return pd.DataFrame(columns=columns)
-    found = pd.concat(hits, ignore_index=True)
-    if found.empty:
-        return pd.DataFrame(columns=columns)
-    per = found.groupby(["subject_id", "criterion"], as_index=False).agg(
-        score=("score", "max"), evidence=("evidence", "first"))
-    result = per.groupby("subject_id", as_index=False).agg(
-        score=("score", lambda s: s.sum() / len(hits)), evidence=("evidence", "; ".join))
-    systems = ws.query("""SELECT subject_id, string_agg(DISTINCT service, ', ' ORDER BY service) AS systems
-                          FROM subjects WHERE subject_id IN (SELECT subject_id FROM found)
-                          GROUP BY subject_id""", frames={"found": result})
-    result = result.merge(systems, on="subject_id", how="left")
-    ordered = result.sort_values(["score", "subject_id"], ascending=[False, True])
-    return ordered[columns].reset_index(drop=True)
+    hits = [_IDENTIFIER_HIT + (_NUMBER_HIT if kind == "customer_number" else "") for kind, _ in asked]
+    params = [p for kind, value in asked for p in
+              [kind, kind, f"{kind}:{value}", *([f"party_key:{value}", value] if kind == "customer_number"
+                                                else [])]]
+    if name:
+        hits.append(_NAME_HIT)
+        params += [fold(name), min_name_score]
+    with ws.connect(read_only=True) as con:
+        try:
+            found = con.execute(_find_sql(hits), params).df() if hits else None
+        except duckdb.CatalogException as exc:
+            raise (_lookup_missing(con) or exc) from None
+        missing = _lookup_missing(con) if found is None or found.empty else None
+        if missing:
+            raise missing
+    return pd.DataFrame(columns=columns) if found is None else found[columns]
 
 
-def _identifier_hits(ws: Workspace, kind: str, value: str) -> pd.DataFrame:
-    extra = " OR (s.party_key = ? AND ? <> '')" if kind == "customer_number" else ""
-    params = [kind, value] + ([value, value] if extra else [])
-    return ws.query(f"""
-        SELECT DISTINCT s.subject_id, ? AS criterion, 1.0 AS score,
-               ? || ' exact (' || s.service || '/' || s.export_kind || ')' AS evidence
-        FROM subjects s LEFT JOIN identifiers i USING (service, export_kind, party_key)
-        WHERE (i.kind = ? AND i.value = ?){extra}""", [kind, kind, *params])
+def _find_sql(hits: list[str]) -> str:
+    return f"""
+        WITH hits AS ({" UNION ALL ".join(hits)}),
+        per AS (SELECT subject_id, criterion, max(score) AS score, min(evidence) AS evidence
+                FROM hits GROUP BY ALL),
+        found AS (SELECT subject_id, sum(score) / {len(hits)} AS score,
+                         string_agg(evidence, '; ' ORDER BY criterion) AS evidence
+                  FROM per GROUP BY subject_id)
+        SELECT found.*, systems FROM found JOIN (
+            SELECT subject_id, string_agg(DISTINCT service, ', ' ORDER BY service) AS systems
+            FROM subjects WHERE subject_id IN (SELECT subject_id FROM found) GROUP BY ALL
+        ) USING (subject_id)
+        ORDER BY score DESC, subject_id"""
 
 
-def _name_hits(ws: Workspace, name: str, minimum: float) -> pd.DataFrame:
-    return ws.query("""
-        WITH names AS (
-            SELECT s.subject_id,
-                   lower(strip_accents(coalesce(
-                       nullif(trim(concat_ws(' ', p.given_name, p.name_prefix, p.family_name)), ''),
-                       nullif(p.name, ''), p.company))) AS full_name
-            FROM subjects s JOIN parties p USING (service, export_kind, party_key))
-        SELECT subject_id, 'name' AS criterion,
-               max(jaro_winkler_similarity(full_name, ?)) AS score,
-               'name ' || printf('%.2f', max(jaro_winkler_similarity(full_name, ?))) AS evidence
-        FROM names WHERE full_name IS NOT NULL GROUP BY subject_id HAVING score >= ?""",
-                    [fold(name), fold(name), minimum])
+# the subjects one asked identifier or the name finds: subject_id, criterion, score, evidence
+_IDENTIFIER_HIT = """SELECT subject_id, ? AS criterion, 1.0 AS score,
+                            ? || ' exact (' || service || '/' || export_kind || ')' AS evidence
+                     FROM subject_lookup WHERE lookup_key = ?"""
+_NUMBER_HIT = " OR (lookup_key = ? AND ? <> '')"  # a customer number is also a party's own key
+_NAME_HIT = """SELECT subject_id, 'name' AS criterion, max(score) AS score,
+                      'name ' || printf('%.2f', max(score)) AS evidence
+               FROM subject_lookup JOIN (
+                   SELECT lookup_key, jaro_winkler_similarity(substr(lookup_key, 6), ?) AS score
+                   FROM (SELECT DISTINCT lookup_key FROM subject_lookup
+                         WHERE lookup_key >= 'name:' AND lookup_key < 'name;')
+               ) USING (lookup_key) WHERE score >= ? GROUP BY subject_id"""

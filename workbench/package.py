@@ -38,7 +38,6 @@ import json
 import os
 import re
 import secrets
-import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +49,7 @@ from workbench.datamap import subject_map
 from workbench.discovery import looks_like_name
 from workbench.errors import WorkbenchError
 from workbench.register import LEGAL_BASES, SAFEGUARDS, Register
-from workbench.safe_files import owner_only, safe_cell, sha256_file, write_csv, write_xlsx
+from workbench.safe_files import owner_only, safe_cell, sha256_file, write_csv, write_pdf, write_xlsx
 from workbench.workspace import Workspace
 
 CLIENT_SUBJECTS = frozenset({"customer"})  # the data subjects a client request is about
@@ -354,7 +353,7 @@ def write_package(ws: Workspace, register: Register, *, subject_ids: list[str], 
                          portability, included, excluded)
         written.append(_write_text(out / "index.html", letter))
         if pdf:
-            written.append(_write_pdf(out / "index.pdf", letter))
+            written.append(write_pdf(letter, out / "index.pdf"))
         manifest = _write_manifest(out, request, confirmation, portability, lang)
     files = _hashes(out)
     zip_path = passphrase = None
@@ -841,18 +840,6 @@ def _letter(register: Register, request: dict, identities: dict[str, str], lang:
     return (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{title} - '
             f"{_e(request['id'])}</title><style>{_CSS}</style></head><body>\n" + "\n".join(parts)
             + "\n</body></html>\n")
-
-
-def _write_pdf(path: Path, letter: str) -> Path:
-    with warnings.catch_warnings():  # WeasyPrint warns when the system lacks HarfBuzz-Subset
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from weasyprint import HTML
-        from weasyprint.urls import URLFetcher
-
-        HTML(string=letter, base_url=str(path.parent),
-             url_fetcher=URLFetcher(allowed_protocols={"file", "data"})).write_pdf(str(path))
-    path.chmod(0o600)
-    return path
 
 
 # --------------------------------------------------------------------------------------------

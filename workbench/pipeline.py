@@ -8,12 +8,12 @@ import json
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
 
-from workbench import datamap, demo, linkage, package, requests
+from workbench import datamap, demo, erasure, linkage, package, render, requests
 from workbench import register as registry
 from workbench.errors import WorkbenchError
 from workbench.register import Register
@@ -22,6 +22,22 @@ from workbench.workspace import ImportResult, Workspace
 
 DEMO_REQUEST = "demo-request"  # the folder under reports/ that `workbench demo` writes its package to
 PACKAGE_TYPES = ("access", "portability")
+# The demo's request history: (type, received this many days before the demo's today, answered
+# this many days after receipt or None while open, what else happened). Most are answered on time;
+# one late, one extended, one overdue, one erasure carried out and anonymised, one from last year.
+DEMO_HISTORY = (
+    ("access", 400, 21, ""),
+    ("rectification", 240, 40, ""),  # answered after the deadline
+    ("access", 200, 15, ""),
+    ("portability", 150, 22, ""),
+    ("access", 120, 25, ""),
+    ("erasure", 100, 20, "purge"),  # planned, purged from the workspace, anonymised in the register
+    ("restriction", 70, 12, ""),
+    ("objection", 60, 10, ""),
+    ("objection", 45, None, ""),  # verified, never answered: overdue
+    ("access", 40, None, "extend"),  # extended by two months, told within the first term
+)
+EXTENSION_REASON = "records in four systems and an archive to search (complexity, Art. 12(3))"
 
 
 @dataclass
@@ -55,6 +71,8 @@ class Run:
     linked: linkage.LinkReport
     datamap: list[Path]
     request: Answer | None = field(default=None)  # the demo's answered access request
+    history: list[str] = field(default_factory=list)  # ids of the demo's earlier requests
+    annual: list[Path] = field(default_factory=list)  # the annual report's files
 
 
 def run(files: list[Path], workspace: Workspace, reports: Path, register_dir: Path | None = None) -> Run:
@@ -66,26 +84,75 @@ def run(files: list[Path], workspace: Workspace, reports: Path, register_dir: Pa
 
 
 def run_demo(exports: Path, workspace: Workspace, reports: Path, seed: int = 2026,
-             clients: int = 300, register_dir: Path | None = None, answer: bool = True) -> Run:
-    """The main job on the seeded demo business, ending (unless ``answer`` is false) with one demo
+             clients: int = 300, register_dir: Path | None = None, answer: bool = True,
+             annual: bool = True) -> Run:
+    """The main job on the seeded demo business: a request history for the year
+    (:func:`demo_history`, into an empty register only), then (unless ``answer`` is false) one demo
     client's access request answered: its package is written to ``reports/demo-request/``,
-    replacing the previous one. Running it again answers the same open request again."""
+    replacing the previous one. Running it again answers the same open request again. Unless
+    ``annual`` is false, the year's annual compliance report follows in ``reports/annual-<year>/``."""
     out = Path(reports) / DEMO_REQUEST
     if answer and (out.is_symlink() or (out.exists() and not out.is_dir())):
         raise WorkbenchError(f"{out} is not a folder; move it away so the demo can write its package there")
     with owner_only():  # the demo's people are invented, but its files look like the real thing
         files = demo.write(Path(exports), seed=seed, clients=clients)
     done = run(files, workspace, reports, register_dir)
-    if not answer:
-        return done
-    if out.exists():
-        shutil.rmtree(out)  # write_package wants a new folder; this one is the demo's own
-    email = demo_client(seed, clients).person.email
-    open_ones = requests.listing(workspace)
-    request_id = _open_request_of(workspace, open_ones, email)
-    done.request = answer_request(workspace, registry.load(register_dir), email=email,
-                                  request_id=request_id, out=out)
+    register = registry.load(register_dir)
+    done.history = demo_history(workspace, register, seed, clients)
+    if answer:
+        if out.exists():
+            shutil.rmtree(out)  # write_package wants a new folder; this one is the demo's own
+        email = demo_client(seed, clients).person.email
+        open_ones = requests.listing(workspace)
+        request_id = _open_request_of(workspace, open_ones, email)
+        done.request = answer_request(workspace, register, email=email, request_id=request_id, out=out)
+    if annual:
+        year = demo.TODAY.year
+        done.annual = render.annual_report(workspace.path, year, Path(reports) / f"annual-{year}",
+                                           register_dir=register_dir)
     return done
+
+
+def demo_history(ws: Workspace, register: Register, seed: int = 2026, clients: int = 300,
+                 today: date = demo.TODAY) -> list[str]:
+    """Register :data:`DEMO_HISTORY` for ordinary demo clients (never the one whose request the
+    demo answers), dated before the demo's ``today``, so the request tracker and the annual report
+    have a year to show. Only into an empty register: running the demo again adds nothing.
+    Returns the request ids."""
+    if not requests.listing(ws, include_closed=True).empty:
+        return []
+    business = demo.build(seed, clients)
+    answered = demo_client(seed, clients).number
+    ordinary = sorted((c for c in business.clients
+                       if c.kind == "consumer" and not c.flags and c.number != answered),
+                      key=lambda c: c.number)
+    erased = next(c for c in ordinary if len(c.services) == 1)  # the smallest footprint to purge
+    others = iter(c for c in ordinary if c is not erased)
+    ids = []
+    for kind, ago, took, what in DEMO_HISTORY:
+        client = erased if what == "purge" else next(others)
+        received = today - timedelta(days=ago)
+        request_id = requests.new(ws, type=kind, email=client.person.email, received=received,
+                                  today=today).request_id
+        requests.update(ws, request_id, verify="known_email:passed", verified=received + timedelta(days=2),
+                        today=today)
+        if what == "extend":
+            requests.update(ws, request_id, extend_reason=EXTENSION_REASON,
+                            told=received + timedelta(days=10), today=today)
+        if took is not None:
+            responded = received + timedelta(days=took)
+            if what == "purge":
+                _erase(ws, register, request_id, client.person.email, responded)
+            requests.update(ws, request_id, status="completed", responded=responded, today=today)
+        ids.append(request_id)
+    return ids
+
+
+def _erase(ws: Workspace, register: Register, request_id: str, email: str, on: date) -> None:
+    """An erasure carried out: the plan logged, the subject purged from the workspace."""
+    subjects = package.subjects_for(ws, email)
+    erasure.log_plan(ws, erasure.plan(ws, register, request_id, subject_ids=subjects, today=on), request_id)
+    erasure.purge(ws, register, subjects, request_id, today=on)
 
 
 def _open_request_of(ws: Workspace, open_ones: pd.DataFrame, email: str) -> str:
@@ -99,11 +166,13 @@ def _open_request_of(ws: Workspace, open_ones: pd.DataFrame, email: str) -> str:
 
 
 def demo_workspace(folder: Path | None = None, answer: bool = True) -> Run:
-    """The demo business imported, linked and mapped in a folder of its own (a temporary one by
-    default), for notebooks and exploration that must not touch the user's workspace. Its demo
-    access request is answered in ``reports/demo-request/`` there, unless ``answer`` is false."""
+    """The demo business imported, linked and mapped, with its request history, in a folder of its
+    own (a temporary one by default), for notebooks and exploration that must not touch the user's
+    workspace. Its demo access request is answered in ``reports/demo-request/`` there, unless
+    ``answer`` is false. No annual report: the report's notebook runs on this."""
     folder = Path(folder or tempfile.mkdtemp(prefix="workbench-demo-"))
-    return run_demo(folder / "exports", Workspace(folder / "workspace"), folder / "reports", answer=answer)
+    return run_demo(folder / "exports", Workspace(folder / "workspace"), folder / "reports", answer=answer,
+                    annual=False)
 
 
 def demo_client(seed: int = 2026, clients: int = 300, nth: int = 0) -> demo.Client:

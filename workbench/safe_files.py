@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,6 +67,20 @@ def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: Path) -> Path:
             sheet.freeze_panes = "A2"
             if len(frame.columns):
                 sheet.auto_filter.ref = sheet.dimensions
+    path.chmod(0o600)
+    return path
+
+
+def write_pdf(page: str, path: Path) -> Path:
+    """An HTML page as PDF with WeasyPrint, offline (only file: and data: URLs are fetched), owner-only."""
+    with warnings.catch_warnings():  # WeasyPrint warns when the system lacks HarfBuzz-Subset
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from weasyprint import HTML
+        from weasyprint.urls import URLFetcher
+
+        with owner_only():
+            HTML(string=page, base_url=str(path.parent),
+                 url_fetcher=URLFetcher(allowed_protocols={"file", "data"})).write_pdf(str(path))
     path.chmod(0o600)
     return path
 

@@ -16,7 +16,11 @@ import re
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from workbench.errors import InputError
 
@@ -35,7 +39,7 @@ def read_bytes(path: Path) -> bytes:
     if path.is_dir():
         raise InputError(path, "is a directory", expected="an exported file")
     data = path.read_bytes()
-    if not data.strip():
+    if not data[:65536].strip() and not data.strip():  # a look at the start settles most files
         raise InputError(path, "the file is empty", expected="an export with a header row")
     return data
 
@@ -103,7 +107,60 @@ def read_csv_text(path: Path, text: str) -> pd.DataFrame:
     Blank rows and repeated header rows are dropped; a row with more or fewer fields than the
     header is an error. The index holds the spreadsheet row numbers.
     """
-    lines = text.lstrip("\ufeff").splitlines()
+    text = text.lstrip("\ufeff")
+    frame = _read_csv_arrow(text)
+    if frame is None:
+        frame = _read_csv_pandas(path, text)
+    return drop_noise_rows(frame)
+
+
+_LEADING_BLANK_LINES = re.compile(r"(?:[ \t]*(?:\r\n|\r|\n))*")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_OTHER_LINE_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def _read_csv_arrow(text: str) -> pd.DataFrame | None:
+    """The CSV read by Arrow's multi-threaded parser, or None for a file it would read otherwise
+    than :func:`_read_csv_pandas` (ragged or blank rows, unnamed or repeated headers, rare line
+    breaks): that reader then reads it, and names the row that is wrong."""
+    blank = _LEADING_BLANK_LINES.match(text)
+    body = text[blank.end():]  # blank lines at the end read as empty rows, dropped as noise
+    end = _LINE_BREAK.search(body)
+    header_line = body[: end.start() if end else len(body)]
+    if not header_line.strip() or any(c in body for c in _OTHER_LINE_BREAKS):
+        return None
+    delimiter = sniff_delimiter(header_line)
+    names = next(csv.reader([header_line], delimiter=delimiter))
+    if len(set(names)) < len(names) or "" in names:
+        return None
+    invalid = []
+    try:
+        table = pa_csv.read_csv(
+            pa.py_buffer(body.encode("utf-8")),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=delimiter, quote_char='"', double_quote=True, escape_char=False,
+                newlines_in_values=True, ignore_empty_lines=False,
+                invalid_row_handler=lambda row: invalid.append(row) or "skip"),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), null_values=[],
+                strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except pa.ArrowInvalid:
+        return None
+    if invalid or table.column_names != names or any(t != pa.string() for t in table.schema.types):
+        return None
+    # a line break inside a quoted value reads as "\n", whatever the file's line ends are
+    table = pa.table({n: pc.replace_substring_regex(table[n], "\r\n?", "\n")
+                      if pc.any(pc.match_substring(table[n], "\r")).as_py() else table[n] for n in names})
+    frame = table.to_pandas()
+    frame.columns = [c.strip() for c in names]
+    first = len(_LINE_BREAK.findall(blank.group()))
+    frame.index = pd.RangeIndex(first + 2, first + 2 + len(frame))
+    return frame
+
+
+def _read_csv_pandas(path: Path, text: str) -> pd.DataFrame:
+    lines = text.splitlines()
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
         raise InputError(path, "the file is empty", expected="an export with a header row")
@@ -126,7 +183,7 @@ def read_csv_text(path: Path, text: str) -> pd.DataFrame:
     frame.columns = [str(c).strip() for c in frame.columns]
     frame.index = pd.RangeIndex(first + 2, first + 2 + len(frame))
     _check_short_rows(path, body, delimiter, len(frame.columns), first)
-    return drop_noise_rows(frame)
+    return frame
 
 
 def _check_short_rows(path: Path, body: str, delimiter: str, width: int, offset: int) -> None:
@@ -149,11 +206,15 @@ def drop_noise_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """Drop blank rows and rows that repeat the header (exports glued together)."""
     if frame.empty:
         return frame
-    text = frame.astype("str").apply(lambda col: col.str.strip())
-    blank = text.eq("").all(axis=1) | text.isin(["nan", "None", "NaT"]).all(axis=1)
+    # only a row whose first cell is empty or the first header can be noise: look at those alone
     header = pd.Series([str(c).strip() for c in frame.columns], index=frame.columns)
+    first = frame.iloc[:, 0].astype("str").str.strip()
+    suspect = frame[first.isin(["", "nan", "None", "NaT", header.iloc[0]]).to_numpy()]
+    text = suspect.astype("str").apply(lambda col: col.str.strip())
+    blank = text.eq("").all(axis=1) | text.isin(["nan", "None", "NaT"]).all(axis=1)
     repeated = text.eq(header, axis=1).all(axis=1)
-    return frame[~(blank | repeated)]
+    noise = suspect.index[(blank | repeated).to_numpy()]
+    return frame.drop(index=noise) if len(noise) else frame
 
 
 def read_xlsx(path: Path, data: bytes) -> pd.DataFrame:
@@ -206,8 +267,11 @@ def parse_amounts(values: pd.Series, path: Path, column: str) -> pd.Series:
 
     A column's decimal mark is decided from its unambiguous values, so ``1.234`` means 1234 in a
     Dutch column and 1.234 in an English one. Empty cells give NaN; anything else is an error.
+    Each distinct text is parsed once (a price recurs on many payments).
     """
-    text = values.astype("str").str.strip()
+    codes, distinct = pd.factorize(values.astype("str"), use_na_sentinel=False)
+    counts = np.bincount(codes, minlength=len(distinct))
+    text = pd.Series(distinct, dtype="str").str.strip()
     text = text.where(~text.isin(["nan", "None"]), "")
     negative_parens = text.str.match(r"^\(.*\)$")
     text = text.str.replace(r"^\((.*)\)$", r"\1", regex=True).str.replace(_AMOUNT_JUNK, "", regex=True)
@@ -216,19 +280,19 @@ def parse_amounts(values: pd.Series, path: Path, column: str) -> pd.Series:
     text = text.str.replace(r"^([-+])(.*)$", r"\1\2", regex=True)
     comma = text.str.match(_COMMA_DECIMAL)
     dot = text.str.match(_DOT_DECIMAL)
-    comma_column = comma.sum() >= dot.sum() and comma.any()
+    comma_column = counts[comma.to_numpy(bool)].sum() >= counts[dot.to_numpy(bool)].sum() and comma.any()
     if comma_column:
         normal = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
     else:
         normal = text.str.replace(",", "", regex=False)
     numbers = pd.to_numeric(normal.where(text.ne(""), None), errors="coerce")
-    bad = numbers.isna() & text.ne("")
+    bad = (numbers.isna() & text.ne("")).to_numpy(bool)[codes]
     if bad.any():
-        row = bad.idxmax()
+        row = values.index[bad.argmax()]
         raise InputError(path, "not an amount", row=int(row), column=column,
                          expected="an amount like 1.234,56 or 1,234.56")
-    numbers = numbers.where(~negative_parens, -numbers)
-    return numbers.round(2).astype("float64")
+    numbers = numbers.where(~negative_parens, -numbers).round(2).astype("float64")
+    return pd.Series(numbers.to_numpy()[codes], index=values.index, dtype="float64")
 
 
 _DATE_FORMATS = [
@@ -248,7 +312,7 @@ def parse_dates(values: pd.Series, path: Path, column: str) -> pd.Series:
     text = text.where(~text.isin(["nan", "None", "NaT"]), "")
     result = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us]")
     todo = text.ne("")
-    for fmt in _DATE_FORMATS:
+    for fmt in _likely_first(text[todo]):
         if not todo.any():
             break
         parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
@@ -262,6 +326,15 @@ def parse_dates(values: pd.Series, path: Path, column: str) -> pd.Series:
         raise InputError(path, "not a date", row=int(row), column=column,
                          expected="a date like 31-01-2026, 2026-01-31 or 31-01-2026 14:05")
     return result
+
+
+def _likely_first(text: pd.Series) -> list[str]:
+    """The formats, those that fit a sample of the column first: a column holds one format, and a
+    failed attempt costs as much as a successful one. No value fits two of the formats, so the
+    order changes the time only, never the result."""
+    sample = text.iloc[:: max(len(text) // 200, 1)]
+    fits = {fmt: pd.to_datetime(sample, format=fmt, errors="coerce").notna().sum() for fmt in _DATE_FORMATS}
+    return sorted(_DATE_FORMATS, key=lambda fmt: -fits[fmt])
 
 
 def _parse_special_dates(text: pd.Series, todo: pd.Series, result: pd.Series) -> pd.Series:

@@ -16,7 +16,6 @@ have been after a clean import.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import uuid
@@ -27,10 +26,13 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from workbench import headers, sources
 from workbench.errors import WorkbenchError
 from workbench.model import DOCUMENT_COLUMNS, FIELDS, PARTY_COLUMNS, Extract
+from workbench.safe_files import sha256_file
+from workbench.sources import _common
 
 DB_NAME = "workbench.duckdb"
 OWNER_ONLY = 0o077
@@ -161,8 +163,8 @@ class Workspace:
         mappings = self.header_mappings()
         for path in paths:
             extract = sources.read(Path(path), source, mappings)
-            data = Path(path).read_bytes()
-            results.append(ImportResult(Path(path), extract, hashlib.sha256(data).hexdigest()))
+            _common.release()  # the extract holds what the import needs; not the file twice over
+            results.append(ImportResult(Path(path), extract, sha256_file(Path(path))))
             if progress:
                 progress(Path(path), len(extract.raw))
         return results
@@ -215,11 +217,7 @@ class Workspace:
 
     def _insert(self, con: duckdb.DuckDBPyConnection, result: ImportResult, batch: Path) -> int:
         extract, kind = result.extract, result.extract.kind
-        stored = extract.keep_bytes if extract.keep_bytes is not None else result.path.read_bytes()
-        stored_sha = hashlib.sha256(stored).hexdigest()
-        batch.mkdir(parents=True, exist_ok=True)
-        if not (self.raw_dir / stored_sha).exists():
-            (batch / stored_sha).write_bytes(stored)
+        stored_sha = self._stage(result, batch)
         import_id = con.execute("SELECT nextval('import_ids')").fetchall()[0][0]
         con.execute(
             "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
@@ -239,11 +237,27 @@ class Workspace:
             con.unregister("incoming")
         return import_id
 
+    def _stage(self, result: ImportResult, batch: Path) -> str:
+        """Put the file (or its masked copy) in the staging folder under its SHA-256, copied in
+        blocks rather than held in memory whole."""
+        batch.mkdir(parents=True, exist_ok=True)
+        incoming = batch / ".incoming"
+        if result.extract.keep_bytes is not None:
+            incoming.write_bytes(result.extract.keep_bytes)
+        else:
+            shutil.copyfile(result.path, incoming)
+        sha = sha256_file(incoming)
+        if (self.raw_dir / sha).exists():
+            incoming.unlink()
+        else:
+            incoming.replace(batch / sha)
+        return sha
+
     @staticmethod
     def _insert_raw(con: duckdb.DuckDBPyConnection, import_id: int, raw: pd.DataFrame) -> None:
-        frame = raw.reset_index(drop=True).astype("str")
-        frame.columns = [f"c{i}" for i in range(len(raw.columns))]
-        frame["source_row"] = raw.index.astype("int64")
+        frame = pa.table({**{f"c{i}": pa.array(raw.iloc[:, i].astype("str"), from_pandas=True)
+                             for i in range(len(raw.columns))},
+                          "source_row": pa.array(raw.index.to_numpy("int64"))})
         pairs = ", ".join(
             f"{_quote(name)} := c{i}" for i, name in enumerate(raw.columns))
         con.register("incoming_raw", frame)

@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench import headers, identifiers, tabular
 from workbench.errors import InputError
@@ -41,7 +44,9 @@ class Loaded:
         """CSV or XLSX as a table of strings indexed by spreadsheet row."""
         if self.format == "xlsx":
             return tabular.read_xlsx(self.path, self.data)
-        return tabular.read_csv_text(self.path, self.text)
+        table = tabular.read_csv_text(self.path, self.text)
+        del self.text  # the table replaces it; a later use decodes the bytes again
+        return table
 
     @cached_property
     def columns(self) -> list[str]:
@@ -61,6 +66,11 @@ def _load(path: Path, _stamp: tuple[float, int]) -> Loaded:
     data = tabular.read_bytes(path)
     kind = tabular.sniff_format(data)
     return Loaded(path, data, "csv" if kind == "text" else kind)
+
+
+def release() -> None:
+    """Forget the files read so far (their bytes and text); the next :func:`load` reads again."""
+    _load.cache_clear()
 
 
 def load(path: Path | str) -> Loaded:
@@ -134,7 +144,7 @@ def canonical_frame(raw: pd.DataFrame, column_map: dict[str, str | None], path: 
     for column, name in column_map.items():
         if name is None or name == headers.KNOWN_WITHOUT_FIELD:
             continue
-        values = raw[column].fillna("").astype("str").str.strip()
+        values = trimmed(raw[column])
         if name in out:
             out[name] = out[name].where(out[name].ne(""), values)
         else:
@@ -161,11 +171,37 @@ def content_key(frame: pd.DataFrame, columns: Iterable[str], prefix: str = "h:")
     cols = [c for c in columns if c in frame.columns]
     if not cols or frame.empty:  # hashing no rows gives numbers, not text
         return pd.Series("", index=frame.index, dtype="str")
-    # compared without case or spacing, so 'NL91 ABNA ...' and 'nl91abna...' are one party
-    text = frame[cols].astype("str").apply(lambda s: s.str.replace(r"\s+", "", regex=True).str.lower())
+    # worked out once per distinct record (a consumer recurs on every payment) and the spacing
+    # and case once per distinct value: 'NL91 ABNA ...' and 'nl91abna...' are one party
+    codes = np.zeros(len(frame), dtype=np.int64)
+    squeezed = {}
+    for col in cols:
+        column = pa.array(frame[col].astype("str"))
+        column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        encoded = pc.dictionary_encode(column, null_encoding="encode")
+        values = encoded.indices.to_numpy().astype(np.int64)
+        squeezed[col] = (values, pc.utf8_lower(pc.replace_substring_regex(encoded.dictionary, _SPACE, "")))
+        codes, _ = pd.factorize(codes * (len(encoded.dictionary) + 1) + values)
+    _, first = np.unique(codes, return_index=True)
+    text = pd.DataFrame({col: distinct.take(values[first]).to_pandas()
+                         for col, (values, distinct) in squeezed.items()})
     hashed = pd.util.hash_pandas_object(text, index=False).map("{:016x}".format)
-    empty = text.eq("").all(axis=1)
-    return (prefix + hashed).where(~empty, "")
+    keys = (prefix + hashed).where(~text.eq("").all(axis=1), "")
+    return pd.Series(keys.to_numpy()[codes], index=frame.index, dtype="str")
+
+
+# Every character Python's ``\s`` and ``str.strip`` take for spacing (all below U+3000; the same
+# set as Arrow's utf8_trim_whitespace), for Arrow's regular expressions, whose ``\s`` is ASCII
+_SPACE_CHAR = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(0x3001)) if c.isspace()) + "]"
+_SPACE = _SPACE_CHAR + "+"
+
+
+def trimmed(values: pd.Series) -> pd.Series:
+    """Text without surrounding spacing, missing values empty; the column as it is when no value
+    needs trimming, which spares a copy of a million values."""
+    text = values.fillna("").astype("str")
+    edges = pc.match_substring_regex(pa.array(text), f"^{_SPACE_CHAR}|{_SPACE_CHAR}$")
+    return text.str.strip() if pc.any(edges).as_py() else text
 
 
 PARTY_KEY_CONTENT = ["name", "given_name", "family_name", "company", "email", "iban", "postcode"]
@@ -268,45 +304,63 @@ def finish(
 ) -> Extract:
     """Complete the canonical tables, normalise identifiers, and collect every identifier value
     with the column it came from. ``parties`` and ``documents`` are indexed by source row."""
-    parties = _complete(parties, PARTY_COLUMNS)
-    has_content = parties.drop(columns=["party_type", "party_key"]).ne("").any(axis=1)
-    parties = parties[has_content & parties["party_key"].ne("")]
-    ids = _identifiers(raw, parties["party_key"], column_map)
+    keys = _completed(parties, "party_key")
+    kept = keys.ne("") & _has_content(parties)
+    known: dict[str, dict] = {}  # each distinct value is checked once per kind in this file
+    ids = _identifiers(raw, keys[kept], column_map, known)
+    # one party per key, its first row: completed after that, not for every payment
+    first = keys[kept].index[~keys[kept].duplicated().to_numpy()]
+    parties = _complete(parties.loc[first], PARTY_COLUMNS)
     for name in IDENTIFIER_KINDS:
         if name in parties.columns and parties[name].ne("").any():
-            normal, valid = identifiers.normalise_column(parties[name], name)
+            normal, valid = identifiers.normalise_column(parties[name], name, known.setdefault(name, {}))
             parties[name] = normal.where(valid | normal.eq(""), parties[name])
-    parties = parties[~parties["party_key"].duplicated()]
     documents = _complete(documents, DOCUMENT_COLUMNS)
-    documents["doc_key"] = documents["doc_key"].where(
-        documents["doc_key"].ne(""),
-        content_key(documents, ["date", "amount", "description", "reference"], prefix="d:"),
-    )
+    keyless = documents["doc_key"].eq("")
+    if keyless.any():
+        content = documents.loc[keyless, ["date", "amount", "description", "reference"]].astype("str")
+        # a date prints the way its whole column does (without times when none has one)
+        content["date"] = documents["date"].astype("str")[keyless]
+        documents.loc[keyless, "doc_key"] = content_key(content, content.columns, prefix="d:")
     return Extract(kind, raw, parties, documents, column_map, ids, keep_bytes)
 
 
+def _has_content(parties: pd.DataFrame) -> pd.Series:
+    """Whether a row holds anything besides its key and type, as its completed columns tell."""
+    content = pd.Series(False, index=parties.index)
+    # typed columns first: an absent date (NaT) is never "", which settles it for every row at once
+    for name in sorted(PARTY_COLUMNS, key=lambda name: FIELDS[name].type not in ("date", "amount")):
+        if name not in ("party_type", "party_key") and not content.all():
+            content |= _completed(parties, name).ne("")
+    return content
+
+
 def _complete(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    frame = frame.copy()
-    for name in columns:
-        if name not in frame.columns:
-            typed = FIELDS[name].type if name in FIELDS else "text"
-            frame[name] = (
-                pd.NaT if typed == "date" else float("nan") if typed == "amount" else ""
-            )
-        elif FIELDS.get(name) is None or FIELDS[name].type in ("text", "identifier"):
-            frame[name] = frame[name].fillna("").astype("str").str.strip()
-    for name in columns:
-        typed = FIELDS[name].type if name in FIELDS else "text"
-        if typed == "date":
-            frame[name] = pd.to_datetime(frame[name]).astype("datetime64[us]")
-        elif typed == "amount":
-            frame[name] = pd.to_numeric(frame[name]).astype("float64")
-    frame["source_row"] = frame.index.astype("int64")
-    return frame[[*columns, "source_row"]]
+    out = pd.DataFrame({name: _completed(frame, name) for name in columns}, index=frame.index)
+    out["source_row"] = frame.index.astype("int64")
+    return out
+
+
+def _completed(frame: pd.DataFrame, name: str) -> pd.Series:
+    """One canonical column as the tables hold it: typed, text trimmed, an absent one empty."""
+    typed = FIELDS[name].type if name in FIELDS else "text"
+    if name not in frame.columns:
+        holder = pd.DataFrame(index=frame.index)
+        holder[name] = pd.NaT if typed == "date" else float("nan") if typed == "amount" else ""
+        values = holder[name]
+    elif typed in ("text", "identifier"):
+        values = trimmed(frame[name])
+    else:
+        values = frame[name]
+    if typed == "date":
+        return pd.to_datetime(values).astype("datetime64[us]")
+    if typed == "amount":
+        return pd.to_numeric(values).astype("float64")
+    return values
 
 
 def _identifiers(
-    raw: pd.DataFrame, party_keys: pd.Series, column_map: dict[str, str | None]
+    raw: pd.DataFrame, party_keys: pd.Series, column_map: dict[str, str | None], known: dict[str, dict]
 ) -> pd.DataFrame:
     parts = []
     for column, name in column_map.items():
@@ -317,20 +371,24 @@ def _identifiers(
         values = values[values.str.strip().ne("")]
         if values.empty:
             continue
+        # a consumer's IBAN recurs on every payment: one row per party and value, the first
+        repeated = pd.DataFrame({"key": party_keys.loc[values.index], "value": values}).duplicated()
+        values = values[~repeated.to_numpy()]
         kinds = pd.Series(name, index=values.index, dtype="str")
         if name == "iban":  # Mollie puts a PayPal payer's e-mail where others have an IBAN
             kinds = kinds.mask(values.str.contains("@", regex=False), "email")
         for kind in kinds.unique():
             part = values[kinds.eq(kind)]
-            parts.append(_identifier_rows(part, party_keys, column, kind))
+            parts.append(_identifier_rows(part, party_keys, column, kind, known.setdefault(kind, {})))
     if not parts:
         return pd.DataFrame(columns=[*IDENTIFIER_COLUMNS, "source_row"])
     ids = pd.concat(parts)
     return ids[~ids.duplicated(["party_key", "column", "raw_value"])].reset_index(drop=True)
 
 
-def _identifier_rows(values: pd.Series, party_keys: pd.Series, column: str, name: str) -> pd.DataFrame:
-    normal, valid = identifiers.normalise_column(values, name)
+def _identifier_rows(values: pd.Series, party_keys: pd.Series, column: str, name: str,
+                     known: dict) -> pd.DataFrame:
+    normal, valid = identifiers.normalise_column(values, name, known)
     stored_raw = normal if name == "card_number" else values  # never keep a full card number
     return pd.DataFrame({
         "party_key": party_keys.loc[values.index], "column": column, "kind": name,

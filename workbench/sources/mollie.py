@@ -90,7 +90,7 @@ def _col(frame: pd.DataFrame, name: str) -> pd.Series:
     """A column as text, or empty text when the frame lacks it."""
     if name not in frame.columns:
         return pd.Series("", index=frame.index, dtype="str")
-    return frame[name].fillna("").astype("str").str.strip()
+    return _common.trimmed(frame[name])
 
 
 def _doc_types(ids: pd.Series, default: str) -> pd.Series:
