@@ -57,6 +57,9 @@ def test_the_html_hides_the_code(report: Path) -> None:
     assert not re.search(r'class="[^"]*\bjp-(?:InputPrompt|OutputPrompt|CodeMirrorEditor)\b', html)
     assert "In&nbsp;[" not in html
     assert "from workbench import" not in html and "annual.figures(" not in html
+    assert "For the analyst" not in html  # the cell tagged report-hide stays in the notebook only
+    notebook = (report / "annual-report.ipynb").read_text("utf-8")
+    assert "For the analyst" in notebook and render.HIDDEN_TAG in notebook
     assert "Management summary" in html and "R-2026-0008" in html  # narrated, with the overdue request
     assert html.count("src=\"data:image/svg+xml;base64,") >= 2  # the two charts, embedded
 

@@ -23,6 +23,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 KERNEL = "python3"
+HIDDEN_TAG = "report-hide"  # a notebook cell for the analyst, left out of the rendered report
 # what makes a browser fetch from elsewhere (http(s) or protocol-relative): an attribute, CSS url()
 # or @import, a script's import()
 _EXTERNAL = re.compile(
@@ -61,10 +62,14 @@ def to_html(executed: Path, html_path: Path, title: str) -> Path:
     from outside. Refuses to write a file that still refers elsewhere."""
     import nbformat
     from nbconvert import HTMLExporter
+    from traitlets.config import Config
 
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-                            require_js_url="", mathjax_url="", mermaid_js_url="",
-                            mermaid_layout_elk_js_url="", embed_images=True)
+    config = Config()  # cells tagged for the analyst only stay out of the reader's copy
+    config.TagRemovePreprocessor.remove_cell_tags = {HIDDEN_TAG}
+    config.TagRemovePreprocessor.enabled = True
+    exporter = HTMLExporter(config=config, exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True, require_js_url="", mathjax_url="",
+                            mermaid_js_url="", mermaid_layout_elk_js_url="", embed_images=True)
     body, _ = exporter.from_notebook_node(nbformat.read(str(executed), as_version=4),
                                           resources={"metadata": {"name": title}})
     outside = external_references(body)
