@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 from conftest import payments_csv
 
-from workbench import demo, linkage
+from workbench import cli, demo, linkage, package
+from workbench import register as registry
 from workbench.demo import exact as demo_exact
 from workbench.demo import mollie as demo_mollie
 from workbench.errors import WorkbenchError
@@ -384,3 +385,27 @@ def test_a_small_workspace_links_without_a_model(tmp_path):
     assert report.parties == len(subjects) == report.subjects == 2  # Jan Jansen and Eva Mulder
     assert set(subjects["how"]) == {"single"} and report.timings["probabilistic"] < 0.1
     assert linkage.find(ws, email="eva.mulder@example.com")["systems"].tolist() == ["mollie"]
+
+
+def test_imports_after_the_last_link_are_counted_and_stop_a_package(tmp_path, capsys):
+    ws = Workspace(tmp_path / "ws")
+    ws.import_files([payments_csv(tmp_path / "settlement.csv")])
+    linkage.link(ws)
+    assert linkage.imports_since_link(ws) == 0
+    later = payments_csv(tmp_path / "later.csv", [
+        "2026-10-05 10:00:00,ideal,EUR,12.50,paidout,tr_ddd444,Order 1003,Piet de Vries,"
+        "NL91ABNA0417164300,ABNANL2A,EUR,12.50,1182161.2610.02,"])
+    ws.import_files([later])
+    assert linkage.imports_since_link(ws) == 1
+    subject = linkage.find(ws, email="eva.mulder@example.com")["subject_id"].tolist()
+    with pytest.raises(WorkbenchError, match="1 import.*after the last link.*workbench link"):
+        package.write_package(ws, registry.load(), subject_ids=subject, out=tmp_path / "pkg",
+                              identities={"e-mail": "eva.mulder@example.com"}, pdf=False)
+    assert not (tmp_path / "pkg").exists()
+    assert cli.main(["--workspace", str(ws.path), "find", "--email", "eva.mulder@example.com"]) == 0
+    assert "1 import(s) came after the last link" in capsys.readouterr().err
+    linkage.link(ws)
+    assert linkage.imports_since_link(ws) == 0
+    result = package.write_package(ws, registry.load(), subject_ids=subject, out=tmp_path / "pkg",
+                                   identities={"e-mail": "eva.mulder@example.com"}, pdf=False)
+    assert (result.out / "manifest.json").is_file()

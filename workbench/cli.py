@@ -98,6 +98,10 @@ def cmd_find(args: argparse.Namespace) -> int:
     if not query:
         raise WorkbenchError("say what to look for: --email, --name, --iban, --phone or --customer-id")
     candidates = linkage.find(workspace, **query)
+    unlinked = linkage.imports_since_link(workspace)
+    if unlinked:
+        print(f"workbench: {unlinked} import(s) came after the last link and are not searched; run "
+              "'workbench link' to include them", file=sys.stderr)
     if candidates.empty:
         print("no subject found")
         return 0

@@ -852,6 +852,15 @@ def _lookup_missing(con: duckdb.DuckDBPyConnection) -> WorkbenchError | None:
     return None
 
 
+def imports_since_link(ws: Workspace) -> int:
+    """How many imports came after the last :func:`link`: their parties are in no subject yet (or
+    not as they are now), so a subject's package or look-up would miss them. 0 when up to date."""
+    _require_subjects(ws)
+    return int(ws.query("""SELECT count(*) AS n FROM imports WHERE imported_at >
+                               coalesce((SELECT max(linked_at) FROM subjects), TIMESTAMP '0001-01-01')"""
+                        )["n"].iloc[0])
+
+
 def subject_parties(ws: Workspace, subject_id: str) -> pd.DataFrame:
     """The parties of one subject: service, export_kind, party_key, how, probability, evidence."""
     _require_subjects(ws)

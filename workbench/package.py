@@ -331,6 +331,10 @@ def write_package(ws: Workspace, register: Register, *, subject_ids: list[str], 
         raise PackageError(f"language {lang!r} is not one of {sorted(TEXTS)}")
     if not subject_ids:
         raise PackageError("no subject given: find the subject first (workbench find)")
+    unlinked = linkage.imports_since_link(ws)
+    if unlinked:  # their records belong to no subject yet: the package would miss them
+        raise PackageError(f"{unlinked} import(s) came after the last link, so the subjects do not cover "
+                           "their records yet: run 'workbench link' first")
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise PackageError(f"{out} exists and is not empty: choose a new folder for the package")
