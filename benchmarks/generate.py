@@ -21,19 +21,14 @@ PARTY_ROWS = 200_000
 STAMP = "dataset.json"
 
 
-@dataclass
-class Dataset:
-    """The files of one generated dataset, their row counts and sizes, and how long writing took."""
+@dataclass(frozen=True)
+class Dataset(demo_scale.Files):
+    """The files of one generated dataset (what :func:`demo_scale.write` wrote), where, at which
+    scale and seed, their sizes, and how long writing took."""
 
     folder: Path
     scale: float
     seed: int
-    payments: Path
-    parties: list[Path]
-    payment_rows: int
-    party_rows: dict[str, int]
-    people: int
-    payers: int
     seconds: float
     bytes: dict[str, int] = field(default_factory=dict)
     reused: bool = False
@@ -67,10 +62,8 @@ def generate(folder: Path, scale: float = 1.0, seed: int = 2026) -> Dataset:
     with owner_only():  # invented people, but files that look like the real thing
         files = demo_scale.write(folder, payments=payments, parties=parties, seed=seed)
     seconds = time.perf_counter() - started
-    dataset = Dataset(folder, scale, seed, files.payments, files.parties, files.payment_rows,
-                      files.party_rows, files.people, files.payers, seconds)
-    dataset.bytes = {p.relative_to(folder).as_posix(): p.stat().st_size
-                     for p in [files.payments, *files.parties]}
+    written = {p.relative_to(folder).as_posix(): p.stat().st_size for p in [files.payments, *files.parties]}
+    dataset = Dataset(**asdict(files), folder=folder, scale=scale, seed=seed, seconds=seconds, bytes=written)
     stamp.write_text(json.dumps(dataset.facts(), indent=2) + "\n", "utf-8")
     return dataset
 

@@ -46,6 +46,7 @@ import numpy as np
 
 from benchmarks.generate import Dataset, generate
 from workbench.errors import WorkbenchError
+from workbench.render import refuse_outside
 
 STEPS = ("import", "link", "find", "package", "annual", "dashboard")
 TIME = Path("/usr/bin/time")
@@ -462,16 +463,8 @@ def _served_render(browser, command: list[str], app: str, outside: list[str],
                 time.sleep(0.2)
         start_up = time.perf_counter() - started
         context = browser.new_context(viewport={"width": 1500, "height": 1100})
-
-        def guard(route):
-            if route.request.url.startswith(LOCAL):
-                route.continue_()
-            else:
-                outside.append(route.request.url)
-                route.abort()
-
         page = context.new_page()
-        page.route("**/*", guard)
+        page.route("**/*", refuse_outside(LOCAL, outside))
         page.goto(url, wait_until="commit", timeout=120000)
         page.locator(".tabulator-cell:visible").first.wait_for(timeout=120000)
         render = page.evaluate("() => performance.now()") / 1000

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workbench import dashboard, pipeline, requests
+from workbench import dashboard, pipeline, render, requests
 from workbench import register as registry
 from workbench.workspace import Workspace
 
@@ -147,17 +147,10 @@ def test_served_dashboard_in_a_browser(demo, tmp_path):
                 assert time.monotonic() - started < 60, "the dashboard did not answer within 60 s"
                 time.sleep(0.3)
 
-        def guard(route):
-            if route.request.url.startswith(LOCAL):
-                route.continue_()
-            else:
-                outside.append(route.request.url)
-                route.abort()
-
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
             page = browser.new_page(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
-            page.route("**/*", guard)
+            page.route("**/*", render.refuse_outside(LOCAL, outside))
             opened = time.monotonic()
             page.goto(url, wait_until="networkidle", timeout=60000)
             page.locator("h2", has_text="Processor flows").first.wait_for(timeout=30000)

@@ -11,6 +11,7 @@ not a local file refused.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -30,6 +31,18 @@ _EXTERNAL = re.compile(
     r"""(?:\b(?:src|href|data|action|poster|srcset)\s*=\s*["']?\s*|url\(\s*["']?\s*|@import\s+["']"""
     r"""|\bimport\(\s*["'])"""
     r"""((?:https?:)?//[^\s"'()>]+)""", re.IGNORECASE)
+
+
+def refuse_outside(allowed: tuple[str, ...], refused: list[str]) -> Callable:
+    """A Playwright route handler: requests to the ``allowed`` URL prefixes go through, every other
+    one is refused and noted in ``refused`` (a report or dashboard must not reach outside)."""
+    def route(request_route) -> None:
+        if request_route.request.url.startswith(allowed):
+            request_route.continue_()
+        else:
+            refused.append(request_route.request.url)
+            request_route.abort()
+    return route
 
 
 def external_references(html: str) -> list[str]:
@@ -90,20 +103,12 @@ def to_pdf(html_path: Path, pdf_path: Path) -> Path:
     if not Path(CHROMIUM).exists():
         raise WorkbenchError(f"{CHROMIUM} is missing: install Debian's chromium (make does) or pass --no-pdf")
     refused: list[str] = []
-
-    def local_only(route) -> None:
-        if route.request.url.startswith("file:"):
-            route.continue_()
-        else:
-            refused.append(route.request.url)
-            route.abort()
-
     try:
         with sync_playwright() as p, owner_only():
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page()
-                page.route("**/*", local_only)
+                page.route("**/*", refuse_outside(("file:",), refused))
                 page.goto(html_path.resolve().as_uri(), wait_until="load")
                 page.emulate_media(media="print")
                 page.pdf(path=str(pdf_path), format="A4", print_background=True,
