@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import pyzipper
 
 from workbench import dashboard, pipeline, render, requests
 from workbench import register as registry
+from workbench.errors import WorkbenchError
 from workbench.workspace import Workspace
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -108,12 +110,39 @@ def test_findings(demo, board):
     assert {"E-mail", "Website hosting", "Website analytics"} <= set(others.system)
 
 
-def test_package_through_the_package_code(demo, board, tmp_path):
+def _verified_request(ws: Workspace, email: str) -> str:
+    created = requests.new(ws, type="access", email=email)
+    requests.update(ws, created.request_id, verify="known_email:passed")
+    return created.request_id
+
+
+def test_package_only_for_a_registered_verified_request(demo, board, tmp_path):
     email = pipeline.demo_client().person.email
     subject = dashboard.linkage.find(demo.workspace, email=email).subject_id.iloc[0]
-    result = dashboard.write_package(demo.workspace, board.register, subject, {"email": email}, tmp_path)
-    assert result.zip_path.is_file() and (result.out / "index.html").is_file()
-    assert result.out.parent == tmp_path / dashboard.PACKAGES
+    with pytest.raises(WorkbenchError, match="not in the register"):
+        dashboard.write_package(demo.workspace, board.register, subject, "R-1999-0001", tmp_path)
+    unverified = requests.new(demo.workspace, type="access", email=email).request_id
+    with pytest.raises(WorkbenchError, match="not verified"):
+        dashboard.write_package(demo.workspace, board.register, subject, unverified, tmp_path)
+    assert not (tmp_path / dashboard.PACKAGES).exists()
+    request_id = _verified_request(demo.workspace, email)
+    result = dashboard.write_package(demo.workspace, board.register, subject, request_id, tmp_path)
+    assert result.zip_path.parent == tmp_path / dashboard.PACKAGES and result.passphrase
+    assert not result.out.exists()  # only the encrypted zip: no plain copy
+    with pyzipper.AESZipFile(result.zip_path) as archive:
+        with pytest.raises(RuntimeError):
+            archive.read("index.html")
+        archive.setpassword(result.passphrase.encode())
+        assert b"<html" in archive.read("index.html").lower()
+
+
+def _password(server: subprocess.Popen) -> str:
+    """The password the dashboard prints at start-up."""
+    for line in server.stdout:
+        text = line.decode()
+        if "password" in text:
+            return text.split("password ", 1)[1].split()[0]
+    raise AssertionError("the dashboard printed no password")
 
 
 def _free_port() -> int:
@@ -132,15 +161,18 @@ def test_served_dashboard_in_a_browser(demo, tmp_path):
     reports = tmp_path / "reports"
     workbench = Path(sys.executable).with_name("workbench")
     started = time.monotonic()
+    email = pipeline.demo_client().person.email
+    request_id = _verified_request(demo.workspace, email)
     server = subprocess.Popen([str(workbench), "--workspace", str(demo.workspace.path), "dashboard",
                                "--port", str(port), "--reports", str(reports)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     outside: list[str] = []
     try:
+        password = _password(server)
         while True:
             try:
                 with urllib.request.urlopen(url, timeout=5) as answer:
-                    assert answer.status == 200
+                    assert answer.status == 200 and "/login" in answer.url  # nothing without logging in
                 break
             except OSError:
                 assert server.poll() is None, server.stdout.read().decode()
@@ -153,7 +185,10 @@ def test_served_dashboard_in_a_browser(demo, tmp_path):
             page.route("**/*", render.refuse_outside(LOCAL, outside))
             opened = time.monotonic()
             page.goto(url, wait_until="networkidle", timeout=60000)
-            page.locator("h2", has_text="Processor flows").first.wait_for(timeout=30000)
+            page.locator("input[name='username']").fill(dashboard.LOGIN_USER)
+            page.locator("input[name='password']").fill(password)
+            page.locator("button[type='submit'], input[type='submit']").first.click()
+            page.locator("h2", has_text="Processor flows").first.wait_for(timeout=60000)
             page.locator(".tabulator-cell", has_text="category → system").first.wait_for(timeout=30000)
             page.locator("p", has_text="records with personal data").first.wait_for(timeout=30000)
             # the Sankey: a Bokeh plot with a canvas, after the filters
@@ -162,12 +197,13 @@ def test_served_dashboard_in_a_browser(demo, tmp_path):
             page.screenshot(path=str(tmp_path / "flows.png"), full_page=True)
 
             page.locator(".bk-tab", has_text="Client explorer").first.click()
-            email = pipeline.demo_client().person.email
             page.locator("input[placeholder='e-mail']").first.fill(email)
             page.locator("button", has_text="Search").first.click()
             subject = dashboard.linkage.find(demo.workspace, email=email).subject_id.iloc[0]
             page.locator(".tabulator-cell", has_text=subject).first.wait_for(timeout=30000)
             page.locator(".tabulator-col-title", has_text="retention").first.wait_for(timeout=30000)
+            page.locator("input[placeholder='R-2026-0001']").first.fill(request_id)
+            page.locator("input[placeholder='R-2026-0001']").first.press("Enter")
             page.locator("button", has_text="Write access package").first.click()
             link = page.locator("text=Download ").first
             link.wait_for(timeout=60000)

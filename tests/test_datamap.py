@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import openpyxl
 import pytest
 from conftest import payments_csv
+from pypdf import PdfReader
 
 from workbench import datamap, demo, inventory, linkage, pipeline
 from workbench import register as registry
@@ -67,12 +70,68 @@ def test_undeclared_category_is_listed(tmp_path: Path, register: registry.Regist
 
 
 def test_datamap_files(run: pipeline.Run) -> None:
-    xlsx, *csvs = run.datamap
+    xlsx, *rest = run.datamap
     assert stat.S_IMODE(xlsx.stat().st_mode) == 0o600
     book = openpyxl.load_workbook(xlsx, read_only=True)
     assert book.sheetnames == ["Register (Art. 30)", "Processors", "Field inventory",
                                "Undeclared categories", "Checks"]
+    csvs = [p for p in rest if p.suffix == ".csv"]
     assert len(csvs) == 5 and all(p.stat().st_size > 0 for p in csvs)
+    year = date.today().year
+    assert [p.name for p in rest if p.suffix != ".csv"] == [f"ropa-{year}.html", f"ropa-{year}.pdf"]
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in rest)
+
+
+def test_ropa_of_the_year_is_dated_with_its_review(run: pipeline.Run, register: registry.Register,
+                                                   tmp_path: Path) -> None:
+    written = datamap.write(run.workspace, register, tmp_path / "datamap.xlsx", year=2025,
+                            today=date(2026, 1, 15))
+    page = (tmp_path / "ropa-2025.html").read_text("utf-8")
+    assert tmp_path / "ropa-2025.pdf" in written
+    assert "(Art. 30 GDPR) 2025" in page and "drawn up on 2026-01-15" in page
+    # nobody has reviewed the shipped register yet: shown as a gap, not left blank
+    assert "GAP: nobody has reviewed this register" in page and "GAP: no review date" in page
+    assert len(datamap.review_gaps(register)) == 2
+    for activity in register.activities.values():
+        assert activity.purpose_en in page
+    reader = PdfReader(tmp_path / "ropa-2025.pdf")
+    root = reader.trailer["/Root"]
+    assert "/StructTreeRoot" in root and root["/Lang"] == "en"
+    assert reader.metadata.title.startswith("Record of processing activities")
+
+
+def test_review_fields_are_validated(tmp_path: Path) -> None:
+    folder = tmp_path / "register"
+    shutil.copytree(Path(registry.__file__).parent / "config" / "register", folder)
+    path = folder / "controller.toml"
+    text = path.read_text("utf-8")
+    path.write_text(text.replace('reviewed_on = ""', 'reviewed_on = "15 januari"'), "utf-8")
+    with pytest.raises(registry.RegisterError, match="reviewed_on: must be a date YYYY-MM-DD"):
+        registry.load(folder)
+    path.write_text(text.replace('reviewed_on = ""', 'reviewed_on = "2026-01-15"'), "utf-8")
+    with pytest.raises(registry.RegisterError, match="reviewed_by: the reviewer and the review date go"):
+        registry.load(folder)
+    path.write_text(text.replace('reviewed_on = ""', 'reviewed_on = "2026-01-15"')
+                    .replace('reviewed_by = ""', 'reviewed_by = "J. de Kale"'), "utf-8")
+    reviewed = registry.load(folder)
+    assert datamap.review_gaps(reviewed) == []
+    assert "2026-01-15 by J. de Kale" in set(registry.ropa(reviewed)["last reviewed"])
+
+
+def test_undeclared_data_of_a_subject_is_listed_for_the_officer(run: pipeline.Run,
+                                                               register: registry.Register) -> None:
+    client = next(c for c in demo.build().clients if "bsn_in_exact" in c.flags)
+    found = linkage.find(run.workspace, email=client.person.email)
+    subjects = list(found.subject_id.unique())
+    flagged = datamap.undeclared_for_subject(run.workspace, register, subjects)
+    assert {"bsn", "birth_date"} <= set(flagged.field)
+    assert set(flagged.service) == {"exact"} and (flagged.records > 0).all()
+    # column and category names only: no value of the subject's
+    assert set(flagged.columns) == {"service", "export_kind", "column", "field", "category", "records"}
+    ordinary = pipeline.demo_client()
+    plain = linkage.find(run.workspace, email=ordinary.person.email).subject_id.unique()
+    assert not {"bsn", "birth_date"} & set(datamap.undeclared_for_subject(run.workspace, register,
+                                                                           list(plain)).field)
 
 
 def test_subject_map_holds_one_person_across_systems(run: pipeline.Run,
@@ -106,5 +165,7 @@ def test_cli_find_show_datamap(run: pipeline.Run, tmp_path: Path) -> None:
     shown = cli("show", subject)
     assert shown.returncode == 0 and "processor" in shown.stdout and email in shown.stdout.lower()
     out = tmp_path / "map.xlsx"
-    assert cli("datamap", "--out", str(out)).returncode == 0 and out.exists()
+    done = cli("datamap", "--out", str(out), "--year", "2025", "--no-pdf")
+    assert done.returncode == 0 and out.exists() and (tmp_path / "ropa-2025.html").exists()
+    assert not (tmp_path / "ropa-2025.pdf").exists() and "gap: controller.toml: reviewed_by" in done.stdout
     assert cli("show", "S-does-not-exist").returncode == 2

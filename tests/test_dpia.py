@@ -39,7 +39,7 @@ def reg():
 
 @pytest.fixture(scope="module")
 def assessment(demo, reg):
-    return dpia.assess(demo.workspace, reg, today=TODAY)
+    return dpia.assess(demo.workspace, reg, today=TODAY, lang="en")
 
 
 @pytest.fixture(scope="module")
@@ -219,10 +219,10 @@ def test_d35_10_screening(assessment, report) -> None:
     ap = [c for c in s["criteria"] if c["id"].startswith("ap.")]
     assert len(ap) == 17 and any("Financiële situatie" in c["text"] for c in ap)
     assert len([c for c in s["criteria"] if c["id"].startswith("edpb.")]) == 9
-    assert s["mandatory"] is False and s["label"] == "voluntary DPIA-style assessment"
-    national = next(c for c in s["criteria"] if c["id"] == "edpb.sensitive_data")
-    assert national["fact"].startswith(str(int(assessment.findings.query("kind == 'national_identifier'")
-                                                ["count"].sum())))
+    # WP248 criterion 4 counts financial data (IBANs, card numbers): with criterion 6 that is two
+    sensitive = next(c for c in s["criteria"] if c["id"] == "edpb.sensitive_data")
+    assert sensitive["met"] and "records hold financial data" in sensitive["fact"]
+    assert s["met"]["edpb"] == 2 and s["mandatory"] is True and s["label"] == "DPIA mandatory (Art. 35)"
     assert "Profilering" in section(report["html"], "D35-10")
 
 
@@ -232,7 +232,7 @@ def test_d35_11_summary_first_and_computed(assessment, report) -> None:
     assert all(first < html.index(f'<section id="{item}">') for item in dpia.CHECKLIST if item != "D35-11")
     summary = " ".join(assessment.summary)
     assert f"{assessment.description['subjects']} linked data subjects" in summary
-    assert "voluntary DPIA-style assessment" in summary and "1 of them overdue" in summary
+    assert "DPIA mandatory (Art. 35)" in summary and "1 of them overdue" in summary
 
 
 def test_d35_12_csv_and_json_companions(assessment, report) -> None:
@@ -383,3 +383,71 @@ def test_residual_level_4_requires_prior_consultation(demo, reg, tmp_path) -> No
     assert any("Prior consultation of the AP (Art. 36) is required" in line for line in high.summary)
     html = dpia.render_html(high)
     assert "Prior consultation of the AP required" in section(html, "D35-07")
+
+
+# --- current and target risk, the Dutch report, sign-off and history, accessibility ---------------
+
+def test_a_planned_measure_does_not_lower_the_current_level(assessment) -> None:
+    risks = assessment.risks.set_index("risk")
+    access = risks.loc["illegitimate_access"]
+    assert access.level_now == access.level_before == 3 and access.level_after == 2
+    assert "Full-disk encryption" in access.now_why and "(planned, 0%)" in access.now_why
+    assert "3 (Significant / Aanzienlijk) now (current)" in " ".join(assessment.summary)
+
+
+def test_the_current_level_drops_once_every_measure_is_done(demo, reg, tmp_path) -> None:
+    folder = tmp_path / "dpia"
+    shutil.copytree(dpia.default_config(), folder)
+    path = folder / "measures.toml"
+    path.write_text(re.sub(r'status = "(planned|in_progress)"', 'status = "done"',
+                           path.read_text("utf-8")).replace("progress = 0", "progress = 100")
+                    .replace("progress = 50", "progress = 100"), "utf-8")
+    done = dpia.assess(demo.workspace, reg, today=TODAY, config=folder, lang="en").risks.set_index("risk")
+    assert (done.level_now == done.level_after).all()
+
+
+def test_dutch_is_the_default_language(demo, reg, tmp_path) -> None:
+    dutch = dpia.assess(demo.workspace, reg, today=TODAY)
+    out = tmp_path / "nl"
+    dpia.write(dutch, out)
+    html = (out / "dpia.html").read_text("utf-8")
+    assert '<html lang="nl">' in html
+    for heading in ("Managementsamenvatting", "Systematische beschrijving", "Actieplan", "Versiegeschiedenis",
+                    "Huidig restrisico", "Beoogd restrisico"):
+        assert heading in html, heading
+    assert "DPIA verplicht" in dutch.summary[2]
+    reader = PdfReader(out / "dpia.pdf")
+    root = reader.trailer["/Root"]
+    assert "/StructTreeRoot" in root and root["/Lang"] == "nl"
+    assert reader.metadata.title == dutch.meta["title"]
+
+
+def test_sign_off_and_version_history(report) -> None:
+    body = text(section(report["html"], "D35-09"))
+    assert "Version history" in body and "0.1" in body and "First draft" in body
+    assert report["json"]["validation"]["history"][-1]["version"] == report["json"]["validation"]["version"]
+
+
+def test_history_must_end_with_the_current_version(tmp_path) -> None:
+    folder = tmp_path / "dpia"
+    shutil.copytree(dpia.default_config(), folder)
+    path = folder / "assessment.toml"
+    text = path.read_text("utf-8")
+    path.write_text(text.replace('version = "0.1"\nstatus', 'version = "0.2"\nstatus'), "utf-8")
+    with pytest.raises(dpia.DpiaConfigError, match="not the current version '0.2'"):
+        dpia.load_config(folder)
+
+
+def test_tables_fit_the_a4_page(report, tmp_path) -> None:
+    """Every page's text lies inside the A4 page: no table runs off its right edge."""
+    reader = PdfReader(report["out"] / "dpia.pdf")
+    for number, page in enumerate(reader.pages, 1):
+        width = float(page.mediabox.width)
+        xs: list[float] = []
+
+        def visit(text, cm, tm, font, size, xs=xs):
+            if text.strip():
+                xs.append(tm[4] * cm[0] + cm[4])
+
+        page.extract_text(visitor_text=visit)
+        assert width == pytest.approx(595.3, abs=1) and all(0 <= x < width - 20 for x in xs), number

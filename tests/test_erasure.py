@@ -189,12 +189,21 @@ def test_purge_removes_what_need_not_be_kept(purged) -> None:
                     [purged["subject"]])["n"].iloc[0] == 0
     assert linkage.find(ws, email=purged["email"]).empty
     erased = ws.query("SELECT * FROM erased_raw_rows WHERE request_id = ?", [purged["request_id"]])
-    assert len(erased) == result.removed["raw_records"] == sum(result.raw_files.values())
+    restored = ws.query("SELECT * FROM raw_restored WHERE request_id = ?", [purged["request_id"]])
+    assert len(restored) == result.restored > 0
+    assert len(erased) == result.removed["raw_records"] == (
+        restored["rows_removed"].sum() + sum(result.raw_files.values()))
     others = ws.query("SELECT DISTINCT request_id FROM erased_raw_rows WHERE request_id <> ?",
                       [purged["request_id"]])  # the demo history's completed erasure
     assert set(others["request_id"]) <= set(ws.query(
         "SELECT request_id FROM requests WHERE type = 'erasure' AND status = 'completed'")["request_id"])
-    assert all((ws.raw_dir / sha).exists() for sha in result.raw_files)  # the raw files stay, as said
+    # each raw file that held her rows is re-stored without them: the old bytes are gone, the
+    # import points at the new file, and the provenance keeps the old hash and the reason
+    for row in restored.itertuples():
+        assert not (ws.raw_dir / row.old_sha256).exists() and (ws.raw_dir / row.new_sha256).exists()
+        assert "Art. 17" in row.reason
+        stored = ws.query("SELECT stored_sha256 FROM imports WHERE import_id = ?", [row.import_id])
+        assert stored["stored_sha256"].iloc[0] == row.new_sha256
 
 
 def test_purge_keeps_retained_records_with_holds(purged) -> None:
@@ -326,7 +335,10 @@ def test_cli_round_trip(built, tmp_path: Path) -> None:
     done = cli(ws.path, "erasure-plan", "--request", request_id, "--today", "2026-11-25",
                "--execute", "--yes")
     assert done.returncode == 0, done.stderr
-    assert "retention_holds" in done.stdout and "immutable raw export" in done.stdout
+    assert "retention_holds" in done.stdout and "re-stored without the subject's rows" in done.stdout
+    again = cli(ws.path, "erasure-plan", "--request", request_id, "--today", "2026-11-25",
+                "--execute", "--yes")  # running it again reports the purge, and logs it once
+    assert again.returncode == 0 and "carried out before" in again.stdout, again.stderr
     assert "recorded in the history" in done.stdout
     assert cli(ws.path, "find", "--email", first.person.email).stdout.strip() == "no subject found"
 
@@ -345,3 +357,76 @@ def test_cli_round_trip(built, tmp_path: Path) -> None:
     assert verify.returncode == 0, verify.stdout
     actions = [e.action for e in audit.entries(ws)]
     assert actions[-4:] == ["plan", "plan", "purge", "rights-todo"]
+
+
+# --------------------------------------------------------------------------------------------
+# the plan per field: minimise what is kept
+
+
+@pytest.fixture(scope="module")
+def bsn_plan(built):
+    """The plan for the demo client whose Exact Online contact holds a BSN and a birth date."""
+    ws, register, _, _ = built
+    client = next(c for c in demo.build().clients if "bsn_in_exact" in c.flags)
+    found = linkage.find(ws, email=client.person.email)
+    subjects = sorted(found[found.score >= 1.0].subject_id.unique())
+    plan = erasure.plan(ws, register, subject_ids=subjects, today=TODAY)
+    return plan, erasure.field_plan(ws, register, plan, today=TODAY), register
+
+
+def test_bsn_birth_date_and_gender_are_deleted_now(bsn_plan) -> None:
+    plan, fields, _ = bsn_plan
+    exact = fields[fields["service"].eq("exact")]
+    for name in ("bsn", "birth_date", "gender", "email"):
+        rows = exact[exact["field"].eq(name)]
+        assert len(rows), name
+        assert set(rows["action"]) == {"delete_now"}, name
+        assert rows["until"].isna().all() and set(rows["final_deletion"]) == {TODAY}
+    # the kept relation itself says so: the step names what goes now and the date the rest goes
+    relations = plan[plan["service"].eq("exact") & plan["record"].eq("party")]
+    with_bsn = relations[relations["delete_now"].str.contains("BSN|SocialSecurityNumber")]
+    assert len(with_bsn)
+    for row in with_bsn.itertuples():
+        assert "BSN" not in row.kept_fields and "SocialSecurityNumber" not in row.kept_fields
+        assert row.final_deletion == row.until and f"delete it on {row.until}" in row.step
+
+
+def test_invoice_fields_are_kept_restricted_until_a_dated_end(bsn_plan) -> None:
+    plan, fields, register = bsn_plan
+    kept = fields[fields["action"].eq("keep_restricted")]
+    assert len(kept) and kept["until"].notna().all()
+    assert set(kept["field"]) <= set(register.retention_rules["fiscal_records"].keeps) \
+        | set(register.retention_rules["payment_records"].keeps)
+    assert kept["reason"].str.contains("blocked").all()
+    invoices = plan[plan["record"].str.contains("invoice") & plan["action"].eq("retain")]
+    assert len(invoices)
+    for row in invoices.itertuples():
+        assert row.final_deletion == row.until == date(row.document_date.year + 7, 12, 31)
+        assert "name" in {f for f in fields.loc[(fields["import_id"] == row.import_id)
+                                               & (fields["source_row"] == row.source_row), "field"]}
+
+
+def test_plan_lists_the_final_deletion_date_of_every_record(bsn_plan) -> None:
+    plan, _, _ = bsn_plan
+    records = plan[plan["action"].ne("check")]
+    assert records["final_deletion"].notna().all()
+    assert (records.loc[records["action"].eq("delete"), "final_deletion"] == TODAY).all()
+    held = records[records["action"].isin(["retain", "anonymise"]) & records["until"].notna()]
+    assert len(held) and (held["final_deletion"] == held["until"]).all()
+    assert "final_deletion" in erasure.write_plan(plan, Path(os.environ.get("TMPDIR", "/tmp")) / "p.csv") \
+        .read_text("utf-8").splitlines()[0]
+
+
+def test_a_retaining_rule_must_say_which_fields_it_keeps(tmp_path: Path) -> None:
+    folder = tmp_path / "register"
+    shutil.copytree(Path(registry.__file__).parent / "config" / "register", folder)
+    path = folder / "retention.toml"
+    text = path.read_text("utf-8")
+    start = text.index("keeps = [\n")
+    path.write_text(text[:start] + text[text.index("]\n", start) + 2:], "utf-8")
+    with pytest.raises(registry.RegisterError, match=r"retention.toml: \[fiscal_records\].keeps: missing"):
+        registry.load(folder)
+    path.write_text(text.replace('"party_key", "customer_number", "name", "account_holder"',
+                                 '"party_key", "shoe_size", "name", "account_holder"'), "utf-8")
+    with pytest.raises(registry.RegisterError, match="'shoe_size' is not a canonical field"):
+        registry.load(folder)

@@ -52,7 +52,10 @@ def test_every_demo_file_is_detected_as_its_exact_kind(files: dict[str, Path]) -
     for name, path in files.items():
         module, kind = detect_any(path)
         assert (module, kind.name) == (exact, EXPECTED_KINDS[name]), name
-    assert {k.name for k in exact.KINDS} == set(EXPECTED_KINDS.values())
+    # REST entities the demo firm's consultant never pulled: read from dumps only
+    undemonstrated = {"api_sales_orders", "api_quotations", "api_bank_entry_lines",
+                      "api_transaction_lines"}
+    assert {k.name for k in exact.KINDS} == set(EXPECTED_KINDS.values()) | undemonstrated
 
 
 def test_demo_is_byte_identical_for_the_same_business(business: demo.Business,

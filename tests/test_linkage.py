@@ -371,8 +371,11 @@ def test_split_name(full, given, family):
 def test_name_agreement_rules():
     assert linkage.family_core("van der dijk") == "dijk"
     assert linkage.surnames_agree("dijk", "djik") and not linkage.surnames_agree("dijk", "bakker")
-    assert linkage.given_names_agree("j", "jan") and linkage.given_names_agree("alex", "alexander")
+    assert linkage.given_names_agree("j", "jan") and linkage.given_names_agree("maarten", "marten")
     assert not linkage.given_names_agree("anna", "noor")
+    # a name that starts a longer one is a short form or someone else in the household
+    assert not linkage.given_names_agree("jan", "janneke") and linkage.given_names_related("jan", "janneke")
+    assert linkage.given_names_related("alex", "alexander") and not linkage.given_names_related("jan", "piet")
     assert linkage.org_name("Van der Steen B.V.") == "van der steen"
     assert linkage.typos("kitten", "sitting") == 3
 

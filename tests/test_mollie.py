@@ -455,15 +455,21 @@ def test_json_single_payment_object(tmp_path):
     party = extract.parties.iloc[0]
     assert (party["name"], party["iban"], party["customer_number"]) == (
         "T. TEST", "NL91ABNA0417164300", "cst_8wmqcHMN4U")
-    assert "details.consumerName" in extract.raw.columns and "_embedded.refunds" in extract.raw
+    assert "details.consumerName" in extract.raw.columns
+    # the embedded refund is a record of its own, a document of the payment's party
+    assert extract.raw.loc[2, ["resource", "id", "embedded in"]].tolist() == [
+        "refund", "re_4qqhO89gsT", "payment tr_WDqYK6vllg"]
+    refund = extract.documents.set_index("doc_key").loc["re_4qqhO89gsT"]
+    assert (refund["doc_type"], refund["party_key"]) == ("refund", party["party_key"])
     assert extract.unmapped == ["metadata.order_id"]
 
 
 def test_json_hal_page_and_plain_list_of_mixed_records(tmp_path):
-    page = {"count": 3, "_embedded": {"payments": [PAYMENT, PAYPAL, OPEN]}, "_links": {}}
+    plain = {k: v for k, v in PAYMENT.items() if k != "_embedded"}
+    page = {"count": 3, "_embedded": {"payments": [plain, PAYPAL, OPEN]}, "_links": {}}
     hal = mollie.read(write(tmp_path / "page.json", json.dumps(page)))
     assert hal.documents["doc_key"].tolist() == ["tr_WDqYK6vllg", "tr_paypal1", "tr_open1"]
-    mixed = mollie.read(write(tmp_path / "mixed.json", json.dumps([PAYMENT, PAYPAL, OPEN, CUSTOMER])))
+    mixed = mollie.read(write(tmp_path / "mixed.json", json.dumps([plain, PAYPAL, OPEN, CUSTOMER])))
     assert mixed.raw["resource"].tolist() == ["payment", "payment", "payment", "customer"]
     assert mixed.raw.index.tolist() == [1, 2, 3, 4]
     parties = mixed.parties.set_index("source_row")
@@ -492,17 +498,17 @@ def test_json_hal_page_and_plain_list_of_mixed_records(tmp_path):
 def test_json_of_another_shape_is_refused(tmp_path, content):
     path = write(tmp_path / "other.json", content)
     assert mollie.detect(path) is None
-    with pytest.raises(InputError, match="not a dump of Mollie API objects|is not a payment"):
+    with pytest.raises(InputError, match="not a dump of Mollie API objects"):
         mollie.read(path, mollie.API_JSON)
 
 
 def test_json_foreign_object_and_broken_json(tmp_path):
-    refund = {"resource": "refund", "id": "re_1", "description": "Jan Jansen"}
-    path = write(tmp_path / "mixed.json", json.dumps([PAYMENT, refund]))
-    assert mollie.detect(path) is None
-    with pytest.raises(InputError, match="object 2 is not a payment or customer") as err:
+    method = {"resource": "method", "id": "ideal", "description": "Jan Jansen"}
+    path = write(tmp_path / "mixed.json", json.dumps([PAYMENT, method]))
+    assert mollie.detect(path) == mollie.API_JSON  # Mollie's by content, but not a resource read
+    with pytest.raises(InputError, match="holds Mollie 'method' objects") as err:
         mollie.read(path, mollie.API_JSON)
-    assert err.value.row == 2 and "Jansen" not in str(err.value)
+    assert err.value.row == 3 and "Jansen" not in str(err.value)  # row 2 is the embedded refund
     broken = write(tmp_path / "broken.json", json.dumps([PAYMENT])[:-20])
     with pytest.raises(InputError, match="not valid JSON"):
         mollie.detect(broken)

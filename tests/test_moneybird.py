@@ -43,7 +43,8 @@ def test_demo_writes_every_kind_byte_identically(business: demo.Business, files:
     again = demo_moneybird.write(business, tmp_path)
     assert {p.name: p.read_bytes() for p in again} == {n: p.read_bytes() for n, p in files.items()}
     kinds = {moneybird.detect(p).name for p in files.values()}
-    assert kinds == {k.name for k in moneybird.KINDS}
+    # the demo firm's bank lines come from its bank, not from MoneyBird's API
+    assert kinds == {k.name for k in moneybird.KINDS} - {moneybird.API_FINANCIAL_MUTATIONS.name}
     # no current time anywhere in the workbooks (a second later they would differ)
     for name in ("contacten.xlsx", "verkoopfacturen.xlsx"):
         with zipfile.ZipFile(files[name]) as workbook:

@@ -39,8 +39,8 @@ KEY_KINDS = ("iban", "email", "phone")  # the identifiers the data-quality secti
 INVENTORY_CSV = "inventory.csv"  # the table a later year's report diffs against (--previous)
 INVENTORY_COLUMNS = ["service", "export_kind", "column", "field", "category", "personal",
                      "special_or_national_id", "fill_rate", "declared", "classified_by"]
-SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "": 3}
-VERDICT_ORDER = {policy_audit.FAILS: 0, policy_audit.NOT_CHECKABLE: 1, policy_audit.HOLDS: 2}
+SEVERITY_ORDER = policy_audit.SEVERITY_ORDER
+VERDICT_ORDER = policy_audit.VERDICT_ORDER
 DPIA_META = ("title", "version", "status", "date", "next_review")
 DPIA_RISK_COLUMNS = ["name", "level_before", "level_before_label", "level_after", "level_after_label"]
 DPIA_ACTION_COLUMNS = ["measure", "title", "status", "owner", "due", "progress", "overdue"]
@@ -77,14 +77,16 @@ def figures(ws: Workspace, register: Register, year: int, *, today: date | None 
         raise WorkbenchError(f"workspace {ws.path} holds no imported exports; import them first "
                              "('workbench import' or 'workbench demo')")
     fields = inventory.build(ws, register)
+    # one set of policy findings for the DPIA section and the policy section, so they agree
+    found = policy_audit.findings(ws, register, policy=policy, today=today)
     fig = Figures(year=year, today=today,
                   requests=requests_section(ws, year, today),
                   inventory=inventory_section(ws, register, year, fields=fields, previous=previous),
                   processors=processors_section(register),
                   retention=retention_section(ws, register, today),
                   quality=quality_section(ws),
-                  dpia=dpia_section(ws, register, today=today, policy=policy),
-                  policy=policy_section(ws, register, today=today, policy=policy))
+                  dpia=dpia_section(ws, register, today=today, policy=policy, found=found),
+                  policy=policy_section(ws, register, today=today, policy=policy, found=found))
     fig.summary = summary(fig)
     fig.charts = {"requests_per_month": requests_chart(fig.requests["per_month"], year),
                   "records_per_system": records_chart(fig.inventory["records"])}
@@ -352,29 +354,32 @@ def quality_section(ws: Workspace) -> dict[str, pd.DataFrame]:
 
 # --- DPIA and the policy audit ----------------------------------------------------------------------
 
-def dpia_section(ws: Workspace, register: Register, *, today: date, policy: Path | None = None) -> dict:
+def dpia_section(ws: Workspace, register: Register, *, today: date, policy: Path | None = None,
+                 found: list[policy_audit.Finding] | None = None) -> dict:
     """The DPIA (:func:`workbench.dpia.assess` over every activity): its status (version, status,
-    date, next review), each risk's level before and after the measures, the actions of its plan
-    still open (overdue ones flagged), and whether prior consultation (Art. 36) is required."""
-    assessment = dpia.assess(ws, register, today=today, policy=policy)
+    date, next review), each risk's level before, now and after the measures, the actions of its
+    plan still open (overdue ones flagged), whether prior consultation (Art. 36) is required, and
+    its count of policy findings per verdict (from ``found``, the same findings as the policy
+    section)."""
+    assessment = dpia.assess(ws, register, today=today, policy=policy, policy_findings=found)
     actions = assessment.actions
     return {"meta": {k: assessment.meta[k] for k in DPIA_META},
             "risks": assessment.risks[DPIA_RISK_COLUMNS].reset_index(drop=True),
             "open_actions": actions[actions.open.astype(bool)][DPIA_ACTION_COLUMNS].reset_index(drop=True),
             "actions": actions[DPIA_ACTION_COLUMNS],
-            "prior_consultation": {k: assessment.prior_consultation[k] for k in ("required", "why")}}
+            "prior_consultation": {k: assessment.prior_consultation[k] for k in ("required", "why")},
+            "policy_counts": policy_audit.counts(assessment.policy_findings)}
 
 
-def policy_section(ws: Workspace, register: Register, *, today: date,
-                   policy: Path | None = None) -> dict[str, pd.DataFrame]:
-    """The privacy-policy audit (issue 8): failures first, by severity, then the rest."""
-    found = policy_audit.frame(policy_audit.run(ws, register, policy=policy, today=today))
-    found = found.assign(_v=found.verdict.map(VERDICT_ORDER), _s=found.severity.map(SEVERITY_ORDER))
-    found = found.sort_values(["_v", "_s", "claim_id"]).drop(columns=["_v", "_s"]).reset_index(drop=True)
-    counts = found.groupby(["verdict", "severity"], as_index=False, sort=False).size() \
-        .rename(columns={"size": "findings"})
-    return {"findings": found[["claim_id", "verdict", "severity", "asserts", "evidence", "source",
-                               "suggestion", "reason"]], "counts": counts}
+def policy_section(ws: Workspace, register: Register, *, today: date, policy: Path | None = None,
+                   found: list[policy_audit.Finding] | None = None) -> dict[str, pd.DataFrame]:
+    """The privacy-policy audit (:func:`workbench.policy_audit.findings`, or ``found`` already
+    computed): failures first, by severity, then the rest."""
+    if found is None:
+        found = policy_audit.findings(ws, register, policy=policy, today=today)
+    table = policy_audit.frame(found)
+    return {"findings": table[["claim_id", "verdict", "severity", "asserts", "evidence", "source",
+                               "suggestion", "reason"]], "counts": policy_audit.counts(found)}
 
 
 # --- summary and charts -----------------------------------------------------------------------------

@@ -36,10 +36,18 @@ processes appending at the same time never interleave half lines and always chai
 last entry. :func:`record` refuses to append to a log whose last line is damaged, so damage is
 never buried under new entries; run :func:`verify` to see where it is.
 
+Each entry is one complete line or nothing: when a write or its ``fsync`` fails (a full disk, a
+read-only file system), the file is cut back to the size it had and the caller gets an
+:class:`AuditError`; a log that is a symbolic link is refused. Actions that write output (packages,
+plans, to-do lists) write it to a temporary place, append their entry, and only then move the output
+into place, so a failed append leaves no output without its entry.
+
 What a hash chain cannot show on its own: someone with write access who removes entries at the
-end, or rewrites the log from some entry on and computes fresh hashes, leaves a valid chain. The
-head hash (:attr:`Verification.head`, :attr:`Entry.hash`) written down somewhere else, in a
-package's manifest or a letter, say, pins the log up to that point.
+end, or rewrites the log from some entry on and computes fresh hashes, leaves a valid chain. So the
+head is anchored outside the log: after each append its sequence number and hash go into the
+workspace database (table ``audit_anchor``), and each package's manifest carries the head before its
+own entry (``audit_head``). :func:`verify` finds a log shorter than its anchor, or one whose entry at
+the anchor differs, and every purge the database records (``purges``) without its ``purge`` entry.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ import hashlib
 import json
 import os
 import re
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -149,9 +158,13 @@ def record(ws: Workspace | str | Path, action: str, *, who: str | None = None,
     who = who if who is not None else _os_user()
 
     path = log_path(ws)
+    _refuse_link(path)
     created = not path.exists()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise _write_error(exc, path) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.fchmod(fd, 0o600)
@@ -160,27 +173,116 @@ def record(ws: Workspace | str | Path, action: str, *, who: str | None = None,
                   "request_id": request_id, "files": files, "details": details,
                   "prev_hash": prev_hash}
         entry = Entry(**fields, hash=entry_hash(fields))
-        data = entry.line()
-        while data:  # O_APPEND: every write goes to the end, and the lock keeps others out
-            data = data[os.write(fd, data):]
-        os.fsync(fd)
+        _append(fd, path, entry.line())
     finally:
         os.close(fd)  # closing releases the lock
     if created:
         _fsync_dir(path.parent)
+    _anchor(path.parent, entry)
     return entry
 
 
-def verify(ws: Workspace | str | Path) -> Verification:
-    """Walk the audit log and report the first entry that is not as :func:`record` wrote it.
+def _append(fd: int, path: Path, data: bytes) -> None:
+    """Write one whole line, or nothing: on a failed write or fsync (disk full, read-only), the
+    file goes back to the size it had."""
+    size = os.fstat(fd).st_size
+    try:
+        while data:  # O_APPEND: every write goes to the end, and the lock keeps others out
+            data = data[os.write(fd, data):]
+        os.fsync(fd)
+    except OSError as exc:
+        try:
+            os.ftruncate(fd, size)
+            os.fsync(fd)
+        except OSError:
+            pass  # the half line stays; record() refuses to build on it and verify points at it
+        raise _write_error(exc, path) from None
 
-    A workspace without a log is intact with 0 entries.
+
+def _write_error(exc: OSError, path: Path) -> WorkbenchError:
+    from workbench.workspace import storage_problem  # the workspace's wording for a full or read-only disk
+
+    clear = storage_problem(exc, path.parent)
+    reason = str(clear) if clear else f"{exc.strerror or type(exc).__name__}"
+    return AuditError(f"{path}: the audit entry could not be written ({reason}); nothing was "
+                      "appended and the action's output was not put in place")
+
+
+def _refuse_link(path: Path) -> None:
+    if path.is_symlink():
+        raise AuditError(f"{path} is a symbolic link, not the workspace's own audit log: refused. "
+                         "Put the real log back (from a backup) and run 'workbench audit verify'")
+
+
+# -------------------------------------------------------------------------------------------
+# the anchor: the head of the chain kept outside the log
+
+ANCHOR_SCHEMA = """CREATE TABLE IF NOT EXISTS audit_anchor (
+    seq INTEGER NOT NULL, hash VARCHAR NOT NULL, written_at TIMESTAMP NOT NULL)"""
+
+
+def _anchor(directory: Path, entry: Entry) -> None:
+    """Keep the new head in the workspace database (when there is one), so a log cut short or
+    rewritten from some entry on no longer matches it."""
+    from workbench.workspace import DB_NAME, Workspace
+
+    if not (directory / DB_NAME).exists():
+        return
+    with Workspace(directory).connect() as con:
+        con.execute(ANCHOR_SCHEMA)
+        con.begin()
+        con.execute("DELETE FROM audit_anchor WHERE seq <= ?", [entry.seq])
+        con.execute("INSERT INTO audit_anchor VALUES (?, ?, now()::TIMESTAMP)", [entry.seq, entry.hash])
+        con.commit()
+
+
+def head(ws: Workspace | str | Path) -> dict[str, Any] | None:
+    """The last entry's sequence number and hash (for a package's manifest), None for no log."""
+    last = deque(entries(ws), maxlen=1)
+    return {"seq": last[0].seq, "hash": last[0].hash} if last else None
+
+
+def _db_facts(directory: Path) -> tuple[tuple[int, str] | None, list[str]]:
+    """The anchored head and the request ids of the purges the database records."""
+    from workbench.workspace import DB_NAME, Workspace
+
+    if not (directory / DB_NAME).exists():
+        return None, []
+    ws = Workspace(directory)
+    tables = set(ws.query("SELECT table_name FROM information_schema.tables")["table_name"])
+    anchor = None
+    if "audit_anchor" in tables:
+        rows = ws.query("SELECT seq, hash FROM audit_anchor ORDER BY seq DESC LIMIT 1")
+        anchor = (int(rows["seq"][0]), str(rows["hash"][0])) if len(rows) else None
+    purged = []
+    if "purges" in tables:
+        purged = [str(r) for r in ws.query("SELECT purge_id FROM purges ORDER BY purge_id")
+                  ["purge_id"]]
+    return anchor, purged
+
+
+def verify(ws: Workspace | str | Path) -> Verification:
+    """Walk the audit log and report the first entry that is not as :func:`record` wrote it; then
+    check it against what is kept outside it: the head anchored in the workspace database (a log
+    cut short or rewritten no longer reaches or matches it) and the purges the database records
+    (each needs its ``purge`` entry).
+
+    A workspace without a log and without an anchor is intact with 0 entries.
     """
     path = log_path(ws)
+    if path.is_symlink():
+        return Verification(ok=False, entries=0, broken=1, path=path,
+                            reason="the log is a symbolic link, not the workspace's own file")
+    anchor, purged = _db_facts(path.parent)
     if not path.exists():
+        if anchor:
+            return Verification(ok=False, entries=0, broken=1, path=path, reason=(
+                f"the log is missing, but the database anchors entry {anchor[0]}"))
         return Verification(ok=True, entries=0, path=path)
     broken: tuple[int, str] | None = None
     prev_hash, head, count = GENESIS, None, 0
+    hashes: dict[int, str] = {}
+    purges: set[str] = set()
     with open(path, "rb") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_SH)  # no half-written line of a running append
         for count, raw in enumerate(f, start=1):
@@ -190,10 +292,23 @@ def verify(ws: Workspace | str | Path) -> Verification:
             if isinstance(problem, str):
                 broken = (count, problem)
             else:
-                prev_hash = head = problem["hash"]
+                prev_hash = head = hashes[count] = problem["hash"]
+                if problem["action"] == "purge":
+                    purges.add(str(problem["details"].get("purge_id", "")))
     if broken:
         return Verification(ok=False, entries=count, broken=broken[0], reason=broken[1], head=head,
                             path=path)
+    if anchor and hashes.get(anchor[0]) != anchor[1]:
+        reason = (f"the log ends at entry {count}, but the database anchors entry {anchor[0]} "
+                  "(entries were removed from the end)" if anchor[0] > count else
+                  f"entry {anchor[0]} is not the one the database anchors (the chain was rewritten)")
+        return Verification(ok=False, entries=count, broken=min(anchor[0], count + 1), reason=reason,
+                            head=head, path=path)
+    missing = [p for p in purged if p not in purges]
+    if missing:
+        return Verification(ok=False, entries=count, broken=count + 1, head=head, path=path, reason=(
+            f"{len(missing)} purge(s) recorded in the database have no purge entry in the log "
+            f"(purge ids {', '.join(missing)})"))
     return Verification(ok=True, entries=count, head=head, path=path)
 
 

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
+import shutil
 import sys
+import unicodedata
 from pathlib import Path
+
+import duckdb
 
 from workbench import audit, datamap, erasure, linkage, package, pipeline, policy_audit, register, requests
 from workbench.errors import WorkbenchError
+from workbench.headers import PROPOSED, confirm_system, store_system, systems
 from workbench.safe_files import sha256_file
-from workbench.workspace import ImportResult, Workspace
+from workbench.sources import SYSTEM_PREFIX, generic
+from workbench.workspace import ImportResult, StorageError, Workspace, default_path, storage_problem
 
 
 def _print_import(result: ImportResult) -> None:
@@ -20,12 +27,25 @@ def _print_import(result: ImportResult) -> None:
         since = f" (import #{result.previous['import_id']} of {when:%Y-%m-%d})" if when else ""
         print(f"{result.path}: already imported{since}; nothing changed")
         return
-    print(f"{result.path}: {kind.title} [{kind.key}], import #{result.import_id}")
+    print(f"{_shown(str(result.path))}: {kind.title} [{kind.key}], import #{result.import_id}")
+    if extract.recognition:
+        print(f"  recognised as {kind.key}: {extract.recognition}")
     print(f"  rows: {len(extract.raw)}, parties: {len(extract.parties)}, "
           f"documents: {len(extract.documents)}")
-    print(f"  recognised columns ({len(extract.recognised)}): {', '.join(extract.recognised)}")
-    print(f"  unmapped columns ({len(extract.unmapped)}): {', '.join(extract.unmapped) or '-'}")
-    print(f"  personal data in: {', '.join(extract.personal_columns) or '-'}")
+    print(f"  recognised columns ({len(extract.recognised)}): {_captions(extract.recognised)}")
+    print(f"  unmapped columns ({len(extract.unmapped)}): {_captions(extract.unmapped) or '-'}")
+    print(f"  personal data in: {_captions(extract.personal_columns) or '-'}")
+
+
+def _shown(text: str) -> str:
+    """A file name or caption with control and format characters escaped, so a crafted one
+    cannot move the cursor, clear the screen or hide text in a terminal."""
+    return "".join(ch.encode("unicode_escape").decode("ascii")
+                   if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
+
+
+def _captions(columns: list[str]) -> str:
+    return ", ".join(_shown(c) for c in columns)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -42,9 +62,62 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"\rread {done['files']}/{total} files, {done['rows']:,} rows",
                   end="" if done["files"] < total else "\n", file=sys.stderr, flush=True)
 
-    results = workspace.import_files([Path(f) for f in args.files], args.source, progress)
+    if args.system and args.source:
+        raise WorkbenchError("--system and --source exclude each other: --source names a known "
+                             "service, --system another system")
+    if args.system:
+        generic.check_name(args.system)
+        if not _system_confirmed(workspace, args.system, [Path(f) for f in args.files]):
+            return PROPOSED_EXIT
+    source = f"{SYSTEM_PREFIX}{args.system}" if args.system else args.source
+    results = workspace.import_files([Path(f) for f in args.files], source, progress)
     for result in results:
         _print_import(result)
+    return 0
+
+
+PROPOSED_EXIT = 3  # nothing imported: a mapping of another system awaits the analyst
+
+
+def _system_confirmed(workspace: Workspace, system: str, paths: list[Path]) -> bool:
+    """Whether the system's mapping is confirmed; if not, propose one (stored in
+    ``mappings.toml`` unless a proposal is there already) and show it."""
+    stored = systems(workspace.mappings).get(system)
+    if stored is not None and stored.confirmed:
+        return True
+    mappings = workspace.header_mappings()
+    matches = [m for path in paths for m in generic.propose(path, mappings)]
+    if stored is None:
+        proposal, notes = generic.as_mapping(system, matches, PROPOSED)
+        store_system(workspace.mappings, proposal, notes)
+        print(f"proposed mapping of system {system} (stored in {workspace.mappings}):")
+    else:
+        print(f"system {system} has a proposed mapping in {workspace.mappings}, kept as it is "
+              "(delete the section to propose again); what the columns look like:")
+    for m in matches:
+        field = m.field or "(unmapped)"
+        print(f"  {_shown(m.column)!s} -> {field}: {m.how}, confidence {m.confidence:.2f}")
+    print(f"nothing imported: check the proposal (edit [system.{system}.columns] in "
+          f"{workspace.mappings} if needed), then run 'workbench mapping confirm --system "
+          f"{system}' and import again", file=sys.stderr)
+    return False
+
+
+def cmd_mapping(args: argparse.Namespace) -> int:
+    workspace = Workspace(args.workspace)
+    generic.check_name(args.system)
+    if args.action == "confirm":
+        confirm_system(workspace.mappings, args.system)
+        print(f"mapping of system {args.system} confirmed; 'workbench import --system "
+              f"{args.system} FILE' now imports with it")
+        return 0
+    stored = systems(workspace.mappings).get(args.system)
+    if stored is None:
+        raise WorkbenchError(f"{workspace.mappings}: no mapping of system {args.system}; run "
+                             f"'workbench import --system {args.system} FILE' to propose one")
+    print(f"system {args.system}: {stored.status}")
+    for field, captions in stored.columns.items():
+        print(f"  {field}: {_captions(captions)}")
     return 0
 
 
@@ -124,9 +197,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_datamap(args: argparse.Namespace) -> int:
-    written = datamap.write(Workspace(args.workspace), register.load(args.register), Path(args.out))
+    reg = register.load(args.register)
+    today = _today(args)
+    written = datamap.write(Workspace(args.workspace), reg, Path(args.out), year=args.year, today=today,
+                            pdf=not args.no_pdf)
     for path in written:
         print(path)
+    for gap in datamap.review_gaps(reg):
+        print(f"gap: {gap}")
     return 0
 
 
@@ -250,7 +328,15 @@ def build_parser() -> argparse.ArgumentParser:
                               "FactuurSturen and Exact Online")
     imp.add_argument("files", nargs="+", help="exported files")
     imp.add_argument("--source", help="SERVICE or SERVICE/KIND, when detection needs help")
+    imp.add_argument("--system", help="NAME of another system (webshop, CRM, ...): the first "
+                     "import proposes a column mapping, imported once confirmed")
     imp.set_defaults(run=cmd_import)
+
+    mapping = commands.add_parser("mapping", help="show or confirm the column mapping of another "
+                                  "system's exports")
+    mapping.add_argument("action", choices=["show", "confirm"])
+    mapping.add_argument("--system", required=True, help="the system's NAME")
+    mapping.set_defaults(run=cmd_mapping)
 
     status = commands.add_parser("status", help="what is imported")
     status.set_defaults(run=cmd_status)
@@ -272,7 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     dm = commands.add_parser("datamap", help="write the record of processing and the inventory")
     dm.add_argument("--out", default="reports/datamap.xlsx", help="the XLSX to write (CSV files "
-                    "go in a folder beside it)")
+                    "go in a folder beside it; ropa-<year>.html and .pdf beside it)")
+    dm.add_argument("--year", type=int, help="the year of the dated record (default: this year)")
+    dm.add_argument("--today", help="YYYY-MM-DD: the date the record is drawn up on (default: today)")
+    dm.add_argument("--no-pdf", action="store_true", help="write the record as HTML only")
     dm.set_defaults(run=cmd_datamap)
 
     demo = commands.add_parser("demo", help="write the demo business's exports, import and map them")
@@ -339,7 +428,10 @@ def cmd_package(args: argparse.Namespace) -> int:
         print(f"  {system.name}: {system.status}{f' ({detail})' if detail else ''}")
     for warning in result.warnings:
         print(f"  check: {warning}")
-    if result.zip_path:
+    if result.zip_path and args.encrypt:  # what goes out is the encrypted zip: no plain copy stays
+        shutil.rmtree(result.out)
+        print(f"archive: {result.zip_path} (the plain folder was removed)")
+    elif result.zip_path:
         print(f"archive: {result.zip_path}")
     if result.passphrase:
         print(f"passphrase (shown once, not stored): {result.passphrase}")
@@ -379,6 +471,11 @@ def cmd_erasure_plan(args: argparse.Namespace) -> int:
                              "stay, held): look at the plan first, then add --yes to confirm")
     workspace = Workspace(args.workspace)
     reg = register.load(args.register)
+    done = erasure.purged(workspace, args.request) if args.execute else None
+    if done is not None:  # a second run, after a crash say: the purge is finished and logged
+        for line in done.lines():
+            print(line)
+        return 0
     row, subjects = _request_subjects(workspace, args, ("erasure",))
     today = _today(args)
     frame = erasure.plan(workspace, reg, args.request, subject_ids=subjects, today=today)
@@ -445,7 +542,14 @@ def _add_rights_commands(commands) -> None:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    result = audit.verify(Workspace(args.workspace))
+    workspace = Workspace(args.workspace)
+    if workspace.exists and os.access(workspace.path, os.W_OK):
+        try:  # a writer's open first finishes what a killed process left (an erasure, say)
+            with workspace.connect():
+                pass
+        except StorageError:
+            pass  # read-only or busy: verify what is there
+    result = audit.verify(workspace)
     print(result)
     return 0 if result.ok else 1
 
@@ -470,6 +574,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     from panel.command import main as panel_main
 
+    from workbench import dashboard
+
     workspace = Workspace(args.workspace)
     if not workspace.exists:
         raise WorkbenchError(f"{workspace.path}: nothing imported yet; run 'workbench import' or "
@@ -480,10 +586,20 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     if args.reports:
         os.environ["WORKBENCH_DASHBOARD_REPORTS"] = str(Path(args.reports).resolve())
     app = Path(find_spec("workbench.dashboard_app").origin)  # not imported: it builds the page
+    users, password = dashboard.login_file()
+    # Panel's own login page; the password file and the cookie secret stay off the command line,
+    # where any local account could read them (ps)
+    os.environ["PANEL_COOKIE_SECRET"] = secrets.token_urlsafe(32)
     print(f"dashboards of {workspace.path} at http://127.0.0.1:{args.port}/{app.stem}", flush=True)
+    print(f"log in as '{dashboard.LOGIN_USER}' with the password {password} (made for this run, "
+          "stored nowhere else)", flush=True)
     sys.argv = ["panel", "serve", str(app), "--address", "127.0.0.1", "--port", str(args.port),
-                "--allow-websocket-origin", f"127.0.0.1:{args.port}", "--warm"]  # --warm: built once at start
-    panel_main()
+                "--allow-websocket-origin", f"127.0.0.1:{args.port}", "--basic-auth", str(users),
+                "--warm"]  # --warm: built once at start
+    try:
+        panel_main()
+    finally:
+        shutil.rmtree(users.parent, ignore_errors=True)
     return 0
 
 
@@ -507,7 +623,7 @@ def cmd_report_dpia(args: argparse.Namespace) -> int:
     from workbench import dpia
 
     assessment = dpia.assess(Workspace(args.workspace), register.load(args.register), activity=args.activity,
-                             today=_today(args), policy=args.policy, config=args.config)
+                             today=_today(args), policy=args.policy, config=args.config, lang=args.lang)
     for line in assessment.summary:
         print(line)
     for path in dpia.write(assessment, args.out, pdf=not args.no_pdf):
@@ -523,6 +639,8 @@ def _add_report_dpia(sub) -> None:
     rep.add_argument("--config", type=Path, help="folder with another firm's DPIA files (default: "
                      "workbench/config/dpia)")
     rep.add_argument("--today", help="YYYY-MM-DD: the date record ages, requests and actions are measured at")
+    rep.add_argument("--lang", choices=["nl", "en"], help="the report's language (default: the assessment's "
+                     "`language`, Dutch for this firm)")
     rep.add_argument("--no-pdf", action="store_true", help="write no PDF")
     rep.add_argument("--out", type=Path, required=True, help="folder for the report")
     rep.set_defaults(run=cmd_report_dpia)
@@ -567,16 +685,26 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader (head, less) stopped reading: not an error
         sys.stderr.close()
         return 0
+    except (OSError, duckdb.Error) as exc:  # a full or read-only disk, named; anything else is a bug
+        clear = storage_problem(exc, Path(getattr(exc, "filename", None) or default_path(args.workspace)))
+        if clear is None:
+            return _internal(exc)
+        print(f"workbench: {clear}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("workbench: interrupted (an import leaves the workspace as it was; a package or "
               "report folder may be incomplete: write it again into a new folder)", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug: say so without dumping data-laden locals
-        if os.environ.get("WORKBENCH_DEBUG"):
-            raise
-        print(f"workbench: internal error ({type(exc).__name__}); "
-              "run with WORKBENCH_DEBUG=1 for the traceback", file=sys.stderr)
-        return 1
+        return _internal(exc)
+
+
+def _internal(exc: Exception) -> int:
+    if os.environ.get("WORKBENCH_DEBUG"):
+        raise exc
+    print(f"workbench: internal error ({type(exc).__name__}); "
+          "run with WORKBENCH_DEBUG=1 for the traceback", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -12,12 +12,18 @@ Nothing is fetched from outside: no CDN, no web fonts (``BootstrapTemplate``, no
 from __future__ import annotations
 
 import datetime as dt
+import html
+import json
+import os
+import secrets
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from workbench import datamap, inventory, linkage, package, policy_audit, requests
+from workbench import datamap, inventory, linkage, package, pipeline, policy_audit, requests
 from workbench.errors import WorkbenchError
 from workbench.register import Register
 from workbench.workspace import Workspace
@@ -248,15 +254,50 @@ def reports_dir(ws: Workspace) -> Path:
     return ws.path.parent / "reports"
 
 
-def write_package(ws: Workspace, register: Register, subject_id: str, query: dict[str, str],
+LOGIN_USER = "analyst"
+
+
+def login_file() -> tuple[Path, str]:
+    """A password made for one run of the server, in an owner-only JSON file for Panel's
+    ``--basic-auth`` (user -> password); returns the file and the password."""
+    password = secrets.token_urlsafe(18)
+    folder = Path(tempfile.mkdtemp(prefix="workbench-dashboard-"))  # mode 0700
+    users = folder / "users.json"
+    fd = os.open(users, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({LOGIN_USER: password}, handle)
+    return users, password
+
+
+def answerable(ws: Workspace, request_id: str) -> dict:
+    """The register's request when a package may go out for it: an access or portability request,
+    open, whose requester's identity check passed; else a clear refusal."""
+    row, _, _ = requests.show(ws, request_id.strip())
+    if row["type"] not in ("access", "portability"):
+        raise WorkbenchError(f"request {row['request_id']} is a {row['type']} request, not access or "
+                             "portability")
+    if row["status"] in requests.CLOSED:
+        raise WorkbenchError(f"request {row['request_id']} is {row['status']}")
+    if row.get("verify_outcome") != "passed":
+        raise WorkbenchError(f"the requester's identity of {row['request_id']} is not verified: record "
+                             "the check first ('workbench request update --verify ...')")
+    return row
+
+
+def write_package(ws: Workspace, register: Register, subject_id: str, request_id: str,
                   reports: Path, lang: str = "nl") -> package.PackageResult:
-    """The access package of one subject, ad hoc, through the same code as ``workbench package``,
-    into a new folder under ``reports/dashboard-packages/`` with a zip beside it."""
+    """The access package of one subject for a registered, verified request, through the same code
+    as ``workbench package --request ID --encrypt``, as an AES-256 zip under
+    ``reports/dashboard-packages/``; no plain copy stays."""
+    row = answerable(ws, request_id)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    out = Path(reports) / PACKAGES / f"{stamp}-{subject_id}"
-    identities = {SEARCH_FIELDS[k].lower(): v for k, v in query.items() if v}
-    return package.write_package(ws, register, subject_ids=[subject_id], out=out, identities=identities,
-                                 lang=lang, zip=True)
+    out = Path(reports) / PACKAGES / f"{stamp}-{row['request_id']}"
+    result = pipeline.answer_request(ws, register, out=out, request_id=row["request_id"],
+                                     subjects=[subject_id], lang=lang, encrypt=True).package
+    if result.zip_path is None:
+        raise WorkbenchError(f"the package in {result.out} lists cells to redact first; no zip was made")
+    shutil.rmtree(result.out)
+    return result
 
 
 # --- sharing work between the sessions of one server ---------------------------------------------
@@ -376,6 +417,8 @@ class Dashboard:
         candidates = _table(pd.DataFrame(columns=["subject_id", "score", "evidence", "systems"]), height=200)
         subject = pn.widgets.Select(label="Subject", options=[])
         subject_map = _table(pd.DataFrame(), height=400)
+        request_id = pn.widgets.TextInput(label="Request id (registered, identity verified)",
+                                          placeholder="R-2026-0001")
         make = pn.widgets.Button(label="Write access package", color="success", disabled=True)
         message = pn.pane.Markdown("")
         download = pn.Column()
@@ -408,13 +451,14 @@ class Dashboard:
             if not subject.value:
                 return
             try:
-                result = write_package(self.ws, self.register, subject.value, state.get("query", {}),
+                result = write_package(self.ws, self.register, subject.value, request_id.value,
                                        self.reports)
             except WorkbenchError as exc:
-                message.object = f"Could not write the package: {exc}"
+                message.object = f"Could not write the package: {html.escape(str(exc))}"
                 return
-            message.object = (f"Package {result.request_id} written to `{result.out}` "
-                              f"({len(result.files)} files).")
+            message.object = (f"Package {result.request_id}: encrypted zip `{result.zip_path.name}` "
+                              f"({len(result.files)} files). Passphrase, shown once: "
+                              f"`{result.passphrase}`")
             download.clear()
             download.append(pn.widgets.FileDownload(file=str(result.zip_path), filename=result.zip_path.name,
                                                     label=f"Download {result.zip_path.name}",
@@ -427,7 +471,7 @@ class Dashboard:
             pn.pane.Markdown("## Client explorer\nSearch any of the fields; identifiers match exactly "
                              "(normalised), names fuzzily."),
             pn.Row(*inputs.values()), search, message, "### Candidates", candidates,
-            pn.Row(subject, make), download, "### The subject's map", subject_map,
+            pn.Row(subject, request_id, make), download, "### The subject's map", subject_map,
             name="Client explorer", sizing_mode="stretch_width")
 
     def requests_view(self):

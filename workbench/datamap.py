@@ -1,10 +1,14 @@
 """The data map: the record of processing activities (Art. 30(1)), the processors, the field
 inventory and the categories found in the data but declared nowhere (R30-11), as one XLSX with a
-sheet each plus a CSV per sheet; and the map of one subject across every system."""
+sheet each plus a CSV per sheet, and the record as a dated HTML and PDF of the year (R30-10) with
+its reviewer and review date; the map of one subject across every system; and the data of a subject
+that no activity declares (for the officer, when a package is prepared)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import date
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +16,7 @@ import pandas as pd
 from workbench import inventory, linkage
 from workbench import register as registry
 from workbench.register import Register
-from workbench.safe_files import write_csv, write_xlsx
+from workbench.safe_files import owner_only, write_csv, write_pdf, write_xlsx
 from workbench.workspace import JSON_PATH_SQL, Workspace
 
 SUBJECT_COLUMNS = ["service", "export_kind", "file_name", "file_sha256", "source_row", "record",
@@ -43,8 +47,11 @@ def processors(register: Register) -> pd.DataFrame:
         for key, p in register.processors.items()])
 
 
-def write(ws: Workspace, register: Register, out: Path) -> list[Path]:
-    """The data map as ``out`` (.xlsx) plus one CSV per sheet in a folder beside it."""
+def write(ws: Workspace, register: Register, out: Path, *, year: int | None = None,
+          today: date | None = None, pdf: bool = True) -> list[Path]:
+    """The data map as ``out`` (.xlsx) plus one CSV per sheet in a folder beside it, then the
+    record of processing of ``year`` (default: this year) as ``ropa-<year>.html`` and (unless
+    ``pdf`` is false) ``ropa-<year>.pdf`` beside the XLSX, dated ``today``."""
     tables = sheets(ws, register)
     out = Path(out)
     written = [write_xlsx(tables, out.with_suffix(".xlsx"))]
@@ -52,7 +59,57 @@ def write(ws: Workspace, register: Register, out: Path) -> list[Path]:
     for name, frame in tables.items():
         slug = "".join(ch if ch.isalnum() else "_" for ch in name.lower()).strip("_")
         written.append(write_csv(frame, folder / f"{slug}.csv"))
+    today = today or date.today()
+    year = year or today.year
+    page = ropa_html(register, tables["Register (Art. 30)"], tables["Checks"], year=year, today=today)
+    html_path = out.parent / f"ropa-{year}.html"
+    with owner_only():
+        html_path.write_text(page, "utf-8")
+    html_path.chmod(0o600)
+    written.append(html_path)
+    if pdf:
+        written.append(write_pdf(page, out.parent / f"ropa-{year}.pdf"))
     return written
+
+
+def ropa_html(register: Register, rows: pd.DataFrame, checks: pd.DataFrame, *, year: int, today: date) -> str:
+    """The record of processing of ``year`` as one self-contained page: the review status (an
+    empty reviewer or review date shows as a gap), a card per activity, the Art. 30 checks."""
+    from jinja2 import Environment
+
+    c = register.controller
+    source = (resources.files("workbench") / "templates" / "ropa.html.j2").read_text("utf-8")
+    env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    return env.from_string(source).render(
+        title=f"Record of processing activities (Art. 30 GDPR) {year}: {c.name}", controller=c.name,
+        year=year, today=today, reviewer=c.reviewed_by, reviewed=c.reviewed_on,
+        todo_reviewer=c.todo.get("reviewed_by", "no note"),
+        todo_reviewed=c.todo.get("reviewed_on", "no note"),
+        rows=rows.drop(columns=["activity"]).to_dict("records"), checks=checks.to_dict("records"))
+
+
+def review_gaps(register: Register) -> list[str]:
+    """What the register's review lacks: its reviewer and review date (controller.toml)."""
+    c = register.controller
+    return [f"controller.toml: {key} is empty ({c.todo.get(key, 'no note')})"
+            for key in ("reviewed_by", "reviewed_on") if not getattr(c, key)]
+
+
+def undeclared_for_subject(ws: Workspace, register: Register, subject_ids: list[str]) -> pd.DataFrame:
+    """The subject's data that no activity of its system declares (a BSN, a birth date): one row per
+    system, export, column and category, with how many records hold it. For the officer when a
+    package is prepared: the data stays listed truthfully for the client, and its deletion or
+    declaration is the officer's decision. Column and category names only, never values."""
+    columns = ["service", "export_kind", "column", "field", "category", "records"]
+    cells = pd.concat([subject_map(ws, register, s) for s in subject_ids], ignore_index=True) \
+        if subject_ids else pd.DataFrame(columns=SUBJECT_COLUMNS)
+    cells = cells[cells.category.notna()]
+    if cells.empty:
+        return pd.DataFrame(columns=columns)
+    undeclared = cells[[not register.declared(c, s)
+                        for c, s in zip(cells.category, cells.service, strict=True)]]
+    return undeclared.groupby(["service", "export_kind", "column", "field", "category"], as_index=False) \
+        .agg(records=("source_row", "nunique"))[columns]
 
 
 def subject_map(ws: Workspace, register: Register, subject_id: str) -> pd.DataFrame:

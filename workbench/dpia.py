@@ -7,7 +7,13 @@ accuracy and storage arguments per purpose, how each right is served), ``screeni
 (Art. 35(3), the EDPB criteria and the AP's list of 17), ``risks.toml`` (the four-level scale
 and the three CNIL risks, each level justified) and ``measures.toml`` (the catalogue in CNIL
 families, with the action plan's owner, due date, cost and progress). All four are validated on
-load; every problem names its file and key.
+load; every problem names its file and key. The report's own words (headings, column heads, the
+sentences around the figures) are data too, one file per language: ``texts.nl.toml`` (the
+default for this firm) and ``texts.en.toml``.
+
+Risk levels are kept apart: before the measures, now (a measure counts only once it is done:
+status done or existing at 100%), and the target once every planned measure is done. Art. 36 is
+judged on the target; the current level says how far the firm is from it.
 
 Everything countable is computed from the register and the workspace: subjects and records per
 data category, systems and flows, the necessity findings (fields almost always empty, national
@@ -21,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -38,6 +44,11 @@ from workbench.safe_files import owner_only, write_csv, write_pdf
 from workbench.workspace import Workspace, json_path
 
 CONFIG_FILES = ("assessment", "screening", "risks", "measures")
+LANGS = ("nl", "en")
+DEFAULT_LANG = "nl"  # the firm's language; `language` in assessment.toml overrides it
+DONE = ("existing", "done")  # a measure that is in place lowers the current level
+FINANCIAL_FACT = "financial_records"  # WP248 criterion 4 names financial data as highly personal
+HISTORY_KEYS = ("version", "date", "author", "changes")
 FAMILIES = {"data": "Measures on the data", "general_security": "General security measures",
             "organisational": "Organisational measures"}
 MEASURE_STATUSES = ("existing", "planned", "in_progress", "done")
@@ -95,6 +106,7 @@ class Assessment:
     prior_consultation: dict
     policy_findings: list
     summary: list[str]
+    texts: dict = field(default_factory=dict)
 
 
 # --- the reviewed configuration -----------------------------------------------------------------
@@ -182,6 +194,29 @@ def load_config(folder: Path | None = None) -> Config:
     if check.problems:
         raise DpiaConfigError(check.problems)
     return Config(data["assessment"], data["screening"], data["risks"], measures, label)
+
+
+def load_texts(lang: str, folder: Path | None = None) -> dict:
+    """The report's words in ``lang`` (``texts.<lang>.toml`` of the DPIA folder, else the shipped
+    one); raises :class:`DpiaConfigError` for an unknown language or a key missing against the
+    English file."""
+    if lang not in LANGS:
+        raise DpiaConfigError([f"language {lang!r} is not one of {list(LANGS)}"])
+    texts = {}
+    for code in dict.fromkeys([lang, "en"]):
+        own = Path(folder) / f"texts.{code}.toml" if folder else None
+        path = own if own is not None and own.is_file() else default_config() / f"texts.{code}.toml"
+        texts[code] = tomllib.loads(path.read_text("utf-8"))
+    missing = sorted(_keys(texts["en"]) - _keys(texts[lang]))
+    if missing:
+        raise DpiaConfigError([f"texts.{lang}.toml: {key}: missing (texts.en.toml has it)"
+                               for key in missing])
+    return texts[lang]
+
+
+def _keys(table: dict, prefix: str = "") -> set[str]:
+    return {k for key, value in table.items()
+            for k in (_keys(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key})}
 
 
 _MEASURE_KEYS = {"family", "cnil_measure", "title", "description", "status", "owner", "due", "frequency",
@@ -286,7 +321,13 @@ def _check_screening(check: _Checker, data: dict) -> None:
 def _check_assessment(check: _Checker, data: dict) -> None:
     check.keys("assessment", "", data, {"title", "version", "status", "date", "next_review", "context",
                                         "sparse_fill_rate", "sign_off", "dpo", "data_subjects", "necessity",
-                                        "rights"})
+                                        "rights", "language", "history", "title_nl", "title_en"})
+    if "language" in data:
+        check.one_of("assessment", "", data, "language", LANGS)
+    for key in ("title_nl", "title_en"):  # the title in one language; `title` otherwise
+        if key in data:
+            check.text("assessment", "", data, key)
+    _check_history(check, data)
     for key in ("title", "version", "context"):
         check.text("assessment", "", data, key)
     check.one_of("assessment", "", data, "status", STATUSES)
@@ -338,6 +379,31 @@ def _check_assessment(check: _Checker, data: dict) -> None:
                                 f"{kind!r} is not a request type; expected one of {list(requests.TYPES)}")
 
 
+def _check_history(check: _Checker, data: dict) -> None:
+    """[[history]]: every version with its date, author and changes; the current version is its
+    last entry, and the dates run forward."""
+    history = data.get("history")
+    if not isinstance(history, list) or not history:
+        check.error("assessment", "[[history]]", "missing: list every version with date, author and changes")
+        return
+    for i, entry in enumerate(history):
+        where = f"[[history]][{i}]"
+        if not check.table("assessment", where, entry):
+            continue
+        check.keys("assessment", where, entry, set(HISTORY_KEYS))
+        for key in ("version", "author", "changes"):
+            check.text("assessment", where, entry, key)
+        if not isinstance(entry.get("date"), date):
+            check.error("assessment", f"{where}.date", "must be a date (YYYY-MM-DD, unquoted)")
+    dates = [e.get("date") for e in history if isinstance(e, dict)]
+    if all(isinstance(d, date) for d in dates) and dates != sorted(dates):
+        check.error("assessment", "[[history]]", "the versions must be listed oldest first")
+    last = history[-1] if isinstance(history[-1], dict) else {}
+    if last.get("version") != data.get("version"):
+        check.error("assessment", "[[history]]", f"the last entry is version {last.get('version')!r}, "
+                                                 f"not the current version {data.get('version')!r}")
+
+
 # --- computing the assessment ---------------------------------------------------------------------
 
 def level(severity: int, likelihood: int) -> int:
@@ -346,9 +412,14 @@ def level(severity: int, likelihood: int) -> int:
 
 
 def assess(ws: Workspace, register: Register, *, activity: str | None = None, today: date | None = None,
-           policy: Path | None = None, config: Path | None = None) -> Assessment:
-    """The whole assessment of every processing activity of the register, or of one."""
+           policy: Path | None = None, config: Path | None = None, lang: str | None = None,
+           policy_findings: list[policy_audit.Finding] | None = None) -> Assessment:
+    """The whole assessment of every processing activity of the register, or of one, in ``lang``
+    (default: the assessment's ``language``, else Dutch). ``policy_findings`` are the findings of
+    :func:`workbench.policy_audit.findings` when the caller has them (the annual report), so both
+    reports show the same ones."""
     cfg = load_config(config)
+    texts = load_texts(lang or cfg.assessment.get("language", DEFAULT_LANG), config)
     if not ws.exists:
         raise WorkbenchError(f"{ws.path}: nothing imported yet; run 'workbench import' or 'workbench demo'")
     tables = ws.query("SELECT table_name FROM information_schema.tables").table_name
@@ -370,22 +441,20 @@ def assess(ws: Workspace, register: Register, *, activity: str | None = None, to
     sparse = float(cfg.assessment["sparse_fill_rate"])
     counted = _counted(ws, register, fields, sparse)
     findings = _findings(ws, register, counted, systems, today, sparse)
-    facts = _facts(ws, fields, counted, coverage, systems)
-    risks = _risks(cfg)
+    facts, financial = _facts(ws, fields, counted, coverage, systems)
+    risks = _risks(cfg, texts)
     actions = _actions(cfg, today)
-    prior = _prior_consultation(risks)
-    found = policy_audit.run(ws, register, policy=policy, today=today)
-    order = {policy_audit.FAILS: 0, policy_audit.NOT_CHECKABLE: 1, policy_audit.HOLDS: 2}
-    rank = {"high": 0, "medium": 1, "low": 2, "": 3}
-    found.sort(key=lambda f: (order[f.verdict], rank[f.severity], f.claim_id))
-    screening = _screening(cfg, facts)
-    description = _description(ws, register, keys, systems, coverage, cfg)
+    prior = _prior_consultation(risks, texts)
+    found = policy_findings if policy_findings is not None else \
+        policy_audit.findings(ws, register, policy=policy, today=today)
+    screening = _screening(cfg, facts, financial, texts)
+    description = _description(ws, register, keys, systems, coverage, cfg, texts)
     rights = _rights(ws, cfg, today)
-    necessity = _necessity(register, keys, cfg, findings)
-    meta = _meta(cfg, register, activity, today)
-    summary = _summary(meta, screening, description, findings, risks, actions, prior, found)
+    necessity = _necessity(register, keys, cfg, findings, texts)
+    meta = _meta(cfg, register, activity, today, texts)
+    summary = _summary(meta, screening, description, findings, risks, actions, prior, found, texts)
     return Assessment(meta, screening, description, necessity, findings, rights, risks, actions, prior, found,
-                      summary)
+                      summary, texts)
 
 
 def _newest(ws: Workspace) -> pd.DataFrame:
@@ -507,14 +576,16 @@ def _invalid(ws: Workspace, systems: list[str]) -> pd.DataFrame:
 
 
 def _facts(ws: Workspace, fields: pd.DataFrame, counted: pd.DataFrame, coverage: pd.DataFrame,
-           systems: list[str]) -> dict[str, str]:
-    """The computed figures shown beside the screening judgements."""
+           systems: list[str]) -> tuple[dict[str, str], int]:
+    """The computed figures shown beside the screening judgements, and the number of records
+    holding financial data."""
     def values(kind: str) -> int:
         return int(counted[counted.kind == kind].filled.sum())
 
     subjects = _subjects(ws, systems)
     spread = subjects.groupby("subject_id").service.nunique()
     financial = coverage[coverage.category.str.startswith("user.financial")]
+    financial_records = len(financial.drop_duplicates(["service", "export_kind", "source_row"]))
     located = fields[fields.category.fillna("").str.startswith("user.location")]
     return {
         "national_ids": f"{values('national_identifier')} national identifier values (BSN) found in the data",
@@ -526,7 +597,7 @@ def _facts(ws: Workspace, fields: pd.DataFrame, counted: pd.DataFrame, coverage:
         "linked_systems": f"{int((spread >= 2).sum())} of {spread.size} subjects are linked across two or "
                           "more systems",
         "location_data": f"{len(located)} imported columns hold location data",
-    }
+    }, financial_records
 
 
 def _subjects(ws: Workspace, systems: list[str]) -> pd.DataFrame:
@@ -534,32 +605,41 @@ def _subjects(ws: Workspace, systems: list[str]) -> pd.DataFrame:
                     "(SELECT unnest(?::VARCHAR[]))", [systems])
 
 
-def _screening(cfg: Config, facts: dict[str, str]) -> dict:
-    """D35-10: the reviewed criteria with the computed facts beside them, and the verdict."""
-    data = cfg.screening
-    criteria = [{"id": f"{group}.{key}", "list": SCREENING_LISTS[group], "text": e["text"], "met": e["met"],
-                 "why": e["why"], "source": e["source"], "fact": facts.get(e.get("fact", ""), "")}
-                for group in SCREENING_LISTS for key, e in data[group].items()]
+def _screening(cfg: Config, facts: dict[str, str], financial: int, texts: dict) -> dict:
+    """D35-10: the reviewed criteria with the computed facts beside them, and the verdict. An EDPB
+    criterion whose fact is the financial records is met whenever the data holds financial data
+    (WP248 criterion 4: "financial data that might be used for payment fraud"), whatever the
+    reviewer ticked, so the verdict follows WP248."""
+    data, words = cfg.screening, texts["screening"]
+    criteria = []
+    for group in SCREENING_LISTS:
+        for key, e in data[group].items():
+            fact = facts.get(e.get("fact", ""), "")
+            met, why = e["met"], e["why"]
+            if group == "edpb" and e.get("fact") == FINANCIAL_FACT and financial and not met:
+                met, why = True, f"{words['financial'].format(fact=fact)}. {why}"
+            criteria.append({"id": f"{group}.{key}", "list": SCREENING_LISTS[group], "text": e["text"],
+                             "met": met, "why": why, "source": e["source"], "fact": fact})
     met = {group: [c for c in criteria if c["met"] and c["id"].startswith(group + ".")]
            for group in SCREENING_LISTS}
     reasons = [f"{c['list']}: {c['text']}" for c in met["art35_3"] + met["ap"]]
     if len(met["edpb"]) >= data["edpb_threshold"]:
-        reasons.append(f"{len(met['edpb'])} EDPB criteria met (threshold {data['edpb_threshold']})")
+        reasons.append(words["edpb_met"].format(met=len(met["edpb"]), threshold=data["edpb_threshold"]))
     mandatory = bool(reasons)
-    label = "DPIA mandatory (Art. 35)" if mandatory else "voluntary DPIA-style assessment"
-    why = "; ".join(reasons) if mandatory else (
-        f"no Art. 35(3) case and no processing type of the AP's list applies; {len(met['edpb'])} of "
-        f"{sum(1 for c in criteria if c['id'].startswith('edpb.'))} EDPB criteria met (a DPIA is likely "
-        f"required from {data['edpb_threshold']})")
+    label = words["mandatory"] if mandatory else words["voluntary"]
+    why = "; ".join(reasons) if mandatory else words["not_mandatory"].format(
+        met=len(met["edpb"]), total=sum(1 for c in criteria if c["id"].startswith("edpb.")),
+        threshold=data["edpb_threshold"])
     return {"mandatory": mandatory, "label": label, "why": why, "criteria": criteria,
             "met": {group: len(items) for group, items in met.items()}}
 
 
 def _description(ws: Workspace, register: Register, keys: list[str], systems: list[str],
-                 coverage: pd.DataFrame, cfg: Config) -> dict:
+                 coverage: pd.DataFrame, cfg: Config, texts: dict) -> dict:
     """D35-01: nature, scope, context, purposes, categories, subjects, recipients, systems, flows,
     locations and transfers, retention and legitimate interests."""
     acts = [register.activities[k] for k in keys]
+    nl = texts["lang"] == "nl"
     processors = sorted({p for s in systems for p in register.systems[s].processors})
     newest = ws.query("SELECT service, sum(rows) AS records, count(*) AS exports FROM imports "
                       "WHERE import_id IN (SELECT max(import_id) FROM imports GROUP BY service, export_kind) "
@@ -578,7 +658,8 @@ def _description(ws: Workspace, register: Register, keys: list[str], systems: li
         })
     rules = sorted({a.retention for a in acts})
     return {
-        "scope": "all processing activities of the register" if len(keys) > 1 else f"activity {keys[0]}",
+        "scope": texts["summary"]["scope_all"] if len(keys) > 1
+        else texts["summary"]["scope_one"].format(key=keys[0]),
         "context": cfg.assessment["context"],
         "controller": f"{register.controller.name}, {register.controller.address}, "
                       f"{register.controller.postcode} {register.controller.city}",
@@ -587,11 +668,11 @@ def _description(ws: Workspace, register: Register, keys: list[str], systems: li
         "activities": [{
             "key": a.key, "name": a.name_en, "name_nl": a.name_nl, "purpose": a.purpose_en,
             "purpose_nl": a.purpose_nl, "legal_basis": LEGAL_BASES[a.legal_basis],
-            "data_subjects": ", ".join(register.subjects[s].label_en for s in a.data_subjects),
-            "data_categories": ", ".join(register.categories[c].label_en for c in a.data_categories),
+            "data_subjects": ", ".join(_term(register.subjects[s], nl) for s in a.data_subjects),
+            "data_categories": ", ".join(_term(register.categories[c], nl) for c in a.data_categories),
             "systems": ", ".join(register.systems[s].name for s in a.systems),
             "recipients": ", ".join(register.processors[p].name for p in a.recipients),
-            "retention": register.retention_rules[a.retention].period_text,
+            "retention": _period(register.retention_rules[a.retention], nl),
         } for a in acts],
         "categories": sorted(categories, key=lambda c: -c["subjects"]),
         "systems": [{
@@ -602,12 +683,12 @@ def _description(ws: Workspace, register: Register, keys: list[str], systems: li
             "subjects": int(subjects[subjects.service == s].subject_id.nunique()),
             "activities": ", ".join(a for a in register.systems[s].activities if a in keys),
         } for s in systems],
-        "flows": _flows(register, systems, processors, coverage, held),
+        "flows": _flows(register, systems, processors, coverage, held, texts["stages"]),
         "recipients": [_recipient(register.processors[p]) for p in processors],
         "transfers": [_transfer(register.processors[p]) for p in processors],
         "retention": [{
             "rule": r, "name": register.retention_rules[r].name,
-            "period": register.retention_rules[r].period_text, "after": register.retention_rules[r].after,
+            "period": _period(register.retention_rules[r], nl), "after": register.retention_rules[r].after,
             "motivation": register.retention_rules[r].motivation,
             "legal_reference": register.retention_rules[r].legal_reference,
             "on_erasure": register.retention_rules[r].on_erasure,
@@ -616,6 +697,15 @@ def _description(ws: Workspace, register: Register, keys: list[str], systems: li
         "legitimate_interests": [{"activity": a.name_en, "basis": a.legal_basis_detail, "assessment": a.lia}
                                  for a in acts if a.legal_basis == "legitimate_interests"],
     }
+
+
+def _term(term: Any, nl: bool) -> str:
+    """A category or data subject's label in the report's language."""
+    return term.label_nl if nl else term.label_en
+
+
+def _period(rule: Any, nl: bool) -> str:
+    return rule.period_nl if nl and rule.period_nl else rule.period_text
 
 
 def _label(register: Register, category: str) -> str:
@@ -636,31 +726,34 @@ def _transfer(p: Processor) -> dict:
 
 
 def _flows(register: Register, systems: list[str], processors: list[str], coverage: pd.DataFrame,
-           held: pd.DataFrame) -> list[dict]:
+           held: pd.DataFrame, stages: dict) -> list[dict]:
     """Category -> system -> processor -> location, and processor -> sub-processor."""
     flows = []
     per = coverage.drop_duplicates(["service", "export_kind", "category", "source_row"]) \
         .groupby(["category", "service"]).size()
     for (cat, service), n in per.items():
-        flows.append({"stage": "category → system", "source": cat, "target": register.systems[service].name,
+        flows.append({"stage": stages["category_system"], "source": cat,
+                      "target": register.systems[service].name,
                       "records": int(n)})
     for s in systems:
         records = int(held.records.get(s, 0)) if s in held.index else None
         for p in register.systems[s].processors:
-            flows.append({"stage": "system → processor", "source": register.systems[s].name,
+            flows.append({"stage": stages["system_processor"], "source": register.systems[s].name,
                           "target": register.processors[p].name, "records": records})
     for p in processors:
         proc = register.processors[p]
-        flows.append({"stage": "processor → location", "source": proc.name, "target": location(register, p),
+        flows.append({"stage": stages["processor_location"], "source": proc.name,
+                      "target": location(register, p),
                       "records": None})
         subs = list(proc.sub_processors) or [f"none recorded ({proc.todo.get('sub_processors', 'none')})"]
         for sub in subs:
-            flows.append({"stage": "processor → sub-processor", "source": proc.name, "target": sub,
+            flows.append({"stage": stages["processor_sub"], "source": proc.name, "target": sub,
                           "records": None})
     return flows
 
 
-def _necessity(register: Register, keys: list[str], cfg: Config, findings: pd.DataFrame) -> pd.DataFrame:
+def _necessity(register: Register, keys: list[str], cfg: Config, findings: pd.DataFrame,
+               texts: dict) -> pd.DataFrame:
     """D35-02 per purpose: legal basis, minimisation, accuracy and storage, with the computed
     findings on the purpose's systems counted beside them."""
     reviewed = cfg.assessment.get("necessity", {})
@@ -677,15 +770,16 @@ def _necessity(register: Register, keys: list[str], cfg: Config, findings: pd.Da
             "minimisation": text["minimisation"] if text else missing,
             "accuracy": text["accuracy"] if text else missing,
             "storage": (text["storage"] if text else missing) + f" Rule: {rule.period_text}.",
-            "findings": "; ".join(_tally(kind, g) for kind, g in own.groupby("kind")) or "none",
+            "findings": "; ".join(_tally(kind, g, texts) for kind, g in own.groupby("kind"))
+            or texts["words"]["none"],
         })
     return pd.DataFrame(rows, columns=["activity", "purpose", "legal_basis", "legal_basis_detail",
                                        "minimisation", "accuracy", "storage", "findings"])
 
 
-def _tally(kind: str, group: pd.DataFrame) -> str:
+def _tally(kind: str, group: pd.DataFrame, texts: dict) -> str:
     """A kind of finding counted: values or records, or for empty fields the number of fields."""
-    return f"{len(group) if kind == 'sparse_field' else int(group['count'].sum())} {FINDING_KINDS[kind]}"
+    return f"{len(group) if kind == 'sparse_field' else int(group['count'].sum())} {texts['kinds'][kind]}"
 
 
 RIGHTS_COLUMNS = ["right", "label", "how", "request_types", "received", "completed", "refused", "on_time",
@@ -710,11 +804,14 @@ def _rights(ws: Workspace, cfg: Config, today: date) -> pd.DataFrame:
 SEP = " | "  # joins a risk's lists in its table cell
 
 
-def _risks(cfg: Config) -> pd.DataFrame:
-    """D35-04/05: one row per risk with both levels, their justifications and the measures."""
+def _risks(cfg: Config, texts: dict) -> pd.DataFrame:
+    """D35-04/05: one row per risk with its levels before the measures, now and as the target,
+    their justifications and the measures. The current level is the target only once every
+    measure of the risk is done; until then it stays at the level before."""
     scale, measures = cfg.risks["scale"], cfg.measures
     rows = []
     for key, r in cfg.risks["risk"].items():
+        pending = [m for m in r["measures"] if not _done(measures[m])]
         row = {"risk": key, "name": r["en"], "name_nl": r["nl"], "impacts": SEP.join(r["impacts"]),
                "threats": SEP.join(r["threats"]), "sources": SEP.join(r["sources"]),
                "controls": SEP.join(measures[m]["title"] for m in r.get("controls", [])),
@@ -729,15 +826,28 @@ def _risks(cfg: Config) -> pd.DataFrame:
             value = level(r[f"severity_{phase}"], r[f"likelihood_{phase}"])
             row[f"level_{phase}"] = value
             row[f"level_{phase}_label"] = _level_name(scale["severity"], value)
+        now = "before" if pending else "after"
+        for part in ("severity", "likelihood", "level"):
+            row[f"{part}_now"] = row[f"{part}_{now}"]
+        row["level_now_label"] = row[f"level_{now}_label"]
+        row["now_why"] = texts["now"]["not_done"].format(measures=", ".join(
+            f"{measures[m]['title']} ({texts['status'][measures[m]['status']]}, {measures[m]['progress']}%)"
+            for m in pending)) if pending else texts["now"]["all_done"]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _done(measure: dict) -> bool:
+    """A measure lowers the current risk only when it is in place: existing or done, at 100%."""
+    return measure["status"] in DONE and measure["progress"] == 100
 
 
 def _level_name(levels: dict, value: int) -> str:
     return f"{levels[str(value)]['en']} / {levels[str(value)]['nl']}"
 
 
-ACTION_COLUMNS = ["measure", "title", "family", "cnil_measure", "status", "open", "risks", "owner", "due",
+ACTION_COLUMNS = ["measure", "title", "family", "family_key", "cnil_measure", "status", "open", "risks", "owner",
+                  "due",
                   "frequency", "cost", "difficulty", "progress", "overdue", "description"]
 
 
@@ -753,7 +863,8 @@ def _actions(cfg: Config, today: date) -> pd.DataFrame:
         is_open = m["status"] in OPEN
         due = m.get("due")
         overdue = bool(is_open and due is not None and due < today)
-        rows.append([key, m["title"], FAMILIES[m["family"]], m["cnil_measure"], m["status"], is_open,
+        rows.append([key, m["title"], FAMILIES[m["family"]], m["family"], m["cnil_measure"], m["status"],
+                     is_open,
                      "; ".join(linked.get(key, [])) or "(general)", m["owner"], due, m.get("frequency", ""),
                      m["cost"], m["difficulty"], m["progress"], overdue, m["description"]])
     frame = pd.DataFrame(rows, columns=ACTION_COLUMNS)
@@ -762,33 +873,41 @@ def _actions(cfg: Config, today: date) -> pd.DataFrame:
         .drop(columns="_due").reset_index(drop=True)
 
 
-def _prior_consultation(risks: pd.DataFrame) -> dict:
-    """D35-07: Art. 36 applies when a residual level is 4, or residual severity and likelihood are
-    both 3 or more."""
+def _prior_consultation(risks: pd.DataFrame, texts: dict) -> dict:
+    """D35-07: Art. 36 applies when a target residual level is 4, or target residual severity and
+    likelihood are both 3 or more (the risk that remains once the measures are taken)."""
     high = risks[(risks.level_after >= 4) | ((risks.severity_after >= 3) & (risks.likelihood_after >= 3))]
     top = risks.sort_values(["level_after", "severity_after"], ascending=False).iloc[0]
+    words = texts["prior"]
     if len(high):
-        why = "high residual risk after the measures: " + "; ".join(
-            f"{r.name} (severity {r.severity_after}, likelihood {r.likelihood_after}, level {r.level_after})"
-            for r in high.itertuples())
+        why = words["required"].format(risks="; ".join(
+            words["risk"].format(name=r.name, severity=r.severity_after, likelihood=r.likelihood_after,
+                                 level=r.level_after) for r in high.itertuples()))
     else:
-        why = (f"no high residual risk: the highest residual level is {top.level_after} "
-               f"({top.level_after_label}, {top['name']}); no residual level 4 and no risk with severity and "
-               "likelihood both 3 or more")
+        why = words["not_required"].format(level=top.level_after, label=top.level_after_label,
+                                           name=top["name_nl"] if texts["lang"] == "nl" else top["name"])
     return {"required": bool(len(high)), "why": why, "reference": ART36,
             "risks": high.risk.tolist()}
 
 
-def _meta(cfg: Config, register: Register, activity: str | None, today: date) -> dict:
+def _meta(cfg: Config, register: Register, activity: str | None, today: date, texts: dict) -> dict:
     a = cfg.assessment
     return {
-        "title": a["title"] + (f": {register.activities[activity].name_en}" if activity else ""),
+        "lang": texts["lang"], "status_label": texts["status"][a["status"]],
+        "history": [dict(e) for e in a["history"]],
+        "title": a.get(f"title_{texts['lang']}", a["title"])
+        + (f": {_activity_name(register, activity, texts)}" if activity else ""),
         "version": a["version"], "status": a["status"], "date": a["date"], "next_review": a["next_review"],
         "controller": register.controller.name, "sign_off": {k: a["sign_off"][k] for k in SIGN_OFF},
         "sign_off_todo": a["sign_off"].get("todo", {}), "dpo": a["dpo"], "data_subjects": a["data_subjects"],
         "activity": activity, "generated_on": today, "config": cfg.label, "scale": _scale(cfg),
-        "level_rule": "level = ceil(sqrt(severity x likelihood)): the geometric mean, rounded up",
+        "level_rule": texts["labels"]["level_rule"],
     }
+
+
+def _activity_name(register: Register, key: str, texts: dict) -> str:
+    a = register.activities[key]
+    return a.name_nl if texts["lang"] == "nl" else a.name_en
 
 
 def _scale(cfg: Config) -> list[dict]:
@@ -800,42 +919,40 @@ def _scale(cfg: Config) -> list[dict]:
 
 
 def _summary(meta: dict, screening: dict, description: dict, findings: pd.DataFrame, risks: pd.DataFrame,
-             actions: pd.DataFrame, prior: dict, policy_findings: list) -> list[str]:
-    """D35-11: the management summary, written from the computed figures."""
+             actions: pd.DataFrame, prior: dict, policy_findings: list, texts: dict) -> list[str]:
+    """D35-11: the management summary, written from the computed figures in the report's language."""
+    words = texts["summary"]
     top = risks.sort_values(["level_after", "severity_after"], ascending=False).iloc[0]
     open_ = actions[actions.open]
     fails = [f for f in policy_findings if f.verdict == policy_audit.FAILS]
     lines = [
-        f"Scope: {description['scope']} ({_count(description['activities'], 'activity', 'activities')}, "
-        f"{_count(description['systems'], 'system')}, {_count(description['recipients'], 'processor')}).",
-        f"Data: {description['subjects']} linked data subjects and {description['records']} records in the "
-        f"imported exports, in {len(description['categories'])} data categories.",
-        f"Screening: {screening['label']}; {screening['why']}.",
+        words["scope"].format(scope=description["scope"], activities=len(description["activities"]),
+                              systems=len(description["systems"]), processors=len(description["recipients"])),
+        words["data"].format(subjects=description["subjects"], records=description["records"],
+                             categories=len(description["categories"])),
+        words["screening"].format(label=screening["label"], why=screening["why"]),
     ]
     national = findings[findings.kind == "national_identifier"]
     if len(national):
         where = ", ".join(sorted({f"{r.system}/{r.export_kind}" for r in national.itertuples()}))
-        lines.append(f"Top finding: {_tally('national_identifier', national)} ({where}).")
-    found = [_tally(kind, findings[findings.kind == kind]) for kind in FINDING_KINDS
+        tally = _tally("national_identifier", national, texts)
+        lines.append(words["top_finding"].format(tally=tally, where=where))
+    found = [_tally(kind, findings[findings.kind == kind], texts) for kind in FINDING_KINDS
              if kind != "national_identifier" and (findings.kind == kind).any()]
     if found:
-        lines.append("Findings: " + "; ".join(found) + ".")
+        lines.append(words["findings"].format(list="; ".join(found)))
     lines += [
-        f"Highest residual risk: {top['name']}, level {top.level_after} ({top.level_after_label}); "
-        f"before the measures level {top.level_before}.",
-        ("Prior consultation of the AP (Art. 36) is required: " if prior["required"]
-         else "No prior consultation of the AP (Art. 36) is needed: ") + prior["why"] + ".",
-        f"Action plan: {len(open_)} open measures, {int(open_.overdue.sum())} of them overdue.",
-        f"Privacy policy audit: {len(fails)} statements fail "
-        f"({sum(f.severity == 'high' for f in fails)} of high severity).",
-        f"Status: {meta['status']}, version {meta['version']} of {meta['date']}; "
-        f"next review {meta['next_review']}.",
+        words["risk"].format(name=top["name_nl"] if texts["lang"] == "nl" else top["name"],
+                             before=f"{top.level_before} ({top.level_before_label})",
+                             now=f"{top.level_now} ({top.level_now_label})",
+                             after=f"{top.level_after} ({top.level_after_label})"),
+        words["prior_required" if prior["required"] else "prior_not_required"].format(why=prior["why"]),
+        words["actions"].format(open=len(open_), overdue=int(open_.overdue.sum())),
+        words["policy"].format(fails=len(fails), high=sum(f.severity == "high" for f in fails)),
+        words["status"].format(status=meta["status_label"], version=meta["version"], date=meta["date"],
+                               next_review=meta["next_review"]),
     ]
     return lines
-
-
-def _count(items: list, one: str, many: str | None = None) -> str:
-    return f"{len(items)} {one if len(items) == 1 else many or one + 's'}"
 
 
 # --- writing --------------------------------------------------------------------------------------
@@ -854,7 +971,8 @@ def to_json(assessment: Assessment) -> dict:
         "measures": records(a.actions), "actions": records(a.actions[a.actions.open]),
         "prior_consultation": a.prior_consultation,
         "advice": {"dpo": a.meta["dpo"], "data_subjects": a.meta["data_subjects"]},
-        "validation": {k: a.meta[k] for k in ("version", "status", "date", "next_review", "sign_off")},
+        "validation": {k: a.meta[k]
+                       for k in ("version", "status", "date", "next_review", "sign_off", "history")},
         "companions": list(COMPANIONS),
         "policy_findings": [asdict(f) for f in a.policy_findings],
     }
@@ -867,12 +985,13 @@ def render_html(assessment: Assessment) -> str:
     source = (resources.files("workbench") / "templates" / "dpia.html.j2").read_text("utf-8")
     env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
     a = assessment
+    texts = a.texts or load_texts(a.meta.get("lang", DEFAULT_LANG))
     return env.from_string(source).render(
-        a=a, checklist=CHECKLIST, sep=SEP, companions=COMPANIONS, families=FAMILIES,
+        a=a, t=texts, checklist=CHECKLIST, sep=SEP, companions=COMPANIONS, families=texts["families"],
         findings=a.findings.to_dict("records"), necessity=a.necessity.to_dict("records"),
         rights=a.rights.to_dict("records"), risks=a.risks.to_dict("records"),
         measures=a.actions.to_dict("records"), actions=a.actions[a.actions.open].to_dict("records"),
-        policy=a.policy_findings, labels=policy_audit.LABELS)
+        policy=a.policy_findings, labels=texts["verdicts"])
 
 
 def write(assessment: Assessment, out: Path, *, pdf: bool = True) -> list[Path]:

@@ -50,7 +50,13 @@ on another basis is listed with the reason the objection does not apply to it.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import json
+import re
+import shutil
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -61,7 +67,7 @@ from workbench import audit, linkage, requests
 from workbench.errors import WorkbenchError
 from workbench.register import LEGAL_BASES, Register, RetentionRule
 from workbench.safe_files import write_csv
-from workbench.workspace import Workspace
+from workbench.workspace import JOURNAL_NAME, JSON_PATH_SQL, Workspace, write_durably
 
 PROFILE_RULE = "client_profile"  # the rule of a party record (the client profile)
 FALLBACK_DOCUMENT_RULE = "fiscal_records"  # documents of a service the register does not know
@@ -81,6 +87,13 @@ CREATE TABLE IF NOT EXISTS retention_holds (
 CREATE TABLE IF NOT EXISTS erased_raw_rows (
     request_id VARCHAR, import_id INTEGER NOT NULL, stored_sha256 VARCHAR NOT NULL,
     source_row INTEGER NOT NULL, erased_on DATE NOT NULL);
+CREATE TABLE IF NOT EXISTS purges (
+    purge_id VARCHAR PRIMARY KEY, request_id VARCHAR, subjects VARCHAR[] NOT NULL, purged_on DATE NOT NULL,
+    details JSON NOT NULL, replaced_raw JSON, finished BOOLEAN NOT NULL);
+CREATE TABLE IF NOT EXISTS raw_restored (
+    request_id VARCHAR, purge_id VARCHAR NOT NULL, import_id INTEGER NOT NULL, old_sha256 VARCHAR NOT NULL,
+    new_sha256 VARCHAR NOT NULL, rows_removed INTEGER NOT NULL, reason VARCHAR NOT NULL,
+    restored_on DATE NOT NULL);
 """
 
 # The analyst's step per service and kind of record. {until} is the retention date.
@@ -322,8 +335,100 @@ def plan(ws: Workspace, register: Register, request_id: str | None = None, *,
         for w, a, u in zip(frame["workspace"], frame["action"], frame["until"], strict=True)]
     for column in ("import_id", "source_row"):
         frame[column] = frame[column].astype("Int64")
+    frame = _minimise(frame.reset_index(drop=True), field_plan(ws, register, frame, today=today), today)
     frame.attrs["request_id"] = request_id
-    return frame.reset_index(drop=True)
+    return frame
+
+
+# ------------------------------------------------------------------------------------------------
+# the plan per field: what a kept record loses now, what it keeps, and until when
+
+FIELD_ACTIONS = ("delete_now", "keep_restricted", "anonymise")
+FIELD_PLAN_COLUMNS = ["subject_id", "service", "system", "export_kind", "import_id", "source_row", "record",
+                      "column", "field", "category", "action", "until", "final_deletion", "rule", "reason"]
+
+
+def _keeping_rule(register: Register, row: dict) -> RetentionRule | None:
+    """The rule whose duty keeps (part of) a planned record: a retained document's own rule, or
+    for a relation blocked until its bookings' date the system's document rule."""
+    if row["action"] == "retain":
+        return register.retention_rules[row["rule"]]
+    if row["action"] == "anonymise" and row["until"] is not None and not pd.isna(row["until"]):
+        return _document_rule(register, row["service"])
+    return None
+
+
+def _cells(ws: Workspace, records: pd.DataFrame) -> pd.DataFrame:
+    """The filled cells (column, canonical field) of the given (import_id, source_row) records."""
+    return ws.query(f"""
+        SELECT r.import_id, r.source_row, c.name AS column, c.field
+        FROM recs r JOIN raw_records raw USING (import_id, source_row)
+        JOIN columns c ON c.import_id = r.import_id
+        WHERE coalesce(json_extract_string(raw.record, {JSON_PATH_SQL.format(name="c.name")}), '') <> ''
+        ORDER BY r.import_id, r.source_row, c.position""", frames={"recs": records})
+
+
+def field_plan(ws: Workspace, register: Register, frame: pd.DataFrame, *,
+               today: date | None = None) -> pd.DataFrame:
+    """Per personal field of every planned record: ``delete_now`` (the record goes, or it is kept
+    but no retention rule needs this field: a BSN, birth date, gender, nationality or contact
+    detail), ``keep_restricted`` (the rule's ``keeps`` in retention.toml needs it: kept, blocked
+    for every other use, deleted on ``final_deletion``) or ``anonymise``. Cell values are never
+    part of the plan, only column and field names."""
+    today = today or date.today()
+    records = frame[frame["import_id"].notna()]
+    if records.empty:
+        return pd.DataFrame(columns=FIELD_PLAN_COLUMNS)
+    cells = _cells(ws, records[["import_id", "source_row"]].astype("int64").drop_duplicates())
+    cells["category"] = [register.category_of(f) if isinstance(f, str) and f != "other" else None
+                         for f in cells["field"]]
+    personal = cells[cells["category"].notna()]
+    by_record = {key: group for key, group in personal.groupby(["import_id", "source_row"])}
+    rows = []
+    for row in records.to_dict("records"):
+        keeping = _keeping_rule(register, row)
+        cells = by_record.get((int(row["import_id"]), int(row["source_row"])), pd.DataFrame())
+        for cell in cells.itertuples():
+            if keeping is None:
+                action = "anonymise" if row["action"] == "anonymise" else "delete_now"
+                until, reason = None, f"the record is not kept ({row['action']})"
+            elif cell.field in keeping.keeps:
+                action, until = "keep_restricted", row["until"]
+                reason = f"needed under {keeping.key} ({keeping.legal_reference or keeping.name}); blocked"
+            else:
+                action, until = "delete_now", None
+                reason = f"no retention rule needs it: not among the fields {keeping.key} keeps"
+            rows.append({**{k: row[k] for k in ("subject_id", "service", "system", "export_kind", "import_id",
+                                                "source_row", "record", "rule")},
+                         "column": cell.column, "field": cell.field, "category": cell.category,
+                         "action": action, "until": until, "final_deletion": until or today,
+                         "reason": reason})
+    return pd.DataFrame(rows, columns=FIELD_PLAN_COLUMNS)
+
+
+def _minimise(frame: pd.DataFrame, fields: pd.DataFrame, today: date) -> pd.DataFrame:
+    """Per planned record: the columns deleted now, the columns kept (blocked), the date of the
+    final deletion; a kept record's step says what to empty now and that the rest is blocked."""
+    def names(group: pd.DataFrame, action: str) -> str:
+        return ", ".join(dict.fromkeys(group.loc[group["action"].eq(action), "column"]))
+
+    grouped = {key: g for key, g in fields.groupby(["import_id", "source_row"])}
+    delete_now, kept, final = [], [], []
+    for row in frame.itertuples(index=False):
+        group = grouped.get((row.import_id, row.source_row)) if not pd.isna(row.import_id) else None
+        holds = row.action in ("retain", "anonymise") and row.until is not None and not pd.isna(row.until)
+        delete_now.append(names(group, "delete_now") if group is not None else "")
+        kept.append(names(group, "keep_restricted") if group is not None else "")
+        final.append(row.until if holds else (None if row.action == "check" else today))
+    frame = frame.assign(delete_now=delete_now, kept_fields=kept, final_deletion=final)
+    minimised = frame["kept_fields"].ne("")
+    frame.loc[minimised, "step"] = [
+        f"{step}. Now: empty {gone or 'nothing else'}; block the rest ({keep}) for every use but the "
+        f"legal duty (Art. 18(1)(b)); delete it on {until}"
+        for step, gone, keep, until in zip(frame.loc[minimised, "step"], frame.loc[minimised, "delete_now"],
+                                          frame.loc[minimised, "kept_fields"], frame.loc[minimised, "until"],
+                                          strict=True)]
+    return frame
 
 
 def summary(frame: pd.DataFrame) -> dict[str, int]:
@@ -381,19 +486,35 @@ class PurgeResult:
     held_until: date | None = None
     raw_files: dict[str, int] = field(default_factory=dict)
     plan: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    purge_id: str = ""
+    restored: int = 0  # raw files re-stored without the subject's rows
+    outputs_deleted: int = 0  # earlier packages and lists inside the workspace, deleted
+    outputs_manual: list[str] = field(default_factory=list)  # ones outside it: the analyst deletes them
+    already: bool = False  # an earlier run had carried it out (and this one finished it)
 
     def lines(self) -> list[str]:
         removed = ", ".join(f"{t} {n}" for t, n in self.removed.items())
-        out = [f"purged {self.subjects} subject(s) from the workspace: removed {removed}",
+        out = [f"purge {self.purge_id} of request {self.request_id} was carried out before; it is "
+               "complete and in the audit log"] if self.already else []
+        out += [f"purged {self.subjects} subject(s) from the workspace: removed {removed}",
                f"kept {self.held} record(s) under a legal retention duty, marked in retention_holds"
                + (f" (the last until {self.held_until})" if self.held_until else ""),
                "the database file was rewritten so the removed values do not linger in it"]
+        if self.restored:
+            out.append(f"{self.restored} raw export file(s) re-stored without the subject's rows (a new "
+                       "SHA-256; raw_restored keeps the old hash and the reason)")
         if self.raw_files:
             rows = sum(self.raw_files.values())
             out.append(f"limit: {rows} row(s) of the subject remain as bytes in {len(self.raw_files)} "
-                       "immutable raw export file(s) (raw/<sha256>, shared with other clients); they "
-                       "are recorded in erased_raw_rows, no longer read, and go with the whole file "
-                       "when its retention ends")
+                       "raw export file(s) whose format cannot be edited row by row (raw/<sha256>); "
+                       "they are recorded in erased_raw_rows, no longer read, and go with the whole "
+                       "file when its retention ends")
+        if self.outputs_deleted:
+            out.append(f"deleted {self.outputs_deleted} earlier package(s) or list(s) of the subject "
+                       "inside the workspace")
+        for path in self.outputs_manual:
+            out.append(f"manual step: delete {path}, an earlier package or list of the subject the "
+                       "workbench wrote outside the workspace")
         out.append("the source systems are unchanged: carry out the plan's steps there, before the "
                    "next import of those exports")
         return out
@@ -401,8 +522,18 @@ class PurgeResult:
 
 def purge(ws: Workspace, register: Register, subject_ids: list[str], request_id: str | None,
           today: date | None = None) -> PurgeResult:
-    """Carry the erasure plan out inside the workspace (see the module docstring)."""
+    """Carry the erasure plan out inside the workspace (see the module docstring); a purge of the
+    same request carried out before is finished if a kill interrupted it, and reported."""
     today = today or date.today()
+    with ws.locked():
+        done = purged(ws, request_id)
+        if done is not None:
+            return done
+        return _purge(ws, register, subject_ids, request_id, today)
+
+
+def _purge(ws: Workspace, register: Register, subject_ids: list[str], request_id: str | None,
+           today: date) -> PurgeResult:
     frame = plan(ws, register, request_id, subject_ids=subject_ids, today=today)
     records = frame[frame["import_id"].notna()].copy()
     records["import_id"] = records["import_id"].astype("int64")
@@ -418,6 +549,9 @@ def purge(ws: Workspace, register: Register, subject_ids: list[str], request_id:
         "rule": kept["rule"], "request_id": request_id, "held_on": today})
     subjects = pd.DataFrame({"subject_id": list(subject_ids)})
     removed: dict[str, int] = {}
+    purge_id = uuid.uuid4().hex[:16]
+    journal = {"purge_id": purge_id, "request_id": request_id, "new_raw": []}
+    _write_journal(ws, journal)
     with ws.connect() as con:
         con.execute(HOLDS_SCHEMA)
         con.execute(linkage.SCHEMA)
@@ -443,6 +577,7 @@ def purge(ws: Workspace, register: Register, subject_ids: list[str], request_id:
             removed["raw_records"] = con.execute("""
                 DELETE FROM raw_records r WHERE EXISTS (SELECT 1 FROM raw_gone g
                     WHERE g.import_id = r.import_id AND g.source_row = r.source_row)""").fetchone()[0]
+            restored = _restore_raw(ws, con, journal, request_id, purge_id, today)
             con.execute("""INSERT INTO erased_raw_rows SELECT ?, import_id, stored_sha256, source_row, ?
                            FROM raw_gone""", [request_id, today])
             # parties left without any version are gone: so are the analyst's decisions about them
@@ -463,20 +598,268 @@ def purge(ws: Workspace, register: Register, subject_ids: list[str], request_id:
                 "DELETE FROM subjects WHERE subject_id IN (SELECT subject_id FROM sids)").fetchone()[0]
             con.execute("DELETE FROM subject_lookup WHERE subject_id IN (SELECT subject_id FROM sids)")
             con.execute("INSERT INTO retention_holds BY NAME SELECT * FROM holds")
+            left = raw[~raw["stored_sha256"].isin(restored)]
+            raw_files = {sha: int(n) for sha, n in left.groupby("stored_sha256").size().items()}
+            details = {"subjects": len(subject_ids), "removed": removed, "held": len(holds),
+                       "held_until": max(holds["until"]) if len(holds) else None,
+                       "raw_files": len(raw_files), "raw_rows_covered": int(sum(raw_files.values())),
+                       "raw_restored": len(restored), "records": summary(frame)}
+            con.execute("INSERT INTO purges VALUES (?, ?, ?, ?, ?, ?, false)",
+                        [purge_id, request_id, list(subject_ids), today,
+                         json.dumps(details, default=str), json.dumps(sorted(restored))])
+            ws.mark_compact()  # a kill after the commit still gets the file rewritten
             con.commit()
         except BaseException:
             con.rollback()
             raise
-    ws.compact()
-    raw_files = {sha: int(n) for sha, n in raw.groupby("stored_sha256").size().items()}
-    result = PurgeResult(request_id, len(subject_ids), removed, held=len(holds),
-                         held_until=max(holds["until"]) if len(holds) else None, raw_files=raw_files,
-                         plan=frame)
-    audit.record(ws, "purge", request_id=request_id, details={
-        "subjects": len(subject_ids), "removed": removed, "held": len(holds),
-        "held_until": result.held_until, "raw_files": len(raw_files),
-        "raw_rows_covered": int(sum(raw_files.values())), "records": summary(frame)})
+    result = _finish(ws, purge_id)
+    result.plan = frame
     return result
+
+
+# ------------------------------------------------------------------------------------------------
+# completing a purge: the journal, raw files, earlier outputs, compaction, the audit entry
+
+
+def _write_journal(ws: Workspace, journal: dict) -> None:
+    write_durably(ws.path / JOURNAL_NAME, json.dumps(journal, sort_keys=True).encode("ascii"))
+
+
+def purged(ws: Workspace, request_id: str | None) -> PurgeResult | None:
+    """The purge of this request when one was carried out (finished first if a kill interrupted
+    it), else None."""
+    if request_id is None or not ws.exists:
+        return None
+    with ws.locked():
+        with ws.connect() as con:
+            con.execute(HOLDS_SCHEMA)
+            found = con.execute("SELECT purge_id FROM purges WHERE request_id = ? ORDER BY purged_on DESC "
+                                "LIMIT 1", [request_id]).fetchall()
+        if not found:
+            return None
+        result = _finish(ws, found[0][0])
+    result.already = True
+    return result
+
+
+def resume(ws: Workspace) -> None:
+    """Finish the purge a killed process left in the journal when its transaction committed, or
+    roll it back (remove the raw files it had begun to write) when it did not."""
+    path = ws.path / JOURNAL_NAME
+    try:
+        journal = json.loads(path.read_text("ascii"))
+    except (OSError, ValueError):  # killed while the journal itself was written: nothing began
+        path.unlink(missing_ok=True)
+        return
+    with ws.connect() as con:
+        con.execute(HOLDS_SCHEMA)
+        committed = con.execute("SELECT count(*) FROM purges WHERE purge_id = ?",
+                                [journal.get("purge_id")]).fetchone()[0]
+        referenced = {r[0] for r in con.execute("SELECT stored_sha256 FROM imports").fetchall()}
+    if committed:
+        _finish(ws, journal["purge_id"])
+        return
+    for sha in journal.get("new_raw", []):
+        if sha not in referenced:
+            (ws.raw_dir / sha).unlink(missing_ok=True)
+    path.unlink(missing_ok=True)
+
+
+def _finish(ws: Workspace, purge_id: str) -> PurgeResult:
+    """Everything after the purge's commit, each step safe to repeat: the old raw files go, the
+    earlier outputs inside the workspace go, the database is rewritten, the audit entry is added
+    once, and the journal is removed."""
+    with ws.connect() as con:
+        request_id, subjects, details, replaced, finished = con.execute(
+            "SELECT request_id, subjects, details, replaced_raw, finished FROM purges WHERE purge_id = ?",
+            [purge_id]).fetchone()
+        referenced = {r[0] for r in con.execute("SELECT stored_sha256 FROM imports").fetchall()}
+    details = json.loads(details)
+    for sha in json.loads(replaced or "[]"):
+        if sha not in referenced:
+            (ws.raw_dir / sha).unlink(missing_ok=True)
+    deleted, manual = _remove_outputs(ws, list(subjects))
+    ws.compact()
+    if not finished and not any(e.action == "purge" and e.details.get("purge_id") == purge_id
+                                for e in audit.entries(ws)):
+        audit.record(ws, "purge", request_id=request_id, details={
+            "purge_id": purge_id, **details, "outputs_deleted": deleted, "outputs_manual": len(manual)})
+    with ws.connect() as con:
+        con.execute("UPDATE purges SET finished = true WHERE purge_id = ?", [purge_id])
+    (ws.path / JOURNAL_NAME).unlink(missing_ok=True)
+    until = details.get("held_until")
+    return PurgeResult(request_id, details["subjects"], details["removed"], held=details["held"],
+                       held_until=date.fromisoformat(until) if until else None,
+                       raw_files={"": details["raw_rows_covered"]} if details["raw_files"] else {},
+                       purge_id=purge_id, restored=details.get("raw_restored", 0),
+                       outputs_deleted=deleted, outputs_manual=manual)
+
+
+def _remove_outputs(ws: Workspace, subjects: list[str]) -> tuple[int, list[str]]:
+    """Delete the earlier packages and lists of these subjects inside the workspace; list the ones
+    outside it (the workbench does not delete files elsewhere on the machine)."""
+    outputs = ws.outputs(subjects)
+    inside = ws.path.resolve()
+    deleted, manual = 0, []
+    for path in map(Path, outputs["path"]):
+        if not path.is_relative_to(inside):
+            if path.exists() or path.is_symlink():
+                manual.append(str(path))
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+        deleted += 1
+    ws.forget_outputs([p for p in outputs["path"] if Path(p).is_relative_to(inside)])
+    return deleted, manual
+
+
+def _restore_raw(ws: Workspace, con, journal: dict, request_id: str | None, purge_id: str,
+                 today: date) -> set[str]:
+    """Re-store each raw file that held removed rows without those rows, under its new SHA-256;
+    ``raw_restored`` keeps the old hash and the reason. Returns the old hashes re-stored. A format
+    that cannot be edited row by row (XML, JSON, MT940) is left as it is: the purge reports it."""
+    gone = con.execute("""SELECT g.import_id, g.source_row, i.stored_sha256, r.record::VARCHAR AS record
+                          FROM raw_gone g JOIN imports i USING (import_id)
+                          JOIN raw_records r USING (import_id, source_row)""").df()
+    done: dict[str, str] = {}
+    for old, rows in gone.groupby("stored_sha256"):
+        source = ws.raw_dir / old
+        if old in done or not source.is_file():
+            continue
+        data = _without_rows(source.read_bytes(), {int(r): json.loads(t) for r, t in
+                                                   zip(rows["source_row"], rows["record"], strict=True)})
+        if data is None:
+            continue
+        new = hashlib.sha256(data).hexdigest()
+        journal["new_raw"].append(new)
+        _write_journal(ws, journal)
+        write_durably(ws.raw_dir / new, data)
+        done[old] = new
+    for old, new in done.items():
+        con.execute("UPDATE imports SET stored_sha256 = ? WHERE stored_sha256 = ?", [new, old])
+        con.execute("INSERT INTO raw_restored SELECT ?, ?, import_id, ?, ?, ?, ?, ? FROM imports "
+                    "WHERE stored_sha256 = ?",
+                    [request_id, purge_id, old, new, int((gone["stored_sha256"] == old).sum()),
+                     "erasure: the subject's rows removed (Art. 17 GDPR)", today, new])
+    return set(done)
+
+
+def _without_rows(data: bytes, rows: dict[int, dict]) -> bytes | None:
+    """The export's bytes without the given rows (as the import numbered them: the spreadsheet row
+    of a CSV or XLSX file, 1 being the header; the position from 1 of a JSON dump's object), for
+    CSV text, XLSX and JSON; None for another format (XML, XAF, MT940) or when a row does not hold
+    the record it should: nothing is guessed."""
+    if data[:4] == b"PK\x03\x04":
+        return _xlsx_without(data, rows)
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
+        return _json_without(data, rows)
+    return _csv_without(data, rows)
+
+
+def _holds(values: list[str], record: dict) -> bool:
+    """Whether a row's cells are the record the import read from it (most of its filled values)."""
+    wanted = [v.strip() for v in record.values() if isinstance(v, str) and v.strip()]
+    have = {v.strip() for v in values}
+    return bool(wanted) and sum(v in have for v in wanted) >= 0.8 * len(wanted)
+
+
+def _csv_without(data: bytes, rows: dict[int, dict]) -> bytes | None:
+    encodings = ("utf-16",) if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8", "cp1252")
+    for encoding in encodings:
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        return None
+    first = text.split("\n", 1)[0]
+    delimiter = max(",;\t|", key=first.count)
+    if not first.count(delimiter) or "\x00" in text or text.encode(encoding) != data:
+        return None
+    lines = re.findall(r"[^\n]*\n|[^\n]+$", text)
+    taken: list[str] = []
+
+    def feed():
+        for line in lines:
+            taken.append(line)
+            yield line
+
+    kept, found = [], 0
+    try:
+        for number, cells in enumerate(csv.reader(feed(), delimiter=delimiter), start=1):
+            record, taken[:] = "".join(taken), []
+            if number not in rows:
+                kept.append(record)
+            elif _holds(cells, rows[number]):
+                found += 1
+            else:
+                return None
+    except csv.Error:
+        return None
+    if found != len(rows):
+        return None
+    return ("".join(kept) + "".join(taken)).encode(encoding)
+
+
+def _xlsx_without(data: bytes, rows: dict[int, dict]) -> bytes | None:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data))
+    except Exception:  # noqa: BLE001 - any damage means: not editable, left as it is
+        return None
+    sheet = book.worksheets[0]
+    for number, record in rows.items():
+        cells = [str(c.value) for c in sheet[number] if c.value is not None] \
+            if number <= sheet.max_row else []
+        if not _holds(cells, record):
+            return None
+    for number in sorted(rows, reverse=True):
+        sheet.delete_rows(number)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _json_without(data: bytes, rows: dict[int, dict]) -> bytes | None:
+    try:
+        dump = json.loads(data.decode("utf-8-sig"))
+    except ValueError:
+        return None
+    for objects in _json_lists(dump):
+        if max(rows) > len(objects) or not all(
+                _holds(_leaves(objects[n - 1]), record) for n, record in rows.items()):
+            continue
+        for number in sorted(rows, reverse=True):
+            del objects[number - 1]
+        return json.dumps(dump, ensure_ascii=False, indent=2).encode("utf-8")
+    return None
+
+
+def _json_lists(dump: object) -> list[list]:
+    """The lists of objects a dump may keep its records in (as the importer finds them)."""
+    if isinstance(dump, list):
+        return [dump]
+    if not isinstance(dump, dict):
+        return []
+    inner = dump.get("d")
+    candidates = [inner.get("results")] if isinstance(inner, dict) else []
+    candidates += list(dump.get("_embedded", {}).values()) if isinstance(dump.get("_embedded"), dict) else []
+    candidates.append(dump.get("value"))
+    return [c for c in candidates if isinstance(c, list)]
+
+
+def _leaves(obj: object) -> list[str]:
+    if isinstance(obj, dict):
+        return [leaf for value in obj.values() for leaf in _leaves(value)]
+    if isinstance(obj, list):
+        return [json.dumps(obj, ensure_ascii=False)] + [leaf for value in obj for leaf in _leaves(value)]
+    if isinstance(obj, bool):
+        return [json.dumps(obj)]
+    return [] if obj is None else [str(obj)]
 
 
 def holds(ws: Workspace) -> pd.DataFrame:

@@ -41,18 +41,20 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 import duckdb
+import jellyfish
 import numpy as np
 import pandas as pd
 from stdnum import iban as stdnum_iban
 
 from workbench import identifiers
+from workbench import register as registry
 from workbench.errors import WorkbenchError
 from workbench.masking import mask
 from workbench.workspace import Workspace
 
-SHARED_NUMBERING = frozenset({"moneybird", "factuursturen", "exact"})
 KEY_KINDS = ("email", "iban", "phone", "vat_number", "kvk_number", "customer_number")
 CANDIDATE_FLOOR = 0.5  # Splink pairs from here up to the threshold are offered to the analyst
+CLOSE = 0.88  # Jaro-Winkler similarity from which two names (or streets) are one, mistyped
 MIN_SPLINK_RECORDS = 20  # below this there is nothing to train a model on
 NAME_PREFIXES = frozenset({"van", "de", "der", "den", "het", "ten", "ter", "te", "t", "in", "op",
                            "la", "le", "du", "da", "di", "d", "l", "von", "vd", "v", "a", "aan"})
@@ -147,13 +149,16 @@ def _postcode(value: object) -> str:
 
 _PARTIES_SQL = """
     SELECT service, export_kind, party_key, party_type, name, given_name, name_prefix, family_name,
-           company, organisation_key, email, phone, street, postcode, city, iban
+           company, organisation_key, email, phone, street, postcode, city, iban,
+           CAST(birth_date AS VARCHAR) AS birth_date, bsn
     FROM parties ORDER BY service, export_kind, party_key"""
 
 
-def prepare(ws: Workspace) -> tuple[pd.DataFrame, pd.DataFrame]:
+def prepare(ws: Workspace, numberings: dict[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One normalised record per current party, and the identifier keys that link exactly
-    (``uid, kind, value``; customer numbers scoped by numbering, system keys by service)."""
+    (``uid, kind, value``; customer numbers scoped by numbering, system keys by service).
+    ``numberings`` maps a service to the customer numbering it uses (default: the register's)."""
+    numberings = registry.load().numberings() if numberings is None else numberings
     raw = ws.query(_PARTIES_SQL).astype(object).where(lambda f: f.notna(), None)
     records = pd.DataFrame({"unique_id": range(len(raw)), **{c: raw[c] for c in PARTY},
                             "organisation_key": raw["organisation_key"].fillna("")})
@@ -170,13 +175,16 @@ def prepare(ws: Workspace) -> tuple[pd.DataFrame, pd.DataFrame]:
     records["postcode"] = _per_value(raw["postcode"], _postcode)
     records["street"] = _per_value(raw["street"], lambda s: re.sub(r"[^a-z0-9]", "", fold(s)))
     records["city"] = _per_value(raw["city"], fold)
-    for column, kind in (("email", "email"), ("phone", "phone"), ("iban", "iban")):
+    records["sound"] = _per_value(records["surname"].where(records["role"].eq("person")), _sound)
+    records["birth_date"] = raw["birth_date"]
+    for column, kind in (("email", "email"), ("phone", "phone"), ("iban", "iban"), ("bsn", "bsn")):
         normal, valid = identifiers.normalise_column(raw[column], kind)  # once per distinct value
         records[column] = normal.where(valid, "")
     records = records.drop(columns="org")
-    for column in ["given_name", "surname", "postcode", "street", "city", "email", "phone", "iban"]:
+    for column in ["given_name", "surname", "postcode", "street", "city", "sound", "email", "phone",
+                   "iban", "bsn", "birth_date"]:
         records[column] = records[column].replace("", None)
-    keys = _keys(ws, records)
+    keys = _keys(ws, records, numberings)
     for kind in ("vat_number", "kvk_number", "customer_number"):  # for reading; keys link
         first = keys[keys["kind"].eq(kind)].drop_duplicates("unique_id").set_index("unique_id")["value"]
         records[kind] = records["unique_id"].map(first)
@@ -207,33 +215,38 @@ def _roles(raw: pd.DataFrame, records: pd.DataFrame) -> pd.Series:
     return org.map({True: "organisation", False: "person"})
 
 
+def _sound(surname: object) -> str:
+    """How a family name sounds (Metaphone), so that a mistyped name still meets its own."""
+    return jellyfish.metaphone(str(surname).replace(" ", "")) if surname else ""
+
+
 def _system_key(key: str) -> str:
     return key.strip().strip("{}").lower()
 
 
-def _keys(ws: Workspace, records: pd.DataFrame) -> pd.DataFrame:
+def _keys(ws: Workspace, records: pd.DataFrame, numberings: dict[str, str]) -> pd.DataFrame:
     kinds = ", ".join(f"'{k}'" for k in KEY_KINDS)
     found = ws.query(f"""SELECT DISTINCT service, export_kind, party_key, kind, value FROM identifiers
                          WHERE valid AND kind IN ({kinds}) AND coalesce(value, '') <> ''""")
     found = found.merge(records[[*PARTY, "unique_id"]], on=PARTY)
     numbers = found["kind"].eq("customer_number")
-    scope = found["service"].where(~found["service"].isin(SHARED_NUMBERING), "firm")
+    scope = found["service"].map(lambda service: numberings.get(service, service))
     found.loc[numbers, "value"] = scope[numbers] + ":" + found.loc[numbers, "value"]
     # a system's own key is the same record in each of its exports; content hashes are not keys
     own = records[~records["party_key"].str.startswith("h:")]
     system = pd.DataFrame({"unique_id": own["unique_id"], "kind": "party_key",
                            "value": own["service"] + ":" + own["party_key"].map(_system_key)})
-    return pd.concat([found[["unique_id", "kind", "value"]], system, _contact_keys(records)],
+    return pd.concat([found[["unique_id", "kind", "value"]], system, _contact_keys(records, numberings)],
                      ignore_index=True)
 
 
-def _contact_keys(records: pd.DataFrame) -> pd.DataFrame:
+def _contact_keys(records: pd.DataFrame, numberings: dict[str, str]) -> pd.DataFrame:
     """A contact person is known by the account (customer number) they belong to and their
     name: the same account and the same name is the same person, in every system of one
     numbering."""
     people = records[records["organisation_key"].ne("") & records["given_name"].notna()
                      & records["surname"].notna()]
-    scope = people["service"].where(~people["service"].isin(SHARED_NUMBERING), "firm")
+    scope = people["service"].map(lambda service: numberings.get(service, service))
     value = scope + ":" + people["organisation_key"].map(_system_key) + ":" + people["given_name"] \
         + ":" + people["surname"]
     return pd.DataFrame({"unique_id": people["unique_id"], "kind": "contact", "value": value})
@@ -256,70 +269,89 @@ class LinkageEngine(Protocol):
         carry a ``group`` column (parties sharing an identifier) to sample training data by."""
 
 
-def _name_comparison(column: str):
-    import splink.comparison_library as cl
-
-    return cl.NameComparison(column, jaro_winkler_thresholds=[0.92, 0.8])
+def _close(column: str) -> str:
+    return f"jaro_winkler_similarity({column}_l, {column}_r) >= {CLOSE}"
 
 
-def _postcode_comparison():
-    """Dutch postcodes: the same, the same four digits (one neighbourhood), or not."""
+_SURNAME_CLOSE = (f"({_close('surname')} OR list_has_any(string_split(surname_l, ' '), "
+                  "string_split(surname_r, ' ')))")
+_SWAPPED_CLOSE = (f"jaro_winkler_similarity(given_name_l, surname_r) >= {CLOSE} "
+                  f"AND jaro_winkler_similarity(surname_l, given_name_r) >= {CLOSE}")
+
+# Each comparison of the model: its columns' null test and its levels, best first, as (SQL, what it
+# says in a link's evidence, m: how often a true match shows it). The m values are set, not trained:
+# training them on the pairs that share an identifier learns only from copies of one record (a
+# client's contacts CSV, workbook and API dump), where no typo ever shows, and EM drove levels that
+# true matches rarely show to m = 0, which Splink 5 refuses. u is trained on every run.
+MODEL: dict[str, tuple[str, list[tuple[str, str, float]]]] = {
+    "names": ("surname_l IS NULL OR surname_r IS NULL", [
+        ("surname_l = surname_r AND given_name_l IS NOT DISTINCT FROM given_name_r", "names", 0.75),
+        ("given_name_l = surname_r AND surname_l = given_name_r", "names swapped", 0.02),
+        (f"({_SURNAME_CLOSE} AND {_close('given_name')}) OR ({_SWAPPED_CLOSE})", "names~", 0.12),
+        (f"{_SURNAME_CLOSE} AND (given_name_l IS NULL OR given_name_r IS NULL "
+         "OR substr(given_name_l, 1, 1) = substr(given_name_r, 1, 1))", "surname, initial", 0.05),
+        (_SURNAME_CLOSE, "surname", 0.03),
+        (_close("given_name"), "given_name", 0.02),
+        ("ELSE", "", 0.01)]),
+    "postcode": ("postcode_l IS NULL OR postcode_r IS NULL", [
+        ("postcode_l = postcode_r", "postcode", 0.85),
+        ("substr(postcode_l, 1, 4) = substr(postcode_r, 1, 4) AND regexp_matches(postcode_l, '^[0-9]{4}')",
+         "postcode4", 0.06),
+        ("levenshtein(postcode_l, postcode_r) = 1", "postcode~", 0.04),
+        ("ELSE", "", 0.05)]),
+    "street": ("street_l IS NULL OR street_r IS NULL", [
+        ("street_l = street_r", "street", 0.8), (_close("street"), "street~", 0.12), ("ELSE", "", 0.08)]),
+    "city": ("city_l IS NULL OR city_r IS NULL", [
+        ("city_l = city_r", "city", 0.85), (_close("city"), "city~", 0.08), ("ELSE", "", 0.07)]),
+    **{column: (f"{column}_l IS NULL OR {column}_r IS NULL", [
+        (f"{column}_l = {column}_r", column, m), ("ELSE", "", 1 - m)])
+       for column, m in (("email", 0.7), ("phone", 0.7), ("iban", 0.7), ("birth_date", 0.95))},
+}
+# the gamma of each level that says something, and what: Splink numbers a comparison's levels from
+# the last (0) up
+_LEVELS = {name: {len(levels) - 1 - n: text for n, (_, text, _) in enumerate(levels) if text}
+           for name, (_, levels) in MODEL.items()}
+_NAMES = {"names"}
+_PERSONAL = ("email", "phone", "birth_date", "bsn")  # a person's own; an IBAN may be a joint one
+# pairs compared: a mistyped field still meets its own on another (sound: of the family name)
+BLOCKING = ("postcode", "sound", "street", "email", "phone", "iban", "birth_date")
+COLUMNS = ("given_name", "surname", "postcode", "street", "city", "sound", "email", "phone", "iban",
+           "birth_date")
+
+
+def _comparison(name: str):
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
-    return cl.CustomComparison(
-        output_column_name="postcode",
-        comparison_levels=[
-            cll.NullLevel("postcode"), cll.ExactMatchLevel("postcode"),
-            cll.CustomLevel("substr(postcode_l, 1, 4) = substr(postcode_r, 1, 4) "
-                            "AND regexp_matches(postcode_l, '^[0-9]{4}')", "same four digits"),
-            cll.ElseLevel()],
-        comparison_description="Dutch postcode")
-
-
-def _street_comparison():
-    import splink.comparison_level_library as cll
-    import splink.comparison_library as cl
-
-    return cl.CustomComparison(
-        output_column_name="street",
-        comparison_levels=[cll.NullLevel("street"), cll.ExactMatchLevel("street"),
-                           cll.JaroWinklerLevel("street", 0.9), cll.ElseLevel()],
-        comparison_description="street and house number")
+    null, levels = MODEL[name]
+    made = [cll.CustomLevel(null, "null").configure(is_null_level=True)]
+    made += [cll.ElseLevel() if sql == "ELSE" else cll.CustomLevel(sql, text or sql)
+             for sql, text, _ in levels]
+    return cl.CustomComparison(output_column_name=name, comparison_levels=made,
+                               comparison_description=name).configure(
+        m_probabilities=[m for _, _, m in levels])
 
 
 def splink_settings(probability_two_random_records_match: float = 0.001):
-    """The Splink model, the same on every backend: names, Dutch postcode, street and city, and
-    the identifiers compared exactly (a different e-mail address counts against a match).
-    Only parties of one role are compared."""
-    import splink.comparison_library as cl
+    """The Splink model, the same on every backend: names (typos, initials and swaps), Dutch
+    postcode, street and city, and the identifiers and birth date compared exactly (a different
+    e-mail address counts against a match). Only parties of one role are compared."""
     from splink import SettingsCreator, block_on
 
     return SettingsCreator(
         link_type="dedupe_only", unique_id_column_name="unique_id",
         probability_two_random_records_match=probability_two_random_records_match,
-        comparisons=[_name_comparison("given_name"), _name_comparison("surname"),
-                     _postcode_comparison(), _street_comparison(), cl.ExactMatch("city"),
-                     cl.ExactMatch("email"), cl.ExactMatch("phone"), cl.ExactMatch("iban")],
-        blocking_rules_to_generate_predictions=[
-            block_on("role", "postcode"), block_on("role", "surname"), block_on("role", "street")],
+        comparisons=[_comparison(name) for name in MODEL],
+        blocking_rules_to_generate_predictions=[block_on("role", column) for column in BLOCKING],
         retain_matching_columns=True,
     )
 
 
-# what an agreement level of each comparison says, for the evidence of a link
-_LEVELS = {"given_name": {3: "given_name", 2: "given_name~", 1: "given_name~"},
-           "surname": {3: "surname", 2: "surname~", 1: "surname~"},
-           "postcode": {2: "postcode", 1: "postcode4"}, "street": {2: "street", 1: "street~"},
-           "city": {1: "city"}, "email": {1: "email"}, "phone": {1: "phone"}, "iban": {1: "iban"}}
-_NAMES = {"given_name", "surname"}
-
-
 class DuckDBSplinkEngine:
-    """Exact pairs with a self-join in an in-memory DuckDB; scored pairs with Splink on DuckDB,
-    trained on the data of each run: u by random sampling, m from the groups of parties that share
-    an identifier (``group``). Not by EM: on a grown business EM drove levels that true matches
-    never show (a postcode that differs) to m = 0, which Splink 5 refuses with an error."""
+    """Exact pairs with a self-join in an in-memory DuckDB; scored pairs with Splink on DuckDB:
+    the share of matching pairs from the groups of parties that share an identifier and the pairs
+    with the same name at one address, u by random sampling on every run, m as set in
+    :data:`MODEL`."""
 
     def __init__(self, max_pairs: float = 1e6, seed: int = 1) -> None:
         self.max_pairs = max_pairs
@@ -336,18 +368,37 @@ class DuckDBSplinkEngine:
                 GROUP BY ALL ORDER BY uid_l, uid_r""").df()
 
     def scored_pairs(self, records: pd.DataFrame, floor: float) -> pd.DataFrame:
-        from splink import DuckDBAPI, Linker, block_on
+        from splink import DuckDBAPI, Linker
 
-        columns = ["unique_id", "role", "group", *_LEVELS]
         db_api = DuckDBAPI()  # a new one per run: a name registered twice is an error
-        frame = db_api.register(records[columns], dataset_display_name="parties")
-        linker = Linker(frame, splink_settings(), log_level=logging.ERROR)
-        linker.training.estimate_probability_two_random_records_match(
-            [block_on("role", "email"), block_on("role", "iban")], recall=0.7)
+        frame = db_api.register(records[["unique_id", "role", *COLUMNS]], dataset_display_name="parties")
+        linker = Linker(frame, splink_settings(match_share(records)), log_level=logging.ERROR)
         linker.training.estimate_u_using_random_sampling(max_pairs=self.max_pairs, seed=self.seed)
-        linker.training.estimate_m_from_label_column("group")
         pairs = linker.inference.predict(threshold_match_probability=floor)
         return linker.misc.query_sql(_evidence_sql(pairs.physical_name), output_type="pandas")
+
+
+def match_share(records: pd.DataFrame, recall: float = 0.7) -> float:
+    """The share of all pairs of parties that are one subject (Splink's prior), estimated from the
+    pairs within a ``group`` (parties sharing an identifier) and the pairs with the same name and
+    postcode or street, as if these found ``recall`` of them; at least one pair in all."""
+    with duckdb.connect() as con:
+        con.register("records", records[["unique_id", "role", "group", "given_name", "surname",
+                                          "postcode", "street"]])
+        found = con.execute("""
+            SELECT count(*) FROM (
+                SELECT a.unique_id, b.unique_id FROM records a JOIN records b
+                    ON a.group = b.group AND a.unique_id < b.unique_id
+                UNION
+                SELECT a.unique_id, b.unique_id FROM records a JOIN records b
+                    ON a.role = b.role AND a.surname = b.surname AND a.given_name = b.given_name
+                       AND a.postcode = b.postcode AND a.unique_id < b.unique_id
+                UNION
+                SELECT a.unique_id, b.unique_id FROM records a JOIN records b
+                    ON a.role = b.role AND a.surname = b.surname AND a.given_name = b.given_name
+                       AND a.street = b.street AND a.unique_id < b.unique_id)""").fetchall()[0][0]
+    total = max(len(records) * (len(records) - 1) / 2, 1)
+    return min(max(found / recall, 1) / total, 0.5)
 
 
 def groups(size: int, exact: pd.DataFrame) -> np.ndarray:
@@ -386,63 +437,100 @@ def _evidence_sql(table: str) -> str:
 
 
 def given_names_agree(a: str, b: str) -> bool:
-    """The same first name, an initial of it, or one the short form of the other."""
+    """The same first name but for a typo (one edit, or close by Jaro-Winkler), or an initial of it.
+    A name that starts a longer one (Jan and Janneke, Marie and Marieke) is not the same: see
+    :func:`given_names_related`."""
     if a == b:
         return True
     short, long = sorted((a, b), key=len)
-    return (len(short) == 1 and long.startswith(short)) or (len(short) >= 3 and long.startswith(short))
+    if len(short) == 1:
+        return long.startswith(short)
+    if given_names_related(a, b):
+        return False
+    return typos(a, b) <= 1 or (len(short) >= 5 and jellyfish.jaro_winkler_similarity(a, b) >= 0.92)
+
+
+def given_names_related(a: str, b: str) -> bool:
+    """One first name the start of a longer one (Alex, Alexander; Jan, Janneke): a short form of
+    the same name, or the name of someone else in the same household."""
+    short, long = sorted((a, b), key=len)
+    return len(short) >= 2 and len(long) - len(short) >= 2 and long.startswith(short)
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def surnames_agree(a: str, b: str) -> bool:
-    """The same family name but for a typo (one for a short name, two for a long one), or one
-    part of a double name."""
+    """The same family name but for a typo (one for a short name, two for a long one, or close by
+    Jaro-Winkler), or one part of a double name (de Vries-Bakker and Bakker)."""
     return a == b or a in b.split() or b in a.split() or \
-        typos(a, b) <= (1 if min(len(a), len(b)) < 8 else 2)
+        typos(a, b) <= (1 if min(len(a), len(b)) < 8 else 2) or \
+        (min(len(a), len(b)) >= 5 and jellyfish.jaro_winkler_similarity(a, b) >= 0.92)
 
 
 def typos(a: str, b: str) -> int:
-    """Edits between two words, a swap of neighbouring letters counting as one (optimal string
-    alignment distance)."""
-    before, row = None, list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        current = [i]
-        for j, y in enumerate(b, 1):
-            cost = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + (x != y))
-            if before is not None and i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
-                cost = min(cost, before[j - 2] + 1)
-            current.append(cost)
-        before, row = row, current
-    return row[-1]
+    """Edits between two words, a swap of neighbouring letters counting as one (Damerau-Levenshtein)."""
+    return jellyfish.damerau_levenshtein_distance(a, b)
+
+
+def _part(a: str, b: str, agree) -> bool:
+    return not a or not b or agree(a, b)
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def names_relate(a: tuple[str, str], b: tuple[str, str]) -> str | None:
+    """How two (first name, family name) pairs relate: ``"same"`` (but for typos and initials, or
+    with first and family name swapped), ``"related"`` (one family, one first name the start of the
+    other: Jan and Janneke) or None (different names)."""
+    (given_a, family_a), (given_b, family_b) = a, b
+    for given, family in ((given_b, family_b), (family_b, given_b)):  # as written, or swapped
+        if _part(family_a, family, surnames_agree) and _part(given_a, given, given_names_agree) \
+                and (family_a or given_a) and (family or given):
+            return "same"
+    if _part(family_a, family_b, surnames_agree) and given_a and given_b \
+            and given_names_related(given_a, given_b):
+        return "related"
+    return None
 
 
 @dataclass(slots=True)
 class _Group:
     members: list[int]
     role: str
-    given: set[str]
-    surnames: set[str]
-    numbers: dict[str, set[str]]  # key kind/scope -> values
+    names: set[tuple[str, str]]
+    numbers: dict[str, set[str]]  # key kind/numbering -> values
+    births: set[str]
+    bsns: set[str]
 
 
 _UNIQUE = ("customer_number", "kvk_number", "vat_number")  # one per subject within a numbering
+_SAME_RECORD = frozenset({"customer_number", "party_key", "contact"})  # exact keys of one client
 
 
 class _Clusters:
     """Union-find over parties where each merge is checked against what must not be merged. A
-    party's group is made when a link first reaches it (most parties of a large workspace)."""
+    party's group is made when a link first reaches it (most parties of a large workspace).
 
-    def __init__(self, records: pd.DataFrame, keys: pd.DataFrame, cannot: set[frozenset[int]]) -> None:
+    Customer numbers count only within a numbering that systems share (``shared``): there two
+    numbers are evidence against a merge, which an agreeing e-mail address, phone, birth date or
+    IBAN outweighs. Within a system that numbers its clients itself, a client entered twice has two
+    numbers, so they say nothing."""
+
+    def __init__(self, records: pd.DataFrame, keys: pd.DataFrame, cannot: set[frozenset[int]],
+                 shared: set[str]) -> None:
         self.parent = list(range(len(records)))
         self.groups: dict[int, _Group] = {}
         self.role = records["role"].tolist()
         person = records["role"].eq("person")
-        self.given = records["given_name"].where(person & records["given_name"].notna(), "").tolist()
-        self.surname = records["surname"].where(person & records["surname"].notna(), "").tolist()
+        given = records["given_name"].where(person & records["given_name"].notna(), "").tolist()
+        surname = records["surname"].where(records["surname"].notna(), "").tolist()
+        self.names = list(zip(given, surname, strict=True))
+        self.own = {c: _texts(records[c]) for c in _PERSONAL}
+        self.iban = _texts(records["iban"])
+        self.address = list(zip(_texts(records["street"]), _texts(records["postcode"]), strict=True))
         self.numbers: dict[int, dict[str, set[str]]] = {}
         for uid, kind, value in keys[keys["kind"].isin(_UNIQUE)].itertuples(index=False):
             scope = kind + ":" + value.split(":")[0] if kind == "customer_number" else kind
-            self.numbers.setdefault(uid, {}).setdefault(scope, set()).add(value)
+            if kind != "customer_number" or value.split(":")[0] in shared:
+                self.numbers.setdefault(uid, {}).setdefault(scope, set()).add(value)
         self.cannot: dict[int, set[int]] = {}
         for pair in cannot:
             a, b = tuple(pair)
@@ -452,9 +540,11 @@ class _Clusters:
     def group(self, root: int) -> _Group:
         found = self.groups.get(root)
         if found is None:
+            names = {self.names[root]} - {("", "")}
+            births = {self.own["birth_date"][root]} - {None}
             found = self.groups[root] = _Group(  # takes over the party's numbers: made once per party
-                [root], self.role[root], {self.given[root]} - {""}, {self.surname[root]} - {""},
-                self.numbers.get(root, {}))
+                [root], self.role[root], names, self.numbers.get(root, {}), births,
+                {self.own["bsn"][root]} - {None})
         return found
 
     def find(self, i: int) -> int:
@@ -463,7 +553,11 @@ class _Clusters:
             i = self.parent[i]
         return i
 
-    def conflict(self, a: int, b: int, analyst_only: bool = False) -> str | None:
+    def vouched(self, a: int, b: int) -> bool:
+        """Whether the two parties share a personal identifier of their own."""
+        return any(values[a] is not None and values[a] == values[b] for values in self.own.values())
+
+    def conflict(self, a: int, b: int, analyst_only: bool = False, same_record: bool = False) -> str | None:
         """Why the groups of ``a`` and ``b`` must not be one subject, or None."""
         ga, gb = self.group(self.find(a)), self.group(self.find(b))
         if self.cannot and any(self.cannot[m] & set(gb.members) for m in ga.members if m in self.cannot):
@@ -472,13 +566,44 @@ class _Clusters:
             return None
         if ga.role != gb.role:
             return "an organisation and a person"
-        if not all(given_names_agree(x, y) for x in ga.given for y in gb.given):
-            return "first names differ"
-        if not all(surnames_agree(x, y) for x in ga.surnames for y in gb.surnames):
-            return "family names differ"
+        for values_a, values_b, what in ((ga.births, gb.births, "birth dates"), (ga.bsns, gb.bsns, "BSNs")):
+            if values_a and values_b and values_a.isdisjoint(values_b):
+                return f"{what} differ"
+        own = same_record or self.vouched(a, b)
+        reason = self._names(ga, gb, own, self.one_address(a, b))
+        if reason:
+            return reason
         for scope, values in ga.numbers.items():
-            if values.isdisjoint(gb.numbers.get(scope, values)):
+            if values.isdisjoint(gb.numbers.get(scope, values)) and (
+                    not scope.startswith("customer_number") or not (own or self._iban(a, b))):
                 return f"different {scope.split(':')[0].replace('_', ' ')}s"
+        return None
+
+    def one_address(self, a: int, b: int) -> bool:
+        """The same postcode, and the same street and house number but for a typo."""
+        (street_a, postcode_a), (street_b, postcode_b) = self.address[a], self.address[b]
+        return None not in (street_a, street_b, postcode_a) and postcode_a == postcode_b and (
+            street_a == street_b or jellyfish.jaro_winkler_similarity(street_a, street_b) >= CLOSE)
+
+    def _iban(self, a: int, b: int) -> bool:
+        return self.iban[a] is not None and self.iban[a] == self.iban[b]
+
+    @staticmethod
+    def _names(ga: _Group, gb: _Group, own: bool, one_address: bool) -> str | None:
+        """Why the names of two groups say they are different people, or None. At one address (street
+        with house number, and postcode), the same first name under another family name is a
+        changed name (as on marriage); a household's members have different first names."""
+        for x in ga.names:
+            for y in gb.names:
+                how = names_relate(x, y)
+                if how is None and one_address and len(x[0]) > 1 and len(y[0]) > 1 \
+                        and given_names_agree(x[0], y[0]):
+                    continue
+                if how is None:
+                    same_family = _part(x[1], y[1], surnames_agree)
+                    return "first names differ" if same_family else "family names differ"
+                if how == "related" and not own:
+                    return "first names differ"
         return None
 
     def merge(self, a: int, b: int) -> None:
@@ -489,14 +614,20 @@ class _Clusters:
         del self.groups[rb]
         self.parent[rb] = ra
         ga.members += gb.members
-        ga.given |= gb.given
-        ga.surnames |= gb.surnames
+        ga.names |= gb.names
+        ga.births |= gb.births
+        ga.bsns |= gb.bsns
         for scope, values in gb.numbers.items():
             ga.numbers.setdefault(scope, set()).update(values)
 
     def clusters(self) -> list[list[int]]:
         """The members of each group, in the order of their first member."""
         return [sorted(self.group(i).members) for i, root in enumerate(self.parent) if i == root]
+
+
+def _texts(values: pd.Series) -> list[str | None]:
+    """The values as a list, each missing one (None, NaN, empty) None."""
+    return [v if isinstance(v, str) and v else None for v in values.tolist()]
 
 
 class _Edge(NamedTuple):  # a tuple: a large workspace tries millions of them
@@ -506,15 +637,16 @@ class _Edge(NamedTuple):  # a tuple: a large workspace tries millions of them
     probability: float | None
     evidence: str
     names_only: bool = False
+    same_record: bool = False  # linked by a customer number or system key: one client's record
 
 
 def _cluster(records: pd.DataFrame, keys: pd.DataFrame, edges: Iterator[_Edge],
-             decided: dict[frozenset[int], str], threshold: float
+             decided: dict[frozenset[int], str], threshold: float, shared: set[str]
              ) -> tuple[_Clusters, dict[int, _Edge], list[tuple[_Edge, str]]]:
     """Apply the links in order, each checked against the constraints (the analyst's merges
     only against the analyst's splits); returns the clusters, the edge that attached each
     party, and the refused or too weak links with the reason."""
-    clusters = _Clusters(records, keys, {p for p, d in decided.items() if d == CANNOT})
+    clusters = _Clusters(records, keys, {p for p, d in decided.items() if d == CANNOT}, shared)
     attached: dict[int, _Edge] = {}
     offered: list[tuple[_Edge, str]] = []
     for edge in edges:
@@ -522,7 +654,7 @@ def _cluster(records: pd.DataFrame, keys: pd.DataFrame, edges: Iterator[_Edge],
         if clusters.find(a) == clusters.find(b):
             continue
         analyst = edge.how == "analyst"
-        reason = clusters.conflict(a, b, analyst_only=analyst)
+        reason = clusters.conflict(a, b, analyst_only=analyst, same_record=edge.same_record)
         if reason is None and edge.how == "probabilistic":
             if (edge.probability or 0) < threshold:
                 reason = "below the threshold"
@@ -563,15 +695,19 @@ class LinkReport:
                 f"({self.refused} party pairs held back); {self.seconds:.1f} s")
 
 
-def link(ws: Workspace, threshold: float = 0.95, engine: LinkageEngine | None = None) -> LinkReport:
+def link(ws: Workspace, threshold: float = 0.95, engine: LinkageEngine | None = None,
+         numberings: dict[str, str] | None = None) -> LinkReport:
     """(Re)build the subjects of the workspace from its current parties; subject ids stay the
-    same for the same people, and the analyst's decisions win."""
+    same for the same people, and the analyst's decisions win. ``numberings`` maps each service
+    to the customer numbering it uses (default: the register's ``numbering`` of each system)."""
     engine = engine or DuckDBSplinkEngine()
+    numberings = registry.load().numberings() if numberings is None else numberings
+    shared = {n for n in set(numberings.values()) if list(numberings.values()).count(n) > 1}
     started = time.perf_counter()
     timings: dict[str, float] = {}
     with ws.connect() as con:
         con.execute(SCHEMA)
-    records, keys = prepare(ws)
+    records, keys = prepare(ws, numberings)
     timings["prepare"] = time.perf_counter() - started
     uid = {tuple(p): i for i, p in enumerate(records[PARTY].itertuples(index=False, name=None))}
     decided = _decisions(ws, uid)
@@ -586,7 +722,7 @@ def link(ws: Workspace, threshold: float = 0.95, engine: LinkageEngine | None = 
 
     mark = time.perf_counter()
     edges = _edges(exact, scored, decided)
-    clusters, attached, offered = _cluster(records, keys, edges, decided, threshold)
+    clusters, attached, offered = _cluster(records, keys, edges, decided, threshold, shared)
     ids, kept = _subject_ids(ws, records, clusters.clusters())
     subjects = _subjects_frame(records, ids, attached)
     candidates = _candidates_frame(records, ids, offered, decided)
@@ -610,11 +746,14 @@ def _edges(exact: pd.DataFrame, scored: pd.DataFrame, decided: dict[frozenset[in
     ordered = scored.assign(uid_l=pair.min(axis=1), uid_r=pair.max(axis=1)).drop_duplicates(ends)
     scores = exact[ends].merge(ordered[[*ends, "probability", "evidence"]], on=ends, how="left")
     known = scores["probability"].notna().to_numpy()
-    splink = scores["probability"][known].map("{:.3f}".format) + ": " + scores["evidence"][known]
+    splink = scores["probability"][known].map("{:.3f}".format).astype("str") + ": " \
+        + scores["evidence"][known].astype("str")  # str also when there are none
     evidence = exact["kinds"].to_numpy(dtype=object).copy()
     evidence[known] += "; splink " + splink.to_numpy(dtype=object)
-    for a, b, text in zip(exact["uid_l"].tolist(), exact["uid_r"].tolist(), evidence.tolist(), strict=True):
-        yield _Edge(a, b, "deterministic", 1.0, text)
+    for a, b, kinds, text in zip(exact["uid_l"].tolist(), exact["uid_r"].tolist(), exact["kinds"].tolist(),
+                                 evidence.tolist(), strict=True):
+        one_record = not _SAME_RECORD.isdisjoint(kinds.split(", "))
+        yield _Edge(a, b, "deterministic", 1.0, text, same_record=one_record)
     scored = scored.sort_values(["probability", "uid_l", "uid_r"], ascending=[False, True, True])
     for a, b, p, text, other in zip(*(scored[c].tolist() for c in SCORED), strict=True):
         yield _Edge(a, b, "probabilistic", float(p), text, not other)

@@ -127,6 +127,7 @@ class Extract:
     column_map: dict[str, str | None]
     identifiers: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=IDENTIFIER_COLUMNS))
     keep_bytes: bytes | None = None  # what raw/ keeps instead of the file (a masked copy)
+    recognition: str = ""  # how the export was chosen when its columns fit none completely
 
     @property
     def unmapped(self) -> list[str]:

@@ -33,31 +33,38 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
-import html
 import json
 import os
 import re
 import secrets
+import shutil
+import tomllib
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cache
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
+from babel.numbers import format_decimal
 
-from workbench import audit, linkage
+from workbench import audit, letters, linkage, requests
 from workbench.datamap import subject_map
 from workbench.discovery import looks_like_name
 from workbench.errors import WorkbenchError
-from workbench.register import LEGAL_BASES, SAFEGUARDS, Register
+from workbench.model import FIELDS
+from workbench.register import Register
 from workbench.safe_files import owner_only, safe_cell, sha256_file, write_csv, write_pdf, write_xlsx
 from workbench.workspace import Workspace
 
-CLIENT_SUBJECTS = frozenset({"customer"})  # the data subjects a client request is about
+CLIENT_SUBJECTS = letters.CLIENT_SUBJECTS
 PORTABLE_BASES = frozenset({"consent", "contract"})
-INTERNAL_FIELDS = frozenset({"notes", "search_code"})  # written by the firm, not provided by the subject
 SOURCE_COLUMNS = ("_source_file", "_source_row")
-MANIFEST, DATAPACKAGE, TODO, REDACTION_LOG = ("manifest.json", "datapackage.json", "redactions_todo.csv",
-                                             "redactions.log")
+MANIFEST, DATAPACKAGE, TODO_SUFFIX, REDACTION_LOG = ("manifest.json", "datapackage.json",
+                                                    ".redactions-todo.csv", "redactions.log")
+TIMEZONE = "Europe/Amsterdam"  # the exports' local times carry no offset: the firm's own zone
 FOUND, NOT_FOUND, EXCEPTION = "found", "not_found", "exception"
 
 
@@ -74,6 +81,7 @@ class SystemStatus:
     status: str  # found | not_found | exception
     records: dict[str, int] = field(default_factory=dict)  # table -> records of the subject
     reason: str = ""
+    method: str = "automatic"  # or "manual": searched by hand and recorded on the request
 
 
 @dataclass
@@ -87,6 +95,10 @@ class PackageResult:
     zip_path: Path | None = None
     passphrase: str | None = field(default=None, repr=False)  # shown once, never stored
     warnings: list[str] = field(default_factory=list)
+    draft: bool = False
+    letter_date: dt.date | None = None
+    letter_sha256: str = ""
+    gaps: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -105,230 +117,22 @@ class _Table:
 
 
 # --------------------------------------------------------------------------------------------
-# texts of the cover letter
-
-TEXTS = {
-    "nl": {
-        "title": "Inzage in uw persoonsgegevens",
-        "title_portability": "Uw persoonsgegevens om over te dragen",
-        "request": "Uw verzoek", "request_id": "Kenmerk", "request_type": "Soort verzoek",
-        "identities": "Gezocht op", "received": "Ontvangen op", "due": "Uiterste antwoorddatum",
-        "sent": "Verzonden op", "language": "Taal van dit antwoord", "language_value": "Nederlands",
-        "types": {"access": "inzage (art. 15 AVG)", "portability": "overdraagbaarheid (art. 20 AVG)"},
-        "confirm_yes": "Ja: wij verwerken persoonsgegevens over u. Hieronder leest u welke, waarvoor, "
-                       "bij wie ze liggen en hoe lang wij ze bewaren. Al uw gegevens zelf vindt u in de "
-                       "bijgevoegde bestanden.",
-        "confirm_no": "Nee: in de systemen die wij hebben doorzocht hebben wij geen persoonsgegevens over "
-                      "u gevonden. Hieronder staat per systeem wat wij hebben gedaan.",
-        "confirmation": "Verwerken wij uw gegevens?",
-        "systems": "Waar wij hebben gezocht",
-        "systems_intro": "Wij hebben elk systeem doorzocht waarin wij gegevens van klanten bewaren.",
-        "th_system": "Systeem", "th_processor": "Verwerker", "th_result": "Resultaat",
-        "th_details": "Toelichting",
-        "status": {FOUND: "gevonden", NOT_FOUND: "niets gevonden", EXCEPTION: "uitzondering"},
-        "records": "{n} record(s) in {table}",
-        "purposes": "Waarvoor wij uw gegevens gebruiken",
-        "th_activity": "Verwerking", "th_purpose": "Doel", "th_basis": "Grondslag",
-        "th_retention": "Bewaartermijn", "th_source": "Herkomst",
-        "bases": {"consent": "toestemming (art. 6 lid 1 onder a AVG)",
-                  "contract": "uitvoering van de overeenkomst (art. 6 lid 1 onder b AVG)",
-                  "legal_obligation": "wettelijke plicht (art. 6 lid 1 onder c AVG)",
-                  "vital_interests": "vitaal belang (art. 6 lid 1 onder d AVG)",
-                  "public_interest": "taak van algemeen belang (art. 6 lid 1 onder e AVG)",
-                  "legitimate_interests": "gerechtvaardigd belang (art. 6 lid 1 onder f AVG)"},
-        "categories": "Welke soorten gegevens wij van u hebben",
-        "th_category": "Soort gegevens", "th_key": "Code", "th_systems": "In systeem",
-        "recipients": "Wie uw gegevens ontvangt of voor ons bewaart",
-        "recipients_intro": "Wij geven uw gegevens niet aan derden voor hun eigen doelen. Deze "
-                            "verwerkers bewaren of verwerken ze in onze opdracht:",
-        "th_country": "Land", "th_holds": "Wat zij van u bewaren", "th_role": "Rol",
-        "roles": {"processor": "verwerker", "independent_controller": "zelfstandig verantwoordelijke",
-                  "joint_controller": "gezamenlijk verantwoordelijke"},
-        "outside_eea": "buiten de EER", "holds_unsearched": "niet automatisch doorzocht (zie hierboven)",
-        "retention": "Hoe lang wij uw gegevens bewaren",
-        "sources": "Waar uw gegevens vandaan komen",
-        "th_table": "Tabel", "th_files": "Bestand(en)",
-        "automated": "Geautomatiseerde besluiten en profilering",
-        "automated_none": "Geen. Wij nemen geen besluiten over u die uitsluitend geautomatiseerd worden "
-                          "genomen, en wij maken geen profiel van u (art. 22 AVG).",
-        "automated_some": "Wel, bij deze verwerkingen:",
-        "transfers": "Doorgifte buiten de Europese Economische Ruimte",
-        "transfers_none": "Uw gegevens gaan niet naar landen buiten de EER.",
-        "transfers_intro": "Deze verwerkers verwerken gegevens buiten de EER, met deze waarborg "
-                           "(art. 15 lid 2 en art. 44-49 AVG):",
-        "th_safeguard": "Waarborg",
-        "safeguards": {"none": "geen doorgifte buiten de EER",
-                       "adequacy": "adequaatheidsbesluit van de Europese Commissie (art. 45 AVG)",
-                       "sccs": "standaardcontractbepalingen (art. 46 lid 2 onder c AVG)",
-                       "bcrs": "bindende bedrijfsvoorschriften (art. 47 AVG)",
-                       "art49": "uitzondering voor een specifieke situatie (art. 49 AVG)",
-                       "unknown": "nog niet vastgesteld; wij zoeken dit uit en laten het u weten"},
-        "rights": "Uw rechten",
-        "rights_list": [
-            "U mag onjuiste gegevens laten verbeteren of aanvullen (recht op rectificatie, art. 16 AVG).",
-            "U mag ons vragen uw gegevens te wissen (recht op vergetelheid, art. 17 AVG). Gegevens die "
-            "wij volgens de wet moeten bewaren, zoals facturen, wissen wij pas na afloop van de "
-            "bewaartermijn.",
-            "U mag ons vragen het gebruik van uw gegevens te beperken (recht op beperking, art. 18 AVG).",
-            "U mag bezwaar maken tegen het gebruik van uw gegevens (recht van bezwaar, art. 21 AVG).",
-            "U mag uw gegevens in een gangbaar, machineleesbaar formaat krijgen om aan een ander te geven "
-            "(recht op overdraagbaarheid, art. 20 AVG).",
-        ],
-        "complaint": "Bent u het niet eens met hoe wij met uw gegevens omgaan? Dan mag u altijd een klacht "
-                     "indienen bij de Autoriteit Persoonsgegevens (autoriteitpersoonsgegevens.nl).",
-        "copy": "Dit pakket",
-        "copy_free": "Deze eerste kopie van uw gegevens is kosteloos. U krijgt haar elektronisch, in "
-                     "gangbare formaten: deze brief als HTML en PDF, uw gegevens als CSV, JSON en Excel.",
-        "contents": [
-            ("index.html, index.pdf", "deze brief"),
-            ("data/<systeem>/<tabel>.csv en .json", "al uw records per systeem en tabel, met elke "
-             "kolom zoals het systeem die heeft, en het bronbestand en de regel"),
-            ("data.xlsx", "dezelfde tabellen in één Excel-bestand, een tabblad per tabel"),
-            ("datapackage.json", "beschrijving van elke kolom: type, omschrijving en soort gegevens"),
-            ("manifest.json", "elk bestand met zijn controlegetal (SHA-256), zodat u kunt nagaan dat "
-             "niets is veranderd"),
-        ],
-        "third_party": "Staan in uw gegevens persoonsgegevens van anderen, dan maken wij die onleesbaar "
-                       "voordat wij dit pakket versturen (art. 15 lid 4 AVG); elke verwijdering staat, "
-                       "zonder de waarde, in redactions.log.",
-        "portability": "Overdraagbaarheid (art. 20 AVG)",
-        "portability_text": "Dit pakket bevat alleen gegevens die u zelf aan ons gaf of die wij bij het "
-                            "uitvoeren van de overeenkomst over u vastlegden, uit verwerkingen op grond van "
-                            "uw toestemming of de overeenkomst. Onze eigen interne aantekeningen en "
-                            "zoekcodes zijn weggelaten. Het verzoek leidt niet vanzelf tot het wissen van "
-                            "uw gegevens.",
-        "included": "Meegenomen verwerkingen",
-        "excluded": "Niet meegenomen (andere grondslag)",
-        "contact": "Vragen?",
-        "contact_text": "Neem contact op met {name}, {address}, {postcode} {city}, {email}, {phone}. "
-                        "Noem daarbij het kenmerk {request_id}.",
-        "none": "geen",
-        "unsearched": "van dit systeem staat geen export in de workbench; de medewerker "
-                             "doorzoekt het met de hand",
-        "not_in_register": "dit systeem staat niet in ons verwerkingsregister",
-        "portability_excluded": "niet meegenomen: geen verwerking op grond van toestemming of overeenkomst",
-    },
-    "en": {
-        "title": "Access to your personal data",
-        "title_portability": "Your personal data for transfer",
-        "request": "Your request", "request_id": "Reference", "request_type": "Type of request",
-        "identities": "Searched for", "received": "Received on", "due": "Reply due by",
-        "sent": "Sent on", "language": "Language of this reply", "language_value": "English",
-        "types": {"access": "access (Art. 15 GDPR)", "portability": "data portability (Art. 20 GDPR)"},
-        "confirm_yes": "Yes: we process personal data about you. Below you can read which data, what for, "
-                       "who holds it and how long we keep it. All the data itself is in the attached files.",
-        "confirm_no": "No: in the systems we searched we found no personal data about you. Below is what "
-                      "we did per system.",
-        "confirmation": "Do we process your data?",
-        "systems": "Where we searched",
-        "systems_intro": "We searched every system in which we keep client data.",
-        "th_system": "System", "th_processor": "Processor", "th_result": "Result",
-        "th_details": "Details",
-        "status": {FOUND: "found", NOT_FOUND: "nothing found", EXCEPTION: "exception"},
-        "records": "{n} record(s) in {table}",
-        "purposes": "What we use your data for",
-        "th_activity": "Processing", "th_purpose": "Purpose", "th_basis": "Legal basis",
-        "th_retention": "Retention", "th_source": "Source",
-        "bases": {"consent": "consent (Art. 6(1)(a) GDPR)",
-                  "contract": "performance of the contract (Art. 6(1)(b) GDPR)",
-                  "legal_obligation": "legal obligation (Art. 6(1)(c) GDPR)",
-                  "vital_interests": "vital interests (Art. 6(1)(d) GDPR)",
-                  "public_interest": "task in the public interest (Art. 6(1)(e) GDPR)",
-                  "legitimate_interests": "legitimate interests (Art. 6(1)(f) GDPR)"},
-        "categories": "What kinds of data we hold about you",
-        "th_category": "Kind of data", "th_key": "Code", "th_systems": "In system",
-        "recipients": "Who receives or keeps your data for us",
-        "recipients_intro": "We do not give your data to others for their own purposes. These "
-                            "processors keep or process it on our behalf:",
-        "th_country": "Country", "th_holds": "What they hold about you", "th_role": "Role",
-        "roles": {"processor": "processor", "independent_controller": "independent controller",
-                  "joint_controller": "joint controller"},
-        "outside_eea": "outside the EEA", "holds_unsearched": "not searched automatically (see above)",
-        "retention": "How long we keep your data",
-        "sources": "Where your data comes from",
-        "th_table": "Table", "th_files": "File(s)",
-        "automated": "Automated decisions and profiling",
-        "automated_none": "None. We take no decisions about you based solely on automated processing, "
-                          "and we do not profile you (Art. 22 GDPR).",
-        "automated_some": "Yes, in these processing activities:",
-        "transfers": "Transfers outside the European Economic Area",
-        "transfers_none": "Your data is not transferred to countries outside the EEA.",
-        "transfers_intro": "These processors process data outside the EEA, with this safeguard "
-                           "(Art. 15(2) and Art. 44-49 GDPR):",
-        "th_safeguard": "Safeguard",
-        "safeguards": dict(SAFEGUARDS, unknown="not yet established; we are looking into it and will "
-                                               "let you know"),
-        "rights": "Your rights",
-        "rights_list": [
-            "You may have inaccurate data corrected or completed (right to rectification, Art. 16 GDPR).",
-            "You may ask us to erase your data (right to erasure, Art. 17 GDPR). Data the law obliges us "
-            "to keep, such as invoices, is erased when its retention period ends.",
-            "You may ask us to restrict the use of your data (right to restriction, Art. 18 GDPR).",
-            "You may object to the use of your data (right to object, Art. 21 GDPR).",
-            "You may receive your data in a common, machine-readable format to give to someone else "
-            "(right to data portability, Art. 20 GDPR).",
-        ],
-        "complaint": "If you disagree with how we handle your data, you may always lodge a complaint with "
-                     "the Dutch supervisory authority, the Autoriteit Persoonsgegevens "
-                     "(autoriteitpersoonsgegevens.nl).",
-        "copy": "This package",
-        "copy_free": "This first copy of your data is free of charge. You receive it electronically, in "
-                     "commonly used formats: this letter as HTML and PDF, your data as CSV, JSON and Excel.",
-        "contents": [
-            ("index.html, index.pdf", "this letter"),
-            ("data/<system>/<table>.csv and .json", "all your records per system and table, with every "
-             "column as the system holds it, and the source file and row"),
-            ("data.xlsx", "the same tables in one Excel file, a sheet per table"),
-            ("datapackage.json", "a description of every column: type, description and kind of data"),
-            ("manifest.json", "every file with its checksum (SHA-256), so you can check nothing changed"),
-        ],
-        "third_party": "Where your data contains personal data of other people, we make it unreadable "
-                       "before we send this package (Art. 15(4) GDPR); each removal is listed, without "
-                       "the value, in redactions.log.",
-        "portability": "Data portability (Art. 20 GDPR)",
-        "portability_text": "This package holds only data you gave us or that we recorded about you while "
-                            "performing the contract, from processing based on your consent or the "
-                            "contract. Our own internal notes and search codes are left out. The request "
-                            "does not by itself lead to erasure of your data.",
-        "included": "Processing included",
-        "excluded": "Not included (other legal basis)",
-        "contact": "Questions?",
-        "contact_text": "Contact {name}, {address}, {postcode} {city}, {email}, {phone}, quoting reference "
-                        "{request_id}.",
-        "none": "none",
-        "unsearched": "the workbench holds no export of this system; staff search it by hand",
-        "not_in_register": "this system is not in our record of processing activities",
-        "portability_excluded": "not included: no processing based on consent or contract",
-    },
-}
-
-_CSS = """
-body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 10.5pt; color: #222; max-width: 60em;
-       margin: 2em auto; line-height: 1.45; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { font-size: 1.15em; margin-top: 1.6em;
-     border-bottom: 1px solid #bbb; }
-table { border-collapse: collapse; width: 100%; margin: 0.5em 0; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
-th { background: #f0f0f0; } .meta th { width: 30%; } code { font-size: 0.95em; }
-.status-found { color: #1a6b1a; } .status-exception { color: #a15c00; }
-@page { size: A4; margin: 18mm; }
-"""
-
-
-# --------------------------------------------------------------------------------------------
 # the package
 
 
 def write_package(ws: Workspace, register: Register, *, subject_ids: list[str], out: Path,
                   request: dict | None = None, identities: dict[str, str], lang: str = "nl",
                   portability: bool = False, zip: bool = False, encrypt: bool = False,
-                  pdf: bool = True) -> PackageResult:
+                  pdf: bool = True, draft: bool = False, today: dt.date | None = None,
+                  name: str | None = None) -> PackageResult:
     """Write the access (or, with ``portability``, the Art. 20) package of the subjects into the
     new folder ``out``. ``request`` is the register's request (id, type, received, due); without it
-    the package is ad hoc and gets an id of its own. ``identities`` are what was searched for, as
-    the caller gives them; they are shown in the letter only."""
-    if lang not in TEXTS:
-        raise PackageError(f"language {lang!r} is not one of {sorted(TEXTS)}")
+    the package is ad hoc, gets an id of its own and is a draft. ``identities`` are what was
+    searched for (recorded in the manifest); ``name`` is the addressee. A package that is not a
+    draft passes the gates of :func:`workbench.letters.blockers` first (a registered request, a
+    verified identity, every client system searched); the searches of the imported systems are
+    recorded on the request, and the letter is registered on it."""
+    letters.texts(lang)  # an unknown language stops here
     if not subject_ids:
         raise PackageError("no subject given: find the subject first (workbench find)")
     unlinked = linkage.imports_since_link(ws)
@@ -338,32 +142,67 @@ def write_package(ws: Workspace, register: Register, *, subject_ids: list[str], 
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise PackageError(f"{out} exists and is not empty: choose a new folder for the package")
-    today = dt.date.today()
+    today = today or dt.date.today()
     request = _request(request, subject_ids, identities, portability, today)
-    tables, statuses = _search(ws, register, subject_ids)
+    draft = draft or bool(request.get("ad_hoc"))  # an ad-hoc package is in no register: never sent
+    manual = {} if request.get("ad_hoc") else requests.searches(ws, request["id"])
+    tables, statuses = _search(ws, register, subject_ids, manual)
+    if not draft:
+        row, _, _ = requests.show(ws, request["id"])
+        found = letters.blockers(ws, register, row, request["type"],
+                                 systems={s.system: s.status for s in statuses if s.status != EXCEPTION})
+        if found:
+            raise PackageError(f"{request['id']}: the package cannot be written as final: " + "; ".join(found)
+                               + " (or write a draft)")
     confirmation = any(s.status == FOUND for s in statuses)
-    included, excluded = _portable_activities(register) if portability else ([], [])
+    warnings = [*_undeclared(register, tables), *letters.gaps(register)]
     if portability:
-        tables, statuses = _portable(tables, statuses, register, TEXTS[lang])
-    warnings = _warnings(register, statuses)
+        tables, statuses, left_out = _portable(tables, statuses, register)
+        warnings += left_out
+    warnings += _warnings(register, statuses)
+    own = _own_names(ws, subject_ids)
+    email = identities.get("e-mail") or identities.get("email")
+    letter = _letter(register, request, lang, today, tables, statuses, confirmation, portability, draft,
+                     name or request.get("name") or addressee(ws, subject_ids), email, own)
 
+    # written in a temporary folder beside ``out``, logged, and only then moved into place: a
+    # failed audit entry leaves no package
+    stage = out.with_name(f".{out.name}.partial-{secrets.token_hex(4)}")
+    with ws.locked(), _staged(stage):
+        result = _write_staged(ws, register, stage, out, subject_ids, request, identities, lang, today,
+                               tables, statuses, confirmation, portability, letter, own, warnings,
+                               zip, encrypt, pdf, draft)
+    result.gaps = letters.gaps(register)
+    if not request.get("ad_hoc"):
+        for s in statuses:
+            if s.method == "automatic" and s.status in (FOUND, NOT_FOUND):
+                requests.record_search(ws, request["id"], system=s.system, result=s.status, on=today,
+                                       method="automatic", today=today)
+        result.letter_sha256 = letters.register_letter(ws, request["id"], request["type"], lang, today,
+                                                       result.out / "index.html", draft)
+    return result
+
+
+def _write_staged(ws, register, out, final, subject_ids, request, identities, lang, today, tables, statuses,
+                  confirmation, portability, letter, own, warnings, zip, encrypt, pdf, draft):
+    """The package written into ``out`` (a temporary folder), logged, then moved to ``final``."""
     with owner_only():
         out.mkdir(parents=True, exist_ok=True, mode=0o700)
         out.chmod(0o700)
         written = _write_data(out, tables)
         written.append(_write_datapackage(out, tables, register, request["id"], lang))
-        written.append(_write_todo(out, tables, _own_names(ws, subject_ids)))
-        letter = _letter(register, request, identities, lang, today, tables, statuses, confirmation,
-                         portability, included, excluded)
+        _write_todo(todo_path(final), tables, own)  # the analyst's list stays beside the package
         written.append(_write_text(out / "index.html", letter))
         if pdf:
             written.append(write_pdf(letter, out / "index.pdf"))
-        manifest = _write_manifest(out, request, confirmation, portability, lang)
+        manifest = _write_manifest(out, request, confirmation, portability, lang, audit.head(ws), {
+            "identities": identities, "draft": draft, "letter_date": today.isoformat(),
+            "searches": {s.system: s.status for s in statuses if s.status != EXCEPTION}})
     files = _hashes(out)
     zip_path = passphrase = None
-    pending = _pending_redactions(out)
+    pending = len(redaction_todo(final))
     if pending:
-        warnings.append(f"{pending} cell(s) listed in redactions_todo.csv: redact them (package.redact) "
+        warnings.append(f"{pending} cell(s) listed in {todo_path(final).name}: redact or keep them (redact) "
                         "before sending" + ("; the archive was not made, make it with package.archive "
                                             "afterwards" if zip or encrypt else ""))
     elif zip or encrypt:  # never pack third parties' data into what goes out
@@ -371,14 +210,34 @@ def write_package(ws: Workspace, register: Register, *, subject_ids: list[str], 
     audit_files = dict(files)
     if zip_path is not None:
         audit_files["archive.zip"] = sha256_file(zip_path)
+    final_zip = final.with_name(final.name + ".zip") if zip_path is not None else None
+    ws.remember_output("package", [final, *([final_zip] if final_zip else [])], request["id"], subject_ids)
     audit.record(ws, "package", request_id=request["id"], files=audit_files, details={
         "type": request["type"], "subjects": list(subject_ids), "lang": lang, "portability": portability,
         "encrypted": encrypt, "confirmation": confirmation,
         "systems": {s.system: s.status for s in statuses},
         "records": sum(len(t.rows) for t in tables)})
-    return PackageResult(request_id=request["id"], out=out, files=[*written, manifest], manifest=manifest,
-                         systems=statuses, confirmation=confirmation, zip_path=zip_path,
-                         passphrase=passphrase, warnings=warnings)
+    if final.exists():
+        final.rmdir()  # an empty folder the caller made: checked above
+    os.rename(out, final)
+    if zip_path is not None:
+        os.replace(zip_path, final_zip)
+    moved = [final / p.relative_to(out) for p in [*written, manifest]]
+    return PackageResult(request_id=request["id"], out=final, files=moved[:-1], manifest=moved[-1],
+                         systems=statuses, confirmation=confirmation, zip_path=final_zip,
+                         passphrase=passphrase, warnings=warnings, draft=draft, letter_date=today)
+
+
+@contextmanager
+def _staged(stage: Path):
+    """Remove the temporary folder (and its zip) of a package that was not moved into place."""
+    try:
+        yield
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.with_name(stage.name + ".zip").unlink(missing_ok=True)
+
+
 
 
 def _request(request: dict | None, subject_ids: list[str], identities: dict[str, str],
@@ -399,22 +258,22 @@ def _request(request: dict | None, subject_ids: list[str], identities: dict[str,
 # searching: the subject's records, table by table, and a status for every system
 
 
-def _client_systems(register: Register) -> list[str]:
-    return [key for key in register.systems
-            if any(CLIENT_SUBJECTS & set(a.data_subjects) for a in register.activities_for(key))]
-
-
-def _search(ws: Workspace, register: Register, subject_ids: list[str]) -> tuple[list[_Table],
-                                                                                  list[SystemStatus]]:
+def _search(ws: Workspace, register: Register, subject_ids: list[str],
+            manual: dict[str, dict]) -> tuple[list[_Table], list[SystemStatus]]:
+    """The subject's tables and a status for every client system of the register and every
+    imported one: found or not found by the workbench; for a system without an export, the search
+    recorded by hand on the request (``manual``), or an exception ("unsearched") while there is none."""
     cells = pd.concat([subject_map(ws, register, sid) for sid in subject_ids], ignore_index=True)
     imported = ws.query("SELECT DISTINCT service FROM imports ORDER BY service")["service"].tolist()
-    systems = _client_systems(register) + [s for s in imported if s not in register.systems]
+    systems = letters.client_systems(register) + [s for s in imported if s not in register.systems]
     tables: list[_Table] = []
     statuses = []
     for system in dict.fromkeys(systems):
         name = register.systems[system].name if system in register.systems else system
         if system not in imported:
-            statuses.append(SystemStatus(system, name, EXCEPTION, reason="unsearched"))
+            done = manual.get(system)
+            statuses.append(SystemStatus(system, name, done["result"], method="manual") if done
+                            else SystemStatus(system, name, EXCEPTION, reason="unsearched"))
             continue
         try:
             found = _tables(ws, cells[cells.service.eq(system)])
@@ -473,31 +332,53 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "table"
 
 
-def _portable_activities(register: Register) -> tuple[list, list]:
-    acts = list(register.activities.values())
-    return ([a for a in acts if a.legal_basis in PORTABLE_BASES],
-            [a for a in acts if a.legal_basis not in PORTABLE_BASES])
+@cache
+def portability_rules() -> tuple[dict[str, str], frozenset[str]]:
+    """The reviewed portability rules (config/portability.toml): export kind -> activity, and the
+    canonical fields the person provided."""
+    data = tomllib.loads((resources.files("workbench") / "config" / "portability.toml").read_text("utf-8"))
+    return dict(data["kinds"]), frozenset(data["provided"])
 
 
-def _portable(tables: list[_Table], statuses: list[SystemStatus], register: Register,
-              texts: dict) -> tuple[list[_Table], list[SystemStatus]]:
-    """Only tables of systems with a consent or contract activity, without internal fields."""
-    def qualifies(system: str) -> bool:
-        return any(a.legal_basis in PORTABLE_BASES for a in register.activities_for(system))
-
-    kept = []
+def _portable(tables: list[_Table], statuses: list[SystemStatus],
+              register: Register) -> tuple[list[_Table], list[SystemStatus], list[str]]:
+    """Art. 20: only tables whose export kind serves an activity based on consent or contract (no
+    bookkeeping, no audit files), and of those only the columns of fields the person provided."""
+    kinds, provided = portability_rules()
+    kept, notes = [], []
     for table in tables:
-        if not qualifies(table.service):
+        activity = register.activities.get(kinds.get(f"{table.service}/{table.export_kind}", ""))
+        if activity is None:
+            notes.append(f"{table.service}/{table.export_kind}: no activity in portability.toml; left out of "
+                         "the portability package")
             continue
-        drop = {c for c, f in table.fields.items() if f in INTERNAL_FIELDS}
-        columns = [c for c in table.columns if c not in drop]
+        if activity.legal_basis not in PORTABLE_BASES:
+            continue
+        columns = [c for c in table.columns if c in SOURCE_COLUMNS or table.fields.get(c) in provided]
         kept.append(_Table(table.service, table.export_kind, table.name, columns,
-                           {c: f for c, f in table.fields.items() if c not in drop},
+                           {c: f for c, f in table.fields.items() if c in columns},
                            [{c: r[c] for c in columns} for r in table.rows], table.files))
-    statuses = [s if qualifies(s.system) or s.status != FOUND
-                else SystemStatus(s.system, s.name, s.status, s.records, "portability_excluded")
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for table in kept:
+        counts[table.service][table.key] = len(table.rows)
+    statuses = [s if s.status != FOUND or s.method == "manual"
+                else SystemStatus(s.system, s.name, FOUND if counts[s.system] else NOT_FOUND,
+                                  counts[s.system], "" if counts[s.system] else "not_portable")
                 for s in statuses]
-    return kept, statuses
+    return kept, statuses, notes
+
+
+def _undeclared(register: Register, tables: list[_Table]) -> list[str]:
+    """Data no activity of the system declares (a BSN, a birth date): for the officer; the client's
+    letter still lists it truthfully."""
+    found = set()
+    for table in tables:
+        for column, canonical in table.fields.items():
+            category = register.category_of(canonical) if canonical else None
+            if category and table.service in register.systems and not register.declared(category, table.service) \
+                    and any(r.get(column) for r in table.rows):
+                found.add(f"{register.systems[table.service].name}: {category}")
+    return [f"undeclared data ({item}): no activity of the register declares it" for item in sorted(found)]
 
 
 def _warnings(register: Register, statuses: list[SystemStatus]) -> list[str]:
@@ -506,7 +387,9 @@ def _warnings(register: Register, statuses: list[SystemStatus]) -> list[str]:
              for s in statuses if s.status == EXCEPTION and s.reason == "unsearched"]
     notes += [f"{s.name}: exception ({s.reason})" for s in statuses
               if s.status == EXCEPTION and s.reason != "unsearched"]
-    for key in _involved_processors(register, statuses):
+    held = {register.systems[s.system].processor for s in statuses
+            if s.status != NOT_FOUND and s.system in register.systems}
+    for key in sorted(held):
         p = register.processors[key]
         if p.outside_eea and p.transfer_safeguard == "unknown":
             notes.append(f"{p.name}: transfer outside the EEA without a known safeguard (register)")
@@ -553,55 +436,86 @@ def _sheets(tables: list[_Table]) -> dict[str, str]:
     return {key: sheet for sheet, key in taken.items()}
 
 
-def _field_type(values: list[str]) -> tuple[str, str | None]:
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?")
+_DUTCH_DATE = re.compile(r"\d{2}-\d{2}-\d{4}")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+_DUTCH_NUMBER = re.compile(r"-?\d+(,\d+)?")
+
+
+def _field_schema(canonical: str | None, values: list[str]) -> dict:
+    """Type, format, unit and time zone of a column: numbers only for amounts (an identifier keeps
+    its leading zeros as text), dates in the format the export uses."""
     filled = [v for v in values if v != ""]
-    if not filled:
-        return "string", None
-    checks = [("date", r"\d{4}-\d{2}-\d{2}"), ("datetime", r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?.*"),
-              ("integer", r"-?(0|[1-9]\d*)"), ("number", r"-?(0|[1-9]\d*)\.\d+")]
-    for kind, pattern in checks:
-        if all(re.fullmatch(pattern, v) for v in filled):
-            return kind, None
-    return "string", None
+    kind = FIELDS[canonical].type if canonical in FIELDS else "text"
+
+    def every(pattern: re.Pattern) -> bool:
+        return bool(filled) and all(pattern.fullmatch(v) for v in filled)
+
+    if kind == "amount" and every(_NUMBER):
+        return {"type": "number", "format": "default", "unit": "currency of the record", "timezone": None}
+    if kind == "amount" and every(_DUTCH_NUMBER):
+        return {"type": "number", "format": "default", "decimalChar": ",", "unit": "currency of the record",
+                "timezone": None}
+    if every(_DATE):
+        return {"type": "date", "format": "%Y-%m-%d", "unit": None, "timezone": None}
+    if every(_DUTCH_DATE):
+        return {"type": "date", "format": "%d-%m-%Y", "unit": None, "timezone": None}
+    if every(_DATETIME):
+        return {"type": "string", "format": "default", "unit": None, "timezone": TIMEZONE}
+    return {"type": "string", "format": "default", "unit": None, "timezone": None}
+
+
+_DESCRIBE = {
+    "nl": {"file": "Het exportbestand van het systeem waar deze vastlegging uit komt.",
+           "row": "De regel (of plaats) van de vastlegging in dat bestand, vanaf 1.",
+           "column": "Kolom '{column}' zoals {system} die exporteert",
+           "field": "; betekenis: {label}", "category": "; soort gegevens: {label}",
+           "title": "Persoonsgegevens, kenmerk {reference}"},
+    "en": {"file": "The export file of the system this record comes from.",
+           "row": "The record's row (or position) in that file, from 1.",
+           "column": "Column '{column}' as exported by {system}",
+           "field": "; meaning: {label}", "category": "; kind of data: {label}",
+           "title": "Personal data, reference {reference}"},
+}
 
 
 def _write_datapackage(out: Path, tables: list[_Table], register: Register, request_id: str,
                        lang: str) -> Path:
-    resources = []
+    """A Frictionless Data Package in the letter's language: per column its type, format, unit,
+    time zone, meaning and fideslang category."""
+    words, labels = _DESCRIBE[lang], letters.texts(lang)["fields"]
+    resources_ = []
     sheets = _sheets(tables)
     for table in tables:
         system = register.systems.get(table.service)
-        fields = []
-        for column in table.columns:
-            kind, _ = _field_type([r[column] for r in table.rows])
-            if column == SOURCE_COLUMNS[0]:
-                fields.append({"name": column, "type": "string", "category": None,
-                               "description": "The export file of the system this record comes from."})
-                continue
-            if column == SOURCE_COLUMNS[1]:
-                fields.append({"name": column, "type": "integer", "category": None,
-                               "description": "The record's row (or position) in that file, from 1."})
-                continue
+        system_name = system.name if system else table.service
+        fields = [{"name": SOURCE_COLUMNS[0], "type": "string", "format": "default", "unit": None,
+                   "timezone": None, "category": None, "description": words["file"]},
+                  {"name": SOURCE_COLUMNS[1], "type": "integer", "format": "default", "unit": None,
+                   "timezone": None, "category": None, "description": words["row"]}]
+        for column in table.columns[len(SOURCE_COLUMNS):]:
             canonical = table.fields.get(column)
             category = register.category_of(canonical) if canonical else None
-            label = register.categories[category].label_en if category in register.categories else None
-            description = f"Column '{column}' as exported by {system.name if system else table.service}"
-            description += f"; canonical field '{canonical}'" if canonical else \
-                "; not mapped to a canonical field"
-            description += f"; data category: {label} ({category})" if category else \
-                "; no personal-data category of its own (part of the record)"
-            fields.append({"name": str(safe_cell(column)), "type": kind, "description": description,
-                           "category": category})
-        resources.append({
-            "name": f"{table.service}/{table.name}".lower(), "path": f"data/{table.service}/{table.name}.csv",
+            description = words["column"].format(column=column, system=system_name)
+            if canonical in labels:
+                description += words["field"].format(label=labels[canonical])
+            if category in register.categories:
+                found = register.categories[category]
+                description += words["category"].format(label=found.label_en if lang == "en" else found.label_nl)
+            fields.append({"name": str(safe_cell(column)), **_field_schema(canonical, [r[column] for r in table.rows]),
+                           "description": description, "category": category, "field": canonical})
+        resources_.append({
+            "name": _slug(f"{table.service}-{table.name}").replace("_", "-"),
+            "path": f"data/{table.service}/{table.name}.csv",
             "profile": "tabular-data-resource", "format": "csv", "mediatype": "text/csv",
-            "encoding": "utf-8", "title": f"{system.name if system else table.service}: {table.export_kind}",
+            "encoding": "utf-8", "title": f"{system_name}: {letters.texts(lang)['records'].get(table.export_kind, table.export_kind)}",
             "system": table.service, "processor": system.processor if system else None,
             "source_files": table.files, "json_path": f"data/{table.service}/{table.name}.json",
             "xlsx_sheet": sheets[table.key], "schema": {"fields": fields}})
     package = {"profile": "tabular-data-package", "name": _slug(request_id).replace("_", "-"),
-               "title": f"Personal data package {request_id}", "created": _now(), "language": lang,
-               "resources": resources}
+               "title": words["title"].format(reference=request_id), "created": _now(), "language": lang,
+               "resources": resources_}
     return _write_text(out / DATAPACKAGE, json.dumps(package, ensure_ascii=False, indent=2))
 
 
@@ -610,6 +524,20 @@ def _write_datapackage(out: Path, tables: list[_Table], register: Register, requ
 
 
 _NAME_FIELDS = ("name", "given_name", "name_prefix", "family_name", "account_holder", "company", "initials")
+
+
+def addressee(ws: Workspace, subject_ids: list[str]) -> str | None:
+    """The name the subject's records give most often, to address the letter to."""
+    parties = pd.concat([linkage.subject_parties(ws, s) for s in subject_ids], ignore_index=True)
+    if parties.empty:
+        return None
+    found = ws.query("""SELECT coalesce(nullif(trim(p.name), ''), trim(concat_ws(' ', p.given_name,
+                               p.name_prefix, p.family_name))) AS name
+                        FROM parties p JOIN members m USING (service, export_kind, party_key)""",
+                     frames={"members": parties[["service", "export_kind", "party_key"]]})
+    names = found["name"].dropna()
+    names = names[names.str.strip().ne("")]
+    return None if names.empty else str(names.value_counts().index[0])
 
 
 def _own_names(ws: Workspace, subject_ids: list[str]) -> list[tuple[str, str]]:
@@ -661,189 +589,173 @@ def third_party(tables: list[_Table], own: list[tuple[str, str]]) -> list[dict]:
     return todo
 
 
-def _write_todo(out: Path, tables: list[_Table], own: list[tuple[str, str]]) -> Path:
+def todo_path(package: Path) -> Path:
+    """The analyst's to-do list of third-party cells: beside the package, never in it."""
+    package = Path(package)
+    return package.with_name(package.name + TODO_SUFFIX)
+
+
+def _write_todo(path: Path, tables: list[_Table], own: list[tuple[str, str]]) -> Path:
     frame = pd.DataFrame(third_party(tables, own), columns=["source", "table", "row", "column", "reason"])
-    return write_csv(frame, out / TODO)
+    return write_csv(frame, path)
+
+
+def redaction_todo(package: Path) -> list[dict]:
+    """The cells of the to-do list the analyst has not decided on yet (:func:`redact`)."""
+    path = todo_path(package)
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8", newline="") as handle:
+        todo = list(csv.DictReader(handle))
+    decided = redaction_decisions(package)
+    return [t for t in todo if (t["table"], int(t["row"]), t["column"]) not in decided]
+
+
+def redaction_decisions(package: Path) -> set[tuple[str, int, str]]:
+    """(table, row, column) of every cell redacted or kept, from the package's redaction log."""
+    log = Path(package) / REDACTION_LOG
+    if not log.exists():
+        return set()
+    entries = [json.loads(line) for line in log.read_text("utf-8").splitlines() if line.strip()]
+    return {(e["table"], int(e["row"]), e["column"]) for e in entries}
 
 
 # --------------------------------------------------------------------------------------------
 # the cover letter
 
 
-def _involved_systems(statuses: list[SystemStatus]) -> list[str]:
-    """Systems that hold or may hold the subject's data: found, or not searched automatically."""
-    return [s.system for s in statuses if s.status in (FOUND, EXCEPTION)]
-
-
-def _involved_processors(register: Register, statuses: list[SystemStatus]) -> list[str]:
-    systems = set(_involved_systems(statuses))
-    keys = [k for a in register.activities.values() if systems & set(a.systems) for k in a.recipients]
-    keys += [k for k, p in register.processors.items() if systems & set(p.systems)]
-    return [k for k in dict.fromkeys(keys) if k in register.processors]
-
-
-def _e(value: object) -> str:
-    return html.escape("" if value is None else str(value))
-
-
-def _rows(cells: list[list[object]], header: list[str]) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in cells)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _letter(register: Register, request: dict, identities: dict[str, str], lang: str, today: dt.date,
-            tables: list[_Table], statuses: list[SystemStatus], confirmation: bool, portability: bool,
-            included: list, excluded: list) -> str:
-    t = TEXTS[lang]
-    c = register.controller
-
-    def label(key: str) -> str:
-        category = register.categories.get(key)
-        return key if category is None else category.label_en if lang == "en" else category.label_nl
-
-    involved = _involved_systems(statuses)
-    found = {s.system for s in statuses if s.status == FOUND}
-    sysname = {key: s.name for key, s in register.systems.items()}
-
-    # categories present in the data, per system
-    present: dict[str, set[str]] = defaultdict(set)
+def _present(register: Register, tables: list[_Table]) -> dict[str, list[str]]:
+    """Per system the data categories found filled in the subject's own records there."""
+    present: dict[str, list[str]] = defaultdict(list)
     for table in tables:
         for column, canonical in table.fields.items():
             category = register.category_of(canonical) if canonical else None
-            if category and any(r.get(column) for r in table.rows):
-                present[category].add(table.service)
+            if category and any(r.get(column) for r in table.rows) and category not in present[table.service]:
+                present[table.service].append(category)
+    return present
 
-    parts = [f"<h1>{_e(t['title_portability'] if portability else t['title'])}</h1>",
-             f"<p>{_e(c.name)} &middot; {_e(c.address)}, {_e(c.postcode)} {_e(c.city)} &middot; "
-             f"{_e(c.email)}</p>"]
-    kind = t["types"].get(request["type"], request["type"])
-    searched = "; ".join(f"{k}: {v}" for k, v in identities.items()) or t["none"]
-    meta = [(t["request_id"], request["id"]), (t["request_type"], kind), (t["identities"], searched),
-            (t["received"], request.get("received", "")), (t["due"], request.get("due", "")),
-            (t["sent"], today.isoformat()), (t["language"], t["language_value"])]
-    parts.append(f'<section id="request"><h2>{_e(t["request"])}</h2><table class="meta">'
-                 + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in meta)
-                 + "</table></section>")
-    parts.append(f'<section id="confirmation" data-confirmation="{str(confirmation).lower()}">'
-                 f'<h2>{_e(t["confirmation"])}</h2>'
-                 f'<p>{_e(t["confirm_yes"] if confirmation else t["confirm_no"])}</p></section>')
 
-    # A15-03: every system
-    rows = []
-    for s in statuses:
-        processor = register.systems[s.system].processor if s.system in register.systems else ""
-        pname = register.processors[processor].name if processor in register.processors else ""
-        details = "<br>".join(_e(t["records"].format(n=n, table=k)) for k, n in s.records.items())
-        if s.reason:
-            details = "<br>".join(filter(None, [details, _e(t.get(s.reason, s.reason))]))
-        rows.append([_e(s.name), _e(pname), f'<span class="status-{s.status}">{_e(t["status"][s.status])}'
-                     f"</span> <code>{s.status}</code>", details])
-    parts.append(f'<section id="systems"><h2>{_e(t["systems"])}</h2><p>{_e(t["systems_intro"])}</p>'
-                 + _rows(rows, [t["th_system"], t["th_processor"], t["th_result"], t["th_details"]])
-                 + "</section>")
+def _result(t: dict, status: SystemStatus, categories: list[str]) -> str:
+    """What the letter says one system's search found: the kinds of data, or nothing."""
+    if status.status == FOUND:
+        if status.method == "manual":
+            return t["found_manual"]
+        return t["found"].format(categories=", ".join(categories).capitalize())
+    if status.status == NOT_FOUND:
+        if status.reason == "not_portable":
+            return t["not_portable"]
+        return t["nothing_manual"] if status.method == "manual" else t["nothing"]
+    return t["unsearched"]
 
-    # A15-04 purposes, legal basis, retention, source per activity
-    activities = [a for a in register.activities.values() if set(a.systems) & set(involved)]
+
+def _letter(register: Register, request: dict, lang: str, today: dt.date, tables: list[_Table],
+            statuses: list[SystemStatus], confirmation: bool, portability: bool, draft: bool,
+            name: str | None, email: str | None, own: list[tuple[str, str]]) -> str:
+    """The letter (Art. 15(1)(a)-(h), 15(2)-(4)) and its annex, from the template and the texts."""
+    t = letters.texts(lang)
+    a = t["access"]
+    present = _present(register, tables)
+
+    def label(key: str) -> str:
+        category = register.categories[key]
+        return (category.label_en if lang == "en" else category.label_nl).lower()
+
+    found = [s.system for s in statuses if s.status == FOUND]
+    activities = [x for x in register.activities.values() if set(x.systems) & set(found)
+                  and CLIENT_SUBJECTS & set(x.data_subjects)]
     if portability:
-        activities = [a for a in activities if a.legal_basis in PORTABLE_BASES]
-    rows = [[_e(a.name_en if lang == "en" else a.name_nl), _e(a.purpose_en if lang == "en" else a.purpose_nl),
-             _e(t["bases"].get(a.legal_basis, LEGAL_BASES.get(a.legal_basis, a.legal_basis))),
-             _e(_period(register.retention_rules[a.retention], lang)),
-             _e(", ".join(sysname.get(s, s) for s in a.systems))]
-            for a in activities]
-    parts.append(f'<section id="purposes"><h2>{_e(t["purposes"])}</h2>'
-                 + _rows(rows, [t["th_activity"], t["th_purpose"], t["th_basis"], t["th_retention"],
-                                t["th_systems"]]) + "</section>")
+        activities = [x for x in activities if x.legal_basis in PORTABLE_BASES]
+    def keeper(system: str) -> str:
+        if system not in register.systems:
+            return ""
+        processor = register.processors[register.systems[system].processor]
+        return f"{processor.name} ({processor.country})"
 
-    # A15-05 categories, A15-07 retention per category
-    rows = [[_e(label(k)), f"<code>{_e(k)}</code>", _e(", ".join(sysname.get(s, s) for s in sorted(v)))]
-            for k, v in sorted(present.items())]
-    parts.append(f'<section id="categories"><h2>{_e(t["categories"])}</h2>'
-                 + _rows(rows, [t["th_category"], t["th_key"], t["th_systems"]]) + "</section>")
-    rows = []
-    for k, systems in sorted(present.items()):
-        for s in sorted(systems):
-            rule = register.retention_for(k, s)
-            rows.append([_e(label(k)), _e(sysname.get(s, s)), _e(_period(rule, lang))])
-    parts.append(f'<section id="retention"><h2>{_e(t["retention"])}</h2>'
-                 + _rows(rows, [t["th_category"], t["th_system"], t["th_retention"]]) + "</section>")
+    retention = defaultdict(list)
+    for system in found:
+        for category in present.get(system, []):
+            rule = register.retention_for(category, system)
+            period = _period(rule, lang)
+            if label(category) not in retention[period]:
+                retention[period].append(label(category))
+    abroad = [register.processors[k["key"]] for k in
+              ({"key": register.systems[s].processor} for s in found if s in register.systems)
+              if register.processors[k["key"]].outside_eea]
+    context = letters.base_context(register, request, lang, today, draft, name, email)
+    context.update({
+        "confirmation": confirmation, "portability": portability,
+        "searched": [{"system": s.name, "keeper": keeper(s.system),
+                      "result": _result(a, s, [label(c) for c in present.get(s.system, [])])} for s in statuses],
+        "purposes": [{"name": letters._activity_name(x, lang), "text": a["purpose_line"].format(
+            purpose=x.purpose_en if lang == "en" else x.purpose_nl, basis=t["bases"][x.legal_basis])}
+            for x in activities],
+        "retention": [{"categories": ", ".join(c).capitalize(), "period": p} for p, c in retention.items()],
+        "sources": [{"name": letters._activity_name(x, lang), "text": t["sources"].get(x.key, "")}
+                    for x in activities],
+        "transfers": [a["transfers_line"].format(name=p.name, country=p.country,
+                                                 safeguard=t["safeguards"][p.transfer_safeguard])
+                      for p in dict.fromkeys(abroad)],
+        "annex": _annex(register, tables, t, own, lang),
+    })
+    return letters.render("access", context)
 
-    # A15-06 recipients and what each holds
-    rows = []
-    for key in _involved_processors(register, statuses):
-        p = register.processors[key]
-        systems = set(p.systems) | {s for a in register.activities.values() if key in a.recipients
-                                    for s in a.systems}
-        holds = sorted({label(k) for k, v in present.items() if v & systems & found})
-        unsearched = [sysname.get(s, s) for s in involved if s in systems and s not in found]
-        what = ", ".join(holds)
-        if unsearched:
-            what = "; ".join(filter(None, [what, f"{', '.join(unsearched)}: {t['holds_unsearched']}"]))
-        country = p.country + (f" ({t['outside_eea']})" if p.outside_eea else "")
-        rows.append([_e(p.name), _e(t["roles"].get(p.role, p.role)), _e(country), _e(what or t["none"])])
-    parts.append(f'<section id="recipients"><h2>{_e(t["recipients"])}</h2><p>{_e(t["recipients_intro"])}</p>'
-                 + _rows(rows, [t["th_processor"], t["th_role"], t["th_country"], t["th_holds"]])
-                 + "</section>")
 
-    # A15-10 sources: per table the system, files and the activity's source
-    rows = []
+_SYSTEM_KEYS = frozenset({"party_key", "doc_key", "organisation_key"})  # the systems' own keys, not data
+
+
+def _leaves(value: object) -> list[str]:
+    """The texts inside a JSON value (an invoice's lines), without the systems' ids."""
+    if isinstance(value, dict):
+        return [v for k, sub in value.items() if not k.lower().endswith("id") for v in _leaves(sub)]
+    if isinstance(value, list):
+        return [v for sub in value for v in _leaves(sub)]
+    return [] if value is None or value == "" else [str(value)]
+
+
+def _shown(canonical: str, value: str, lang: str) -> str:
+    """A value as the client reads it: dates written out, amounts with the language's separators,
+    the texts of a JSON value rather than its syntax."""
+    kind = FIELDS[canonical].type if canonical in FIELDS else "text"
+    if value[:1] in "[{":
+        try:
+            return "; ".join(_leaves(json.loads(value)))
+        except ValueError:
+            return value
+    try:
+        if kind == "date":
+            return letters.long_date(dt.date.fromisoformat(value[:10]), lang)
+        if kind == "amount":
+            return format_decimal(Decimal(value), format="#,##0.00",
+                                  locale=letters.texts(lang)["meta"]["locale"])
+    except (ValueError, ArithmeticError):
+        pass  # shown as the system holds it
+    return value
+
+
+def _annex(register: Register, tables: list[_Table], t: dict, own: list[tuple[str, str]],
+           lang: str) -> list[dict]:
+    """Per system the subject's records with their filled values under readable labels (the
+    fields the workbench knows; every column is in the data files); cells naming someone else
+    are left out (Art. 15(4))."""
+    flagged = {(item["table"], item["row"], item["column"]) for item in third_party(tables, own)}
+    systems: dict[str, list[dict]] = defaultdict(list)
     for table in tables:
-        sources = "; ".join(dict.fromkeys(a.source for a in register.activities_for(table.service)))
-        rows.append([_e(sysname.get(table.service, table.service)), f"<code>{_e(table.key)}</code>",
-                     _e(", ".join(table.files)), _e(sources)])
-    parts.append(f'<section id="sources"><h2>{_e(t["sources"])}</h2>'
-                 + _rows(rows, [t["th_system"], t["th_table"], t["th_files"], t["th_source"]]) + "</section>")
-
-    # A15-11 automated decisions
-    automated = [a for a in activities if a.automated_decisions.strip().lower() not in ("none", "")]
-    text = f"<p>{_e(t['automated_none'])}</p>" if not automated else \
-        f"<p>{_e(t['automated_some'])}</p><ul>" + "".join(
-            f"<li>{_e(a.name_en if lang == 'en' else a.name_nl)}: {_e(a.automated_decisions)}</li>"
-            for a in automated) + "</ul>"
-    parts.append(f'<section id="automated"><h2>{_e(t["automated"])}</h2>{text}</section>')
-
-    # A15-12 transfers outside the EEA
-    abroad = [register.processors[k] for k in _involved_processors(register, statuses)
-              if register.processors[k].outside_eea]
-    if abroad:
-        rows = [[_e(p.name), _e(p.country),
-                 _e(t["safeguards"].get(p.transfer_safeguard, p.transfer_safeguard))
-                 + (f"<br><small>{_e(p.transfer_note)}</small>" if p.transfer_note and lang == "en" else "")]
-                for p in abroad]
-        text = f"<p>{_e(t['transfers_intro'])}</p>" + _rows(rows, [t["th_processor"], t["th_country"],
-                                                                   t["th_safeguard"]])
-    else:
-        text = f"<p>{_e(t['transfers_none'])}</p>"
-    parts.append(f'<section id="transfers"><h2>{_e(t["transfers"])}</h2>{text}</section>')
-
-    if portability:
-        def item(a) -> str:
-            return f"<li>{_e(a.name_en if lang == 'en' else a.name_nl)}: {_e(t['bases'][a.legal_basis])}</li>"
-
-        inc, exc = "".join(map(item, included)), "".join(map(item, excluded))
-        parts.append(f'<section id="portability"><h2>{_e(t["portability"])}</h2>'
-                     f'<p>{_e(t["portability_text"])}</p><h3>{_e(t["included"])}</h3><ul>{inc}</ul>'
-                     f'<h3>{_e(t["excluded"])}</h3><ul>{exc}</ul></section>')
-
-    # A15-08, A15-09 rights and complaint
-    parts.append(f'<section id="rights"><h2>{_e(t["rights"])}</h2><ul>'
-                 + "".join(f"<li>{_e(r)}</li>" for r in t["rights_list"])
-                 + f'</ul><p id="complaint">{_e(t["complaint"])}</p></section>')
-
-    # A15-13, A15-14, A15-16 the package itself
-    contents = "".join(f"<li><code>{_e(f)}</code>: {_e(d)}</li>" for f, d in t["contents"])
-    parts.append(f'<section id="copy"><h2>{_e(t["copy"])}</h2><p>{_e(t["copy_free"])}</p><ul>{contents}</ul>'
-                 f'<p>{_e(t["third_party"])}</p></section>')
-    parts.append(f'<section id="contact"><h2>{_e(t["contact"])}</h2><p>'
-                 + _e(t["contact_text"].format(name=c.name, address=c.address, postcode=c.postcode,
-                                               city=c.city, email=c.email, phone=c.phone,
-                                               request_id=request["id"]))
-                 + "</p></section>")
-    title = _e(t["title_portability"] if portability else t["title"])
-    return (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{title} - '
-            f"{_e(request['id'])}</title><style>{_CSS}</style></head><body>\n" + "\n".join(parts)
-            + "\n</body></html>\n")
+        title = t["records"].get(table.export_kind, t["records"]["party"])
+        for number, row in enumerate(table.rows, start=1):
+            items, others = {}, False
+            for column in table.columns[len(SOURCE_COLUMNS):]:
+                value, canonical = row.get(column, "").strip(), table.fields.get(column)
+                if not value or value in ("[]", "{}", "null") or canonical not in t["fields"] \
+                        or canonical in _SYSTEM_KEYS:
+                    continue
+                if (table.key, number, column) in flagged:
+                    others = True
+                    continue
+                items.setdefault((t["fields"][canonical], _shown(canonical, value, lang)), None)
+            if items:
+                systems[table.service].append({"title": title, "items": list(items), "others": others})
+    return [{"name": register.systems[k].name if k in register.systems else k, "records": records}
+            for k, records in systems.items()]
 
 
 # --------------------------------------------------------------------------------------------
@@ -870,7 +782,8 @@ def _hashes(package: Path) -> dict[str, str]:
 
 
 def _write_manifest(package: Path, request: dict | None = None, confirmation: bool | None = None,
-                    portability: bool | None = None, lang: str | None = None) -> Path:
+                    portability: bool | None = None, lang: str | None = None,
+                    audit_head: dict | None = None, extra: dict | None = None) -> Path:
     path = package / MANIFEST
     old = json.loads(path.read_text("utf-8")) if path.exists() else {}
     manifest = {
@@ -881,6 +794,9 @@ def _write_manifest(package: Path, request: dict | None = None, confirmation: bo
         "language": lang or old.get("language"),
         "created": old.get("created", _now()),
         "updated": _now(),
+        "audit_head": audit_head or old.get("audit_head"),  # the log's head before this package
+        **{k: old.get(k) for k in ("identities", "draft", "letter_date", "searches") if k in old},
+        **(extra or {}),
         "files": [{"path": name, "sha256": digest, "bytes": (package / name).stat().st_size}
                   for name, digest in _hashes(package).items()],
     }
@@ -911,6 +827,27 @@ def archive(package: Path, *, encrypt: bool = False) -> tuple[Path, str | None]:
                 handle.write(path, path.relative_to(package).as_posix())
     target.chmod(0o600)
     return target, passphrase
+
+
+def keep(package_dir: Path, table: str, row: int, column: str, reason: str) -> None:
+    """Decide that a cell of the to-do list stays (it is the subject's own data), with the reason, in
+    the redaction log; the cell is not changed."""
+    package = Path(package_dir)
+    if not reason.strip():
+        raise PackageError("keeping a listed cell needs a reason")
+    listed = {(t["table"], int(t["row"]), t["column"]) for t in redaction_todo(package)}
+    if (table, row, column) not in listed:
+        raise PackageError(f"table {table!r} row {row} column {column!r} is not on the to-do list")
+    _log(package, {"timestamp": _now(), "decision": "kept", "table": table, "row": row, "column": column,
+                   "reason": reason})
+    _write_manifest(package)
+
+
+def _log(package: Path, entry: dict) -> None:
+    log = package / REDACTION_LOG
+    with owner_only(), log.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    log.chmod(0o600)
 
 
 def redact(package_dir: Path, table: str, row: int, column: str, reason: str) -> None:
@@ -957,12 +894,9 @@ def redact(package_dir: Path, table: str, row: int, column: str, reason: str) ->
             workbook.save(workbook_path)
         workbook_path.chmod(0o600)
 
-    entry = {"timestamp": _now(), "table": table, "row": row, "column": column, "reason": reason,
-             "files": [resource["path"], resource["json_path"], "data.xlsx"]}
-    log = package / REDACTION_LOG
-    with owner_only(), log.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
-    log.chmod(0o600)
+    _log(package, {"timestamp": _now(), "decision": "redacted", "table": table, "row": row,
+                   "column": column, "reason": reason,
+                   "files": [resource["path"], resource["json_path"], "data.xlsx"]})
     _write_manifest(package)
 
 
@@ -983,14 +917,5 @@ def _period(rule, lang: str) -> str:
     """The retention period in the letter's language; a category the register gives no rule for
     says so (the analyst sees it among the warnings before sending)."""
     if rule is None:
-        return "not set in our register yet" if lang == "en" else "nog niet vastgelegd in ons register"
+        return letters.texts(lang)["access"]["retention_unknown"]
     return rule.period_text if lang == "en" else rule.period_nl or rule.period_text
-
-
-def _pending_redactions(out: Path) -> int:
-    """How many cells the analyst still has to look at before the package may be sent."""
-    todo = out / "redactions_todo.csv"
-    if not todo.exists():
-        return 0
-    with todo.open(encoding="utf-8") as handle:
-        return max(sum(1 for _ in handle) - 1, 0)

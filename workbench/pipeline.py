@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench import datamap, demo, erasure, linkage, package, render, requests
+from workbench import datamap, demo, erasure, letters, linkage, package, render, requests
 from workbench import register as registry
 from workbench.errors import WorkbenchError
 from workbench.register import Register
@@ -21,6 +21,9 @@ from workbench.safe_files import owner_only
 from workbench.workspace import ImportResult, Workspace
 
 DEMO_REQUEST = "demo-request"  # the folder under reports/ that `workbench demo` writes its package to
+DEMO_LETTERS = "demo-letters"  # and the other letters of its request history
+# The systems without an export: in the demo the analyst searched them by hand and found nothing.
+DEMO_MANUAL_SEARCH = "niets gevonden"
 PACKAGE_TYPES = ("access", "portability")
 # The demo's request history: (type, received this many days before the demo's today, answered
 # this many days after receipt or None while open, what else happened). Most are answered on time;
@@ -71,6 +74,7 @@ class Run:
     linked: linkage.LinkReport
     datamap: list[Path]
     request: Answer | None = field(default=None)  # the demo's answered access request
+    story: list[tuple[str, str, Path]] = field(default_factory=list)  # (request, letter kind, file) sent
     history: list[str] = field(default_factory=list)  # ids of the demo's earlier requests
     annual: list[Path] = field(default_factory=list)  # the annual report's files
 
@@ -103,9 +107,13 @@ def run_demo(exports: Path, workspace: Workspace, reports: Path, seed: int = 202
         if out.exists():
             shutil.rmtree(out)  # write_package wants a new folder; this one is the demo's own
         email = demo_client(seed, clients).person.email
-        open_ones = requests.listing(workspace)
-        request_id = _open_request_of(workspace, open_ones, email)
-        done.request = answer_request(workspace, register, email=email, request_id=request_id, out=out)
+        request_id = _request_of(workspace, email)
+        if request_id:  # answered before: written again as a draft, nothing is sent twice
+            done.request = answer_request(workspace, register, email=email, request_id=request_id, out=out,
+                                          draft=True)
+        else:
+            done.request, done.story = demo_story(workspace, register, email, out,
+                                                  Path(reports) / DEMO_LETTERS, seed, clients)
     if annual:
         year = demo.TODAY.year
         done.annual = render.annual_report(workspace.path, year, Path(reports) / f"annual-{year}",
@@ -155,14 +163,74 @@ def _erase(ws: Workspace, register: Register, request_id: str, email: str, on: d
     erasure.purge(ws, register, subjects, request_id, today=on)
 
 
-def _open_request_of(ws: Workspace, open_ones: pd.DataFrame, email: str) -> str:
-    """The id of an open access request from this e-mail address, so that running the demo again
-    answers the same request instead of registering a duplicate each time; "" when there is none."""
-    for request_id in open_ones[open_ones.type == "access"].request_id:
+def _request_of(ws: Workspace, email: str) -> str:
+    """The id of the demo's access request from this e-mail address, answered or not, so that
+    running the demo again does not register a duplicate; "" when there is none."""
+    every = requests.listing(ws, include_closed=True)
+    for request_id in every[every.type == "access"].request_id:
         row, _, _ = requests.show(ws, request_id)
-        if requests.normal_email(row.get("email") or "") == requests.normal_email(email):
+        if row.get("email") and requests.normal_email(row["email"]) == requests.normal_email(email):
             return request_id
     return ""
+
+
+def _searched_by_hand(ws: Workspace, register: Register, request_id: str) -> None:
+    """The demo analyst's searches of the systems without an export, recorded on the request."""
+    imported = set(ws.query("SELECT DISTINCT service FROM imports")["service"])
+    for system in letters.client_systems(register):
+        if system not in imported:
+            requests.record_search(ws, request_id, system=system, result=DEMO_MANUAL_SEARCH)
+
+
+def _decide_redactions(folder: Path) -> None:
+    """The demo analyst redacts every cell the package lists as someone else's data."""
+    for item in package.redaction_todo(folder):
+        package.redact(folder, item["table"], int(item["row"]), item["column"],
+                       "personal data of someone other than the client (Art. 15(4))")
+
+
+def demo_story(ws: Workspace, register: Register, email: str, out: Path, folder: Path, seed: int = 2026,
+               clients: int = 300) -> tuple[Answer, list[tuple[str, str, Path]]]:
+    """Today's requests, each answered with its letters and each letter sent through the gates:
+    the demo client's access request (receipt, identity check, searches, the package with its
+    letter and annex, redactions), another client's erasure request (receipt, plan, purge, the
+    confirmation of what was deleted and what is kept until when) and a request whose requester
+    could not be identified (receipt, failed check, refusal with both remedies)."""
+    if folder.exists():
+        shutil.rmtree(folder)  # the demo's own folder of letters
+    sent: list[tuple[str, str, Path]] = []
+
+    def letter(request_id: str, kind: str, **details) -> None:
+        written = letters.write(ws, register, request_id, kind, folder, **details)
+        letters.send(ws, register, request_id, written.html)
+        sent.append((request_id, kind, written.html))
+
+    access = requests.new(ws, type="access", email=email).request_id
+    letter(access, "receipt")
+    requests.verify(ws, access, method="known_email", outcome="passed")
+    _searched_by_hand(ws, register, access)
+    answered = answer_request(ws, register, email=email, request_id=access, out=out)
+    _decide_redactions(out)
+    letters.send(ws, register, access, out)
+    sent.append((access, "access", out / "index.html"))
+
+    other = demo_client(seed, clients, nth=1).person.email
+    erase = requests.new(ws, type="erasure", email=other).request_id
+    letter(erase, "receipt")
+    requests.verify(ws, erase, method="known_email", outcome="passed")
+    _searched_by_hand(ws, register, erase)
+    subjects = package.subjects_for(ws, other)
+    plan = erasure.plan(ws, register, erase, subject_ids=subjects)
+    fields = erasure.field_plan(ws, register, plan)
+    erasure.log_plan(ws, plan, erase)
+    erasure.purge(ws, register, subjects, erase)
+    letter(erase, "erasure", plan=plan, fields=fields)
+
+    stranger = requests.new(ws, type="access", email=f"onbekend.{seed}@example.org").request_id
+    letter(stranger, "receipt")
+    requests.verify(ws, stranger, method="id_document", outcome="failed")
+    letter(stranger, "refusal", grounds=["identity"])
+    return answered, sent
 
 
 def demo_workspace(folder: Path | None = None, answer: bool = True) -> Run:
@@ -206,12 +274,12 @@ def open_request(ws: Workspace, *, request_id: str = "", email: str = "", type: 
     if email and requests.normal_email(email) != requests.normal_email(row["email"]):
         raise WorkbenchError(f"request {request_id} was made from another e-mail address than the one given")
     return {"id": row["request_id"], "type": row["type"], "received": str(row["received"]),
-            "due": str(requests.current_due(row)), "email": row["email"]}
+            "due": str(requests.current_due(row)), "email": row["email"], "name": row.get("name")}
 
 
 def answer_request(ws: Workspace, register: Register, *, out: Path, email: str = "", request_id: str = "",
                    subjects: list[str] | None = None, lang: str = "nl", received: date | str | None = None,
-                   zip: bool = False, encrypt: bool = False, pdf: bool = True) -> Answer:
+                   zip: bool = False, encrypt: bool = False, pdf: bool = True, draft: bool = False) -> Answer:
     """Answer an access (or portability) request with its package in the new folder ``out``.
 
     Without ``request_id`` an access request from ``email`` is registered first. The subject is
@@ -228,5 +296,5 @@ def answer_request(ws: Workspace, register: Register, *, out: Path, email: str =
     result = package.write_package(
         ws, register, subject_ids=chosen, out=Path(out), request=request, identities={"e-mail": email},
         lang=lang, portability=request["type"] == "portability", zip=zip or encrypt, encrypt=encrypt,
-        pdf=pdf)
+        pdf=pdf, draft=draft, name=request.pop("name", None))
     return Answer(request=request, email=email, candidates=candidates, subjects=chosen, package=result)

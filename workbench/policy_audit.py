@@ -616,6 +616,25 @@ def run(ws: Workspace, register: Register, *, claims: Claims | Path | None = Non
     return findings
 
 
+VERDICT_ORDER = {FAILS: 0, NOT_CHECKABLE: 1, HOLDS: 2}
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "": 3}
+
+
+def findings(ws: Workspace, register: Register, *, policy: Path | str | None = None,
+             today: date | None = None, claims: Claims | Path | None = None) -> list[Finding]:
+    """The one set of policy findings every report shows (the DPIA, the annual report): every
+    claim checked (:func:`run`), failures first, then by severity and claim id."""
+    found = run(ws, register, claims=claims, policy=policy, today=today)
+    return sorted(found, key=lambda f: (VERDICT_ORDER[f.verdict], SEVERITY_ORDER[f.severity], f.claim_id))
+
+
+def counts(found: list[Finding]) -> pd.DataFrame:
+    """Findings per verdict and severity, in the order of :func:`findings`."""
+    table = pd.DataFrame([(f.verdict, f.severity) for f in found], columns=["verdict", "severity"])
+    return table.groupby(["verdict", "severity"], as_index=False, sort=False).size() \
+        .rename(columns={"size": "findings"})
+
+
 def frame(findings: list[Finding]) -> pd.DataFrame:
     """One row per finding; counts and examples as text."""
     rows = []

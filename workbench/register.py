@@ -160,6 +160,8 @@ class RetentionRule:
     period_nl: str = ""  # the period in Dutch, for letters to clients; English when absent
     legal_reference: str = ""
     on_erasure: str = "erase"
+    # The canonical fields a kept record still needs under this rule; the rest goes on erasure.
+    keeps: tuple[str, ...] = ()
     na: dict[str, str] = field(default_factory=dict)
     todo: dict[str, str] = field(default_factory=dict)
     key: str = _key()
@@ -191,6 +193,9 @@ class System:
     activities: tuple[str, ...] = field(metadata=_DERIVED)  # keys of the activities that use it
     processors: tuple[str, ...] = field(metadata=_DERIVED)  # every processor that runs part of it
     description: str = ""
+    # the customer numbering the system's client numbers belong to: systems that name the same
+    # one share it (the firm types its own client number into each); empty, its own
+    numbering: str = ""
 
 
 def _covers(declared: str, category: str) -> bool:
@@ -213,6 +218,11 @@ class Register:
     def category_of(self, name: str) -> str | None:
         """The fideslang category of a canonical field or discovery kind; None if not personal."""
         return self.fields[name] if name in self.fields else self.kinds.get(name)
+
+    def numberings(self) -> dict[str, str]:
+        """The numbering of each system's customer numbers: the one it shares with other systems,
+        or its own (the system's key) when it numbers its clients itself."""
+        return {key: s.numbering or key for key, s in self.systems.items()}
 
     def activities_for(self, system: str) -> list[Activity]:
         return [a for a in self.activities.values() if system in a.systems]
@@ -363,6 +373,9 @@ def load(directory: Path | None = None) -> Register:
     _check_activities(loader, activities, processors, systems, rules, categories, uses, subjects)
     for rule in rules.values():
         loader.one_of("retention", f"[{rule.key}].on_erasure", rule.on_erasure, ON_ERASURE)
+        _check_keeps(loader, rule)
+    if controller is not None:
+        _check_review(loader, controller)
     if loader.problems or controller is None:
         raise RegisterError(loader.problems)
     return Register(
@@ -377,6 +390,24 @@ def load(directory: Path | None = None) -> Register:
         fields=mapped,
         kinds=kinds,
     )
+
+
+def _check_keeps(loader: _Loader, rule: RetentionRule) -> None:
+    """A rule that retains says which canonical fields the duty needs; those are known fields."""
+    where = f"[{rule.key}].keeps"
+    if rule.on_erasure == "retain" and not rule.keeps:
+        loader.error("retention", where, "missing: a rule that retains lists the canonical fields the "
+                                         "legal duty needs; every other personal field is deleted on erasure")
+    loader.known("retention", where, rule.keeps, FIELDS, "canonical field (workbench/model.py FIELDS)")
+
+
+def _check_review(loader: _Loader, c: Controller) -> None:
+    """The review date is a date; reviewer and date are given together (or both noted as todo)."""
+    if c.reviewed_on and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", c.reviewed_on):
+        loader.error("controller", "reviewed_on", "must be a date YYYY-MM-DD")
+    if bool(c.reviewed_on) != bool(c.reviewed_by):
+        loader.error("controller", "reviewed_by" if c.reviewed_on else "reviewed_on",
+                     "the reviewer and the review date go together; give both")
 
 
 def _load_table(loader: _Loader, cls: type, file: str, data: Any, section: str = "",
@@ -494,6 +525,8 @@ def _check_processors(loader: _Loader, processors: dict[str, Processor], systems
         if not p.sub_processors and not ({"sub_processors"} & (p.todo.keys() | p.na.keys())):
             loader.error("processors", f"{where}.sub_processors", "is empty; say why under [todo] or [na]")
     for key, s in systems.items():
+        if s.numbering and not re.fullmatch(r"[a-z][a-z0-9_]*", s.numbering):
+            loader.error("systems", f"[{key}].numbering", "must be a key: lower case letters, digits, _")
         if s.processor not in processors:
             loader.error("systems", f"[{key}].processor",
                          f"{s.processor!r} is not a processor of processors.toml")
@@ -765,8 +798,13 @@ def _r30_10(r: Register) -> Check:
 def _r30_11(r: Register, found: set[tuple[str, str]] | None) -> Check:
     if found is None:
         return Check("R30-11", False, "not checked: give the (system, category) pairs found in the data")
-    undeclared = sorted((s, c) for s, c in found if c and c != NONE and not r.declared(c, s))
-    problems = [f"{c} found in {s} but declared on no activity of {s}" for s, c in undeclared]
+    # a system nobody put in the register (another system imported with --system) is one finding
+    unknown = sorted({s for s, c in found if c and c != NONE and s not in r.systems})
+    problems = [f"system {s} holds personal data but the register declares no such system"
+                for s in unknown]
+    undeclared = sorted((s, c) for s, c in found
+                        if c and c != NONE and s in r.systems and not r.declared(c, s))
+    problems += [f"{c} found in {s} but declared on no activity of {s}" for s, c in undeclared]
     return _check("R30-11", problems, f"all {len(found)} (system, category) pairs found are declared")
 
 

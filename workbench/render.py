@@ -25,6 +25,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 KERNEL = "python3"
 HIDDEN_TAG = "report-hide"  # a notebook cell for the analyst, left out of the rendered report
+REPORT_LANG = "en"  # the annual report notebook narrates in English
 # what makes a browser fetch from elsewhere (http(s) or protocol-relative): an attribute, CSS url()
 # or @import, a script's import()
 _EXTERNAL = re.compile(
@@ -85,6 +86,8 @@ def to_html(executed: Path, html_path: Path, title: str) -> Path:
                             mermaid_js_url="", mermaid_layout_elk_js_url="", embed_images=True)
     body, _ = exporter.from_notebook_node(nbformat.read(str(executed), as_version=4),
                                           resources={"metadata": {"name": title}})
+    # the report's language, for screen readers and the PDF's /Lang (nbconvert sets none)
+    body = re.sub(r"<html(?![^>]*\blang=)", f'<html lang="{REPORT_LANG}"', body, count=1)
     outside = external_references(body)
     if outside:
         raise WorkbenchError(f"{html_path.name} would load {len(outside)} address(es) from outside, "
@@ -111,7 +114,7 @@ def to_pdf(html_path: Path, pdf_path: Path) -> Path:
                 page.route("**/*", refuse_outside(("file:",), refused))
                 page.goto(html_path.resolve().as_uri(), wait_until="load")
                 page.emulate_media(media="print")
-                page.pdf(path=str(pdf_path), format="A4", print_background=True,
+                page.pdf(path=str(pdf_path), format="A4", print_background=True, tagged=True,
                          margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"})
             finally:
                 browser.close()

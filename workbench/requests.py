@@ -66,6 +66,33 @@ TYPES = ("access", "portability", "rectification", "restriction", "objection", "
 CHANNELS = ("email", "letter", "form")
 STATUSES = ("received", "verifying", "in_progress", "extended", "completed", "refused")
 CLOSED = ("completed", "refused")
+OPEN = tuple(s for s in STATUSES if s not in CLOSED)
+# The one table of what each operation may do: operation -> {status it starts from: status it leads
+# to}. An operation from a status not listed is refused. ``verify`` is a passed identity check,
+# ``verify_failed`` a failed one; ``progress`` and ``ask_identity`` set a status by hand; ``notify``
+# is a notice that may follow a completed request (Art. 18(3) before a restriction is lifted, Art. 19
+# to recipients).
+TRANSITIONS: dict[str, dict[str, str]] = {
+    "verify": {"received": "in_progress", "verifying": "in_progress", "in_progress": "in_progress",
+               "extended": "extended"},
+    "verify_failed": {"received": "verifying", "verifying": "verifying", "in_progress": "verifying",
+                      "extended": "extended"},
+    "ask_identity": {"received": "verifying", "verifying": "verifying", "in_progress": "verifying"},
+    "progress": {"received": "in_progress", "verifying": "in_progress", "in_progress": "in_progress"},
+    "extend": {"received": "extended", "verifying": "extended", "in_progress": "extended",
+               "extended": "extended"},
+    "search": {s: s for s in OPEN},
+    "send": {s: s for s in OPEN},
+    "notify": {s: s for s in (*OPEN, "completed")},
+    "close": {"in_progress": "completed", "extended": "completed"},
+    "refuse": {s: "refused" for s in OPEN},
+    "note": {s: s for s in OPEN},
+}
+SEARCH_METHODS = ("automatic", "manual")
+# What a search found, with the words an analyst may type for it (Dutch or English).
+SEARCH_RESULTS = {"found": ("found", "gevonden", "wel gevonden"),
+                  "not_found": ("not_found", "nothing found", "not found", "niets gevonden",
+                                "niet gevonden", "geen gegevens")}
 VERIFY_METHODS = ("known_email", "id_document", "other")
 VERIFY_OUTCOMES = ("passed", "failed")
 OUTCOMES = ("granted", "partly_granted", "no_data")  # what a completed request did
@@ -95,6 +122,12 @@ CREATE TABLE IF NOT EXISTS request_events (
     action VARCHAR NOT NULL, detail JSON);
 CREATE TABLE IF NOT EXISTS request_notes (
     request_id VARCHAR NOT NULL, written_at TIMESTAMP NOT NULL, note VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS request_searches (
+    request_id VARCHAR NOT NULL, system VARCHAR NOT NULL, result VARCHAR NOT NULL,
+    method VARCHAR NOT NULL, searched_on DATE NOT NULL, recorded_at TIMESTAMP NOT NULL);
+CREATE TABLE IF NOT EXISTS request_letters (
+    request_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, lang VARCHAR NOT NULL, dated DATE NOT NULL,
+    sha256 VARCHAR NOT NULL, draft BOOLEAN NOT NULL, sent DATE, recorded_at TIMESTAMP NOT NULL);
 """
 
 
@@ -125,7 +158,7 @@ def due_dates(received: date) -> DueDates:
 
 
 def parse_date(text: str | date | None, what: str) -> date | None:
-    """A YYYY-MM-DD date, or a clear error naming the option."""
+    """A YYYY-MM-DD date, or a clear error naming the parameter."""
     if text is None or isinstance(text, date):
         return text
     try:
@@ -162,7 +195,7 @@ def normal_email(email: str) -> str:
     """The e-mail address as the hash sees it: validated, trimmed, lower case."""
     value, valid = identifiers.email(email or "")
     if not valid:
-        raise WorkbenchError("--email is not a valid e-mail address")  # never echo the value
+        raise WorkbenchError("email is not a valid e-mail address")  # never echo the value
     return value
 
 
@@ -213,13 +246,13 @@ def new(ws: Workspace, *, type: str, email: str, name: str | None = None,
         today: date | None = None) -> Created:
     """Register a request; returns its id, due dates and a possible earlier duplicate."""
     today = today or date.today()
-    received = parse_date(received, "--received") or today
+    received = parse_date(received, "received") or today
     if type not in TYPES:
         raise WorkbenchError(f"request type {type!r} is unknown; expected one of {', '.join(TYPES)}")
     if channel not in CHANNELS:
         raise WorkbenchError(f"channel {channel!r} is unknown; expected one of {', '.join(CHANNELS)}")
     if received > today:
-        raise WorkbenchError(f"--received {received} is in the future (today is {today})")
+        raise WorkbenchError(f"received {received} is in the future (today is {today})")
     normalised = normal_email(email)
     name = " ".join(name.split()) if name and name.strip() else None
     dates = due_dates(received)
@@ -279,47 +312,65 @@ def _email_known(con, email: str) -> bool | None:
                             [value]).fetchone()[0])
 
 
+def _step(request_id: str, action: str, status: str) -> str:
+    """The status ``action`` leads to from ``status``, by :data:`TRANSITIONS`; refused otherwise."""
+    if status in CLOSED and status not in TRANSITIONS[action]:
+        raise WorkbenchError(f"{request_id} is {status}; a closed request cannot change; register a new one")
+    allowed = TRANSITIONS[action]
+    if status not in allowed:
+        raise WorkbenchError(f"{request_id}: '{action}' is not possible while the request is {status} "
+                             f"(only from {', '.join(allowed)})")
+    return allowed[status]
+
+
+_STATUS_ACTIONS = {"completed": "close", "refused": "refuse", "in_progress": "progress",
+                   "verifying": "ask_identity"}
+
+
 def update(ws: Workspace, request_id: str, *, status: str | None = None,
            responded: date | str | None = None, outcome: str | None = None,
            verify: str | None = None, verified: date | str | None = None,
            extend_reason: str | None = None, told: date | str | None = None,
            extend_months: int | None = None, refuse_reason: str | None = None,
            note: str | None = None, today: date | None = None) -> list[str]:
-    """Change a request; everything is checked before anything is written. Returns what was done
-    (lines for the user, free of personal data)."""
+    """Change a request: verify, extend, set its status, close or refuse it, add a note, in that
+    order, each step checked against :data:`TRANSITIONS`. Everything is checked before anything
+    is written. Returns what was done (lines for the user, free of personal data). The operations
+    :func:`verify`, :func:`extend`, :func:`close`, :func:`refuse` and :func:`note` each do one."""
     today = today or date.today()
-    responded = parse_date(responded, "--responded")
-    verified = parse_date(verified, "--verified")
-    told = parse_date(told, "--told")
+    responded = parse_date(responded, "responded")
+    verified = parse_date(verified, "verified")
+    told = parse_date(told, "told")
     if status is not None and status not in STATUSES:
         raise WorkbenchError(f"status {status!r} is unknown; expected one of {', '.join(STATUSES)}")
     if refuse_reason is not None:
         if status not in (None, "refused"):
-            raise WorkbenchError("--refuse-reason goes with --status refused")
+            raise WorkbenchError("refuse_reason goes with status refused")
         status = "refused"
     if status == "extended":
-        raise WorkbenchError("extend with --extend-reason and --told (Art. 12(3)), not with --status")
+        raise WorkbenchError("extend with extend_reason and told (Art. 12(3)), not with status")
+    if status == "received":
+        raise WorkbenchError("a request cannot go back to received")
     if outcome is not None and outcome not in OUTCOMES:
         raise WorkbenchError(f"outcome {outcome!r} is unknown; expected one of {', '.join(OUTCOMES)}")
     extending = extend_reason is not None or told is not None or extend_months is not None
     done: list[str] = []
     with _register(ws) as con:
         row = _row(con, request_id)
-        if row["status"] in CLOSED:
-            raise WorkbenchError(f"{request_id} is {row['status']} (closed on {row['responded']}); "
-                                 "a closed request cannot change; register a new one")
+        now = row["status"]
         changes: dict = {}
         events: list[tuple[str, dict]] = []
 
         if verify is not None:
             method, _, result = verify.partition(":")
             if method not in VERIFY_METHODS or result not in VERIFY_OUTCOMES:
-                raise WorkbenchError(f"--verify {verify!r}: expected METHOD:OUTCOME with METHOD one of "
+                raise WorkbenchError(f"verify {verify!r}: expected METHOD:OUTCOME with METHOD one of "
                                      f"{', '.join(VERIFY_METHODS)} and OUTCOME one of "
                                      f"{', '.join(VERIFY_OUTCOMES)}")
+            now = _step(request_id, "verify" if result == "passed" else "verify_failed", now)
             on = verified or today
             if on < row["received"]:
-                raise WorkbenchError(f"--verified {on} is before the request was received "
+                raise WorkbenchError(f"verified {on} is before the request was received "
                                      f"({row['received']})")
             if method == "known_email" and result == "passed":
                 known = _email_known(con, row["email"])
@@ -327,23 +378,22 @@ def update(ws: Workspace, request_id: str, *, status: str | None = None,
                     raise WorkbenchError(
                         f"{request_id}: the requester's e-mail address is not in the imported data, so "
                         "it is not an address the firm already knows; the policy asks for "
-                        "identification (--verify id_document:passed) before data goes to another "
+                        "identification (verify id_document:passed) before data goes to another "
                         "address")
                 if known is None:
                     done.append("note: nothing is imported, so the address was not checked against "
                                 "the firm's data")
             changes.update(verify_method=method, verify_outcome=result, verified_on=on)
-            if status is None and row["status"] in ("received", "verifying"):
-                changes["status"] = "verifying" if result == "failed" else "in_progress"
             events.append(("verified", {"method": method, "outcome": result, "on": on}))
             done.append(f"identity verification recorded: {method}, {result}, {on}")
 
         if extending:
+            now = _step(request_id, "extend", now)
             if not extend_reason or not extend_reason.strip():
-                raise WorkbenchError("an extension needs --extend-reason (why: the complexity or the "
+                raise WorkbenchError("an extension needs extend_reason (why: the complexity or the "
                                      "number of requests, Art. 12(3))")
             if told is None:
-                raise WorkbenchError("an extension needs --told YYYY-MM-DD: the date the requester was "
+                raise WorkbenchError("an extension needs told (a date): the date the requester was "
                                      "told of it and why (Art. 12(3), A12-02)")
             months = 2 if extend_months is None else extend_months
             total = row["extension_months"] + months
@@ -358,60 +408,64 @@ def update(ws: Workspace, request_id: str, *, status: str | None = None,
                     f"{row['due']}; an extension must be told within the first term (Art. 12(3), "
                     "A12-02), so it cannot be recorded")
             if told < row["received"]:
-                raise WorkbenchError(f"--told {told} is before the request was received ({row['received']})")
+                raise WorkbenchError(f"told {told} is before the request was received ({row['received']})")
             new_due = add_months(row["received"], LAW_MONTHS + total)  # <= received + 3 months
             reason = extend_reason.strip()
             if row["extension_reason"]:
                 reason = f"{row['extension_reason']}; {reason}"
             changes.update(extension_months=total, extended_due=new_due, extension_reason=reason,
                            extension_told=told)
-            if status is None:
-                changes["status"] = "extended"
             events.append(("extended", {"months": months, "total_months": total, "told": told,
                                         "extended_due": new_due}))
             done.append(f"extended by {months} month(s) to {new_due} (told {told})")
 
-        if status is not None and status != row["status"]:
-            if status in CLOSED:
+        if status is not None and status != now:
+            if status == "completed" and changes.get("verify_outcome", row["verify_outcome"]) != "passed" \
+                    and now not in CLOSED:
+                raise WorkbenchError(
+                    f"{request_id}: the requester's identity is not verified; record it first "
+                    "(verify known_email:passed, or id_document:passed when the answer goes "
+                    "to another address or by post)")
+            target = _step(request_id, _STATUS_ACTIONS[status], now)
+            if target in CLOSED:
                 on = responded or today
                 if on < row["received"]:
-                    raise WorkbenchError(f"--responded {on} is before the request was received "
+                    raise WorkbenchError(f"responded {on} is before the request was received "
                                          f"({row['received']})")
-                if status == "completed":
-                    outcome_now = changes.get("verify_outcome", row["verify_outcome"])
-                    if outcome_now != "passed":
-                        raise WorkbenchError(
-                            f"{request_id}: the requester's identity is not verified; record it first "
-                            "(--verify known_email:passed, or id_document:passed when the answer goes "
-                            "to another address or by post)")
+                if target == "completed":
                     changes["outcome"] = outcome or "granted"
                 else:
                     if not refuse_reason or not refuse_reason.strip():
-                        raise WorkbenchError("a refusal needs --refuse-reason: the justification, e.g. "
+                        raise WorkbenchError("a refusal needs refuse_reason: the justification, e.g. "
                                              "manifestly unfounded or excessive (Art. 12(5), A12-05) "
                                              "or identity not established (Art. 12(2))")
                     changes.update(outcome="refused", refusal_reason=refuse_reason.strip())
                 changes["responded"] = on
                 due = changes.get("extended_due") or current_due(row)
                 late = (on - due).days
-                events.append(("closed", {"status": status, "responded": on, "due": due,
+                events.append(("closed", {"status": target, "responded": on, "due": due,
                                           "days_late": max(late, 0)}))
-                done.append(f"{status} on {on}" + (f", {late} day(s) after the due date {due}"
+                done.append(f"{target} on {on}" + (f", {late} day(s) after the due date {due}"
                                                    if late > 0 else f", due {due}"))
             else:
-                events.append(("status", {"from": row["status"], "to": status}))
-                done.append(f"status {row['status']} -> {status}")
-            changes["status"] = status
+                events.append(("status", {"from": row["status"], "to": target}))
+                done.append(f"status {row['status']} -> {target}")
+            now = target
         elif responded is not None or outcome is not None:
-            raise WorkbenchError("--responded and --outcome go with --status completed or refused")
+            raise WorkbenchError("responded and outcome go with status completed or refused")
 
-        if status is None and changes.get("status", row["status"]) != row["status"]:
-            events.append(("status", {"from": row["status"], "to": changes["status"]}))
+        if now != row["status"]:
+            changes["status"] = now
+            if status is None:
+                events.append(("status", {"from": row["status"], "to": now}))
 
         note_text = note.strip() if note else ""
+        if note_text:
+            now = _step(request_id, "note", now)
         if not changes and not note_text:
-            raise WorkbenchError("nothing to change: give --status, --verify, --extend-reason/--told, "
-                                 "--refuse-reason or --note")
+            _step(request_id, "note", row["status"])  # a closed request says so first
+            raise WorkbenchError("nothing to change: give status, verify, extend_reason and told, "
+                                 "refuse_reason or note")
 
         con.begin()
         try:
@@ -428,6 +482,7 @@ def update(ws: Workspace, request_id: str, *, status: str | None = None,
                 _event(con, request_id, "note_added")
                 done.append("note added")
             if changes.get("status") == "completed" and row["type"] == "erasure":
+                ws.mark_compact()  # a kill after the commit still gets the file rewritten
                 _anonymise(con, row, changes.get("responded") or today)
                 done.append("erasure completed: the requester's e-mail address, name and notes are "
                             "removed from the register; keyed hashes, type, dates and outcome stay")
@@ -438,6 +493,147 @@ def update(ws: Workspace, request_id: str, *, status: str | None = None,
     if changes.get("status") == "completed" and row["type"] == "erasure":
         ws.compact()
     return done
+
+
+def verify(ws: Workspace, request_id: str, *, method: str, outcome: str,
+           on: date | str | None = None, today: date | None = None) -> list[str]:
+    """Record an identity check (the AP's step 4, NL-03)."""
+    return update(ws, request_id, verify=f"{method}:{outcome}", verified=on, today=today)
+
+
+def extend(ws: Workspace, request_id: str, *, reason: str, told: date | str, months: int = 2,
+           today: date | None = None) -> list[str]:
+    """Extend the deadline (Art. 12(3)), told to the requester within the first term."""
+    return update(ws, request_id, extend_reason=reason, told=told, extend_months=months, today=today)
+
+
+def close(ws: Workspace, request_id: str, *, outcome: str = "granted",
+          responded: date | str | None = None, today: date | None = None) -> list[str]:
+    """Complete a verified request with its outcome."""
+    return update(ws, request_id, status="completed", outcome=outcome, responded=responded, today=today)
+
+
+def refuse(ws: Workspace, request_id: str, *, reason: str, responded: date | str | None = None,
+           today: date | None = None) -> list[str]:
+    """Refuse a request with its justification (Art. 12(4), 12(5))."""
+    return update(ws, request_id, refuse_reason=reason, responded=responded, today=today)
+
+
+def note(ws: Workspace, request_id: str, text: str, today: date | None = None) -> list[str]:
+    """A note on an open request (deleted when an erasure request is completed)."""
+    return update(ws, request_id, note=text, today=today)
+
+
+def search_result(text: str) -> str:
+    """``found`` or ``not_found`` for what an analyst typed (Dutch or English)."""
+    said = " ".join(text.split()).casefold()
+    for result, words in SEARCH_RESULTS.items():
+        if said in words:
+            return result
+    raise WorkbenchError(f"result {text!r} is not a search result; expected one of "
+                         + ", ".join(repr(w) for words in SEARCH_RESULTS.values() for w in words))
+
+
+def record_search(ws: Workspace, request_id: str, *, system: str, result: str, method: str = "manual",
+                  on: date | str | None = None, today: date | None = None) -> str:
+    """Record that ``system`` was searched for this request, and what was found (A15-03). The
+    search of a system without an export is done by hand and recorded here; the package records
+    its own searches. Returns the normalised result."""
+    today = today or date.today()
+    on = parse_date(on, "on") or today
+    found = search_result(result)
+    if method not in SEARCH_METHODS:
+        raise WorkbenchError(f"method {method!r} is unknown; expected one of {', '.join(SEARCH_METHODS)}")
+    with _register(ws) as con:
+        row = _row(con, request_id)
+        _step(request_id, "search", row["status"])
+        if on < row["received"]:
+            raise WorkbenchError(f"on {on} is before the request was received ({row['received']})")
+        con.begin()
+        try:
+            con.execute("INSERT INTO request_searches VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                        [request_id, system, found, method, on])
+            _event(con, request_id, "searched", system=system, result=found, method=method, on=on)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+    return found
+
+
+def searches(ws: Workspace, request_id: str) -> dict[str, dict]:
+    """The latest search of each system for this request: system -> result, method, date."""
+    frame = _frame(ws, "SELECT * FROM request_searches WHERE request_id = ? ORDER BY recorded_at",
+                   [request_id])
+    return {r["system"]: {"result": r["result"], "method": r["method"],
+                          "on": pd.Timestamp(r["searched_on"]).date()} for r in frame.to_dict("records")}
+
+
+def record_letter(ws: Workspace, request_id: str, *, kind: str, lang: str, dated: date, sha256: str,
+                  draft: bool) -> None:
+    """Register a letter written for the request (its kind, language, date and hash; no text)."""
+    with _register(ws) as con:
+        _row(con, request_id)
+        con.begin()
+        try:
+            con.execute("INSERT INTO request_letters VALUES (?, ?, ?, ?, ?, ?, NULL, now()::TIMESTAMP)",
+                        [request_id, kind, lang, dated, sha256, draft])
+            _event(con, request_id, "letter", kind=kind, lang=lang, dated=dated, draft=draft,
+                   sha256=sha256)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+
+
+def letters(ws: Workspace, request_id: str) -> pd.DataFrame:
+    """The letters written for a request, oldest first."""
+    return _frame(ws, "SELECT kind, lang, dated, sha256, draft, sent FROM request_letters "
+                      "WHERE request_id = ? ORDER BY recorded_at", [request_id])
+
+
+def send(ws: Workspace, request_id: str, *, sha256: str, action: str = "send",
+         closes: str | None = None, outcome: str | None = None, refuse_reason: str | None = None,
+         today: date | None = None) -> list[str]:
+    """Mark the registered letter with this hash as sent, on the date it carries; a letter that
+    answers the request (``closes`` = ``completed`` or ``refused``) closes it with that same date as
+    the responded date, so the register and the letter agree. ``action`` is ``send`` or ``notify``
+    (:data:`TRANSITIONS`). The caller checks the gates that need the workspace
+    (:func:`workbench.letters.send`); an unverified identity is checked here."""
+    today = today or date.today()
+    with _register(ws) as con:
+        row = _row(con, request_id)
+        found = con.execute("SELECT kind, dated, draft, sent FROM request_letters WHERE request_id = ? "
+                            "AND sha256 = ?", [request_id, sha256]).fetchall()
+    if not found:
+        raise WorkbenchError(f"{request_id}: no letter with this hash is registered on the request")
+    kind, dated, draft, sent = found[-1]
+    dated = pd.Timestamp(dated).date()
+    if draft:
+        raise WorkbenchError(f"{request_id}: the {kind} letter is a draft; write it without draft to send it")
+    if sent is not None and not pd.isna(sent):
+        raise WorkbenchError(f"{request_id}: the {kind} letter was sent on {pd.Timestamp(sent).date()} "
+                             "already")
+    if dated != today:
+        raise WorkbenchError(f"{request_id}: the {kind} letter is dated {dated}, not today ({today}); write "
+                             "it again so its date is the day it goes out")
+    _step(request_id, action, row["status"])
+    done = []
+    if closes == "completed":
+        done += close(ws, request_id, outcome=outcome or "granted", responded=dated, today=today)
+    elif closes == "refused":
+        done += refuse(ws, request_id, reason=refuse_reason or "", responded=dated, today=today)
+    with _register(ws) as con:
+        con.begin()
+        try:
+            con.execute("UPDATE request_letters SET sent = ? WHERE request_id = ? AND sha256 = ?",
+                        [dated, request_id, sha256])
+            _event(con, request_id, "sent", kind=kind, on=dated)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+    return [f"{kind} letter sent on {dated}", *done]
 
 
 def _redact(text: str | None, row: dict) -> str | None:
@@ -455,14 +651,23 @@ def _redact(text: str | None, row: dict) -> str | None:
 
 
 def _anonymise(con, row: dict, on: date) -> None:
-    """Keep the proof of an erasure request, not the person."""
-    notes = con.execute("SELECT count(*) FROM request_notes WHERE request_id = ?",
-                        [row["request_id"]]).fetchone()[0]
-    con.execute("DELETE FROM request_notes WHERE request_id = ?", [row["request_id"]])
-    con.execute("UPDATE requests SET email = NULL, name = NULL, extension_reason = ?, "
-                "anonymised_on = ? WHERE request_id = ?",
-                [_redact(row["extension_reason"], row), on, row["request_id"]])
-    _event(con, row["request_id"], "anonymised", on=on, notes_deleted=notes)
+    """Keep the proof of an erasure request, not the person: in this request and in every other
+    request of the same requester (same keyed hash of the e-mail address), earlier ones included."""
+    same = con.execute("SELECT * FROM requests WHERE request_id = ? "
+                       "OR (email_hmac = ? AND email IS NOT NULL) ORDER BY request_id",
+                       [row["request_id"], row["email_hmac"]]).df()
+    for other in same.to_dict("records"):
+        other = {k: (None if not isinstance(v, date) and pd.isna(v) else v) for k, v in other.items()}
+        notes = con.execute("SELECT count(*) FROM request_notes WHERE request_id = ?",
+                            [other["request_id"]]).fetchone()[0]
+        con.execute("DELETE FROM request_notes WHERE request_id = ?", [other["request_id"]])
+        con.execute("UPDATE requests SET email = NULL, name = NULL, extension_reason = ?, "
+                    "anonymised_on = ? WHERE request_id = ?",
+                    [_redact(other["extension_reason"], {**other, "email": other["email"] or row["email"],
+                                                         "name": other["name"] or row["name"]}),
+                     on, other["request_id"]])
+        _event(con, other["request_id"], "anonymised", on=on, notes_deleted=notes,
+               erasure_request=row["request_id"])
 
 
 def purge_expired(ws: Workspace, today: date | None = None) -> list[str]:
@@ -479,7 +684,8 @@ def purge_expired(ws: Workspace, today: date | None = None) -> list[str]:
         if ids:
             con.begin()
             try:
-                for table in ("request_notes", "request_events", "requests"):
+                for table in ("request_notes", "request_events", "request_searches", "request_letters",
+                              "requests"):
                     con.execute(f"DELETE FROM {table} WHERE list_contains(?, request_id)", [ids])
                 con.commit()
             except BaseException:
@@ -494,8 +700,19 @@ def purge_expired(ws: Workspace, today: date | None = None) -> list[str]:
 # reading
 
 
+@contextmanager
+def _reading(ws: Workspace):
+    """A read-only connection once the register's tables exist, so a read-only workspace still
+    lists and shows requests."""
+    if "requests" not in set(ws.query("SELECT table_name FROM information_schema.tables")["table_name"]):
+        with _register(ws):
+            pass
+    with ws.connect(read_only=True) as con:
+        yield con
+
+
 def _frame(ws: Workspace, sql: str, params: list | None = None) -> pd.DataFrame:
-    with _register(ws) as con:
+    with _reading(ws) as con:
         return con.execute(sql, params or []).df()
 
 
@@ -540,7 +757,7 @@ def show(ws: Workspace, request_id: str) -> tuple[dict, pd.DataFrame, pd.DataFra
     """One request, its history and its notes."""
     if not ws.exists:
         raise WorkbenchError(f"request {request_id!r} is not in the register; the workspace is empty")
-    with _register(ws) as con:
+    with _reading(ws) as con:
         row = _row(con, request_id)
         events = con.execute("SELECT recorded_at, action, detail FROM request_events WHERE request_id = ? "
                              "ORDER BY event_id", [request_id]).df()

@@ -80,7 +80,8 @@ def write_pdf(page: str, path: Path) -> Path:
 
         with owner_only():
             HTML(string=page, base_url=str(path.parent),
-                 url_fetcher=URLFetcher(allowed_protocols={"file", "data"})).write_pdf(str(path))
+                 url_fetcher=URLFetcher(allowed_protocols={"file", "data"})).write_pdf(
+                str(path), pdf_variant="pdf/ua-1")  # tagged for screen readers, /Lang and title set
     path.chmod(0o600)
     return path
 

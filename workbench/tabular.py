@@ -11,17 +11,24 @@ Row numbers are the ones a user sees in a spreadsheet: the header is row 1 of a 
 from __future__ import annotations
 
 import csv
+import datetime
+import decimal
 import io
+import os
 import re
+import stat
 import zipfile
 from pathlib import Path
+from xml.parsers import expat
 
 import numpy as np
+import openpyxl
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from workbench import limits
 from workbench.errors import InputError
 
 DELIMITERS = [",", ";", "\t"]
@@ -32,16 +39,70 @@ _QUOTED = re.compile(r'"[^"]*"')
 # bytes -> text
 
 
-def read_bytes(path: Path) -> bytes:
-    """The file's bytes, with the problems a user can make named in plain words."""
-    if not path.exists():
-        raise InputError(path, "no such file")
-    if path.is_dir():
+def checked_stat(path: Path) -> os.stat_result:
+    """The status of the regular file ``path`` points at (symlinks followed), refused without a
+    read when it is missing, a directory, anything but a regular file (a FIFO would block, a
+    device never ends) or larger than the ``max_bytes`` limit."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot be read ({type(exc).__name__})",
+                         expected="an exported file you may read") from None
+    if stat.S_ISDIR(status.st_mode):
         raise InputError(path, "is a directory", expected="an exported file")
-    data = path.read_bytes()
+    if not stat.S_ISREG(status.st_mode):
+        raise InputError(path, "is not a regular file (a pipe, device or socket); refused unread",
+                         expected="an exported file saved on disk")
+    if status.st_size > limits.current().max_bytes:
+        raise limits.refuse(path, "the file's size in bytes", status.st_size, "max_bytes")
+    return status
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, read once, with the problems a user can make named in plain words.
+
+    The file is opened without blocking (a FIFO swapped in after the check cannot hang the
+    import) and refused when it changes while it is read: what is parsed is then exactly what is
+    hashed and kept."""
+    before = checked_stat(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot be opened ({type(exc).__name__})",
+                         expected="an exported file you may read") from None
+    with os.fdopen(fd, "rb") as handle:
+        opened = os.fstat(handle.fileno())
+        if not stat.S_ISREG(opened.st_mode) or _identity(opened) != _identity(before):
+            raise InputError(path, "was replaced while it was opened", expected="a file that stays put")
+        try:
+            data = _read_all(handle, opened.st_size)
+        except OSError as exc:
+            raise InputError(path, f"cannot be read ({type(exc).__name__})",
+                             expected="a complete file on a readable disk") from None
+        after = os.fstat(handle.fileno())
+    if len(data) != opened.st_size or _version(after) != _version(opened):
+        raise InputError(path, "changed while it was read",
+                         expected="a file no other program writes during the import")
     if not data[:65536].strip() and not data.strip():  # a look at the start settles most files
         raise InputError(path, "the file is empty", expected="an export with a header row")
     return data
+
+
+def _read_all(handle: io.BufferedReader, size: int) -> bytes:
+    """The file's ``size`` bytes plus one, if there is one more (then it grew)."""
+    return handle.read(size + 1)
+
+
+def _identity(status: os.stat_result) -> tuple[int, int]:
+    return status.st_dev, status.st_ino
+
+
+def _version(status: os.stat_result) -> tuple[int, int]:
+    return status.st_size, status.st_mtime_ns
 
 
 def sniff_format(data: bytes) -> str:
@@ -51,11 +112,17 @@ def sniff_format(data: bytes) -> str:
     head = _decode_head(data).lstrip("\ufeff \r\n\t")
     if head.startswith("<"):
         return "xml"
+    if _MT940_START.match(head):
+        return "mt940"
     if head.startswith(("{", "[")):
         return "json"
-    if head.startswith((":20:", "{1:")):
-        return "mt940"
     return "text"
+
+
+# An MT940 statement: ``:20:`` first, or after a SWIFT block header ({1:...}{2:...}{4:), ABN
+# AMRO's ``ABNANL2A``/``940`` lines, ING's ``0000 01INGB...``/``940 00`` or Rabobank's ``:940:``:
+# a few short lines without the delimiters a CSV header has, then ``:20:`` and ``:25:``.
+_MT940_START = re.compile(r"\{1:|:20:|(?:[^,;\t\r\n]{0,40}\r?\n){1,6}:20:[^\n]*\r?\n(?:[^\n]*\n){0,3}?:25:")
 
 
 def _decode_head(data: bytes) -> str:
@@ -69,7 +136,11 @@ def _decode_head(data: bytes) -> str:
 
 
 def decode(path: Path, data: bytes) -> str:
-    """Text of a CSV/XML/JSON export: UTF-16 (BOM), UTF-8 (BOM or not) or cp1252, sniffed."""
+    """Text of a CSV/XML/JSON export: UTF-16 (BOM), UTF-8 (BOM or not) or cp1252, sniffed.
+
+    A UTF-8 file with a few Windows-1252 bytes (one value pasted from an old program) keeps its
+    UTF-8: only those bytes are read as Windows-1252, never the whole file, which would turn
+    every accented name into mojibake."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
             return data.decode("utf-16")
@@ -81,14 +152,104 @@ def decode(path: Path, data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    if _UTF8_SEQUENCE.search(data):
+        return _mixed(path, data)
     try:
         return data.decode("cp1252")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
-            path, f"unreadable encoding (byte 0x{data[exc.start]:02x})", row=line,
-            expected="UTF-8, UTF-16 or Windows-1252 text",
-        ) from None
+        raise _unreadable(path, data, exc.start) from None
+
+
+# a multi-byte UTF-8 character: a file holding one is UTF-8, whatever else it holds
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_ESCAPED = re.compile("[\udc80-\udcff]+")
+
+
+def _mixed(path: Path, data: bytes) -> str:
+    """UTF-8 text whose stray bytes (kept by ``surrogateescape``) are read as Windows-1252."""
+    text = data.decode("utf-8-sig", errors="surrogateescape")
+
+    def windows(match: re.Match) -> str:
+        raw = bytes(ord(c) - 0xDC00 for c in match.group())
+        try:
+            return raw.decode("cp1252")
+        except UnicodeDecodeError:
+            offset = len(text[: match.start()].encode("utf-8", errors="surrogateescape"))
+            raise _unreadable(path, data, offset) from None
+
+    return _ESCAPED.sub(windows, text)
+
+
+def _unreadable(path: Path, data: bytes, offset: int) -> InputError:
+    line = data[:offset].count(b"\n") + 1
+    return InputError(path, f"unreadable encoding (byte 0x{data[offset]:02x})", row=line,
+                      expected="UTF-8, UTF-16 or Windows-1252 text")
+
+
+# --------------------------------------------------------------------------------------------
+# structure limits: JSON and XML nesting, table size
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def check_json_depth(path: Path, text: str) -> None:
+    """Refuse JSON nested deeper than the ``max_json_depth`` limit, found before it is parsed
+    (a deep document would exhaust the parser's stack): brackets inside strings do not count."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    if not brackets:
+        return
+    codes = np.frombuffer(brackets.encode("ascii"), dtype=np.uint8)
+    depth = int(np.cumsum(np.where((codes == ord("[")) | (codes == ord("{")), 1, -1)).max())
+    if depth > limits.current().max_json_depth:
+        raise limits.refuse(path, "the JSON's nesting depth", depth, "max_json_depth")
+
+
+def check_xml_depth(path: Path, data: bytes) -> None:
+    """Refuse XML nested deeper than the ``max_xml_depth`` limit, found by a streaming pass of
+    expat that builds nothing. A DTD ends the pass: the safe parser refuses those anyway."""
+    limit = limits.current().max_xml_depth
+    parser = expat.ParserCreate()
+    depth = {"now": 0, "max": 0}
+
+    def start(*_: object) -> None:
+        depth["now"] += 1
+        if depth["now"] > limit:
+            raise _TooDeep
+
+    def end(*_: object) -> None:
+        depth["now"] -= 1
+
+    def doctype(*_: object) -> None:
+        raise _Stop
+
+    parser.StartElementHandler, parser.EndElementHandler = start, end
+    parser.StartDoctypeDeclHandler = doctype
+    try:
+        parser.Parse(data, True)
+    except _TooDeep:
+        raise limits.refuse(path, "the XML's nesting depth", limit + 1, "max_xml_depth") from None
+    except (_Stop, expat.ExpatError):
+        return
+
+
+class _TooDeep(Exception):
+    """Raised inside the expat pass when the nesting passes the limit."""
+
+
+class _Stop(Exception):
+    """Raised inside the expat pass to end it early."""
+
+
+def check_table_size(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """The table, refused when it has more rows or cells than the limits allow."""
+    settings = limits.current()
+    if len(frame) > settings.max_rows:
+        raise limits.refuse(path, "the table's rows", len(frame), "max_rows")
+    if frame.size > settings.max_cells:
+        raise limits.refuse(path, "the table's cells", frame.size, "max_cells")
+    return frame
 
 
 # --------------------------------------------------------------------------------------------
@@ -218,37 +379,89 @@ def drop_noise_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_xlsx(path: Path, data: bytes) -> pd.DataFrame:
-    """The first sheet of an XLSX export as a table of strings (dates kept as ISO text)."""
+    """The first sheet of an XLSX export as a table of strings (dates kept as ISO text, numbers
+    with every digit the cell holds).
+
+    The zip directory is checked against the limits before the workbook is opened, and the rows
+    are streamed and counted, so a small file that expands to millions of rows is refused before
+    it fills the memory."""
+    _check_expansion(path, data)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             bad = archive.testzip()
         if bad:
             raise zipfile.BadZipFile(bad)
-        raw = pd.read_excel(io.BytesIO(data), sheet_name=0, header=None, dtype=object,
-                            engine="openpyxl")
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
+        rows = _sheet_rows(path, data)
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, EOFError) as exc:
         raise InputError(path, f"not a readable XLSX workbook ({type(exc).__name__})",
                          expected="a complete .xlsx file as the service exports it") from None
-    raw = raw.dropna(how="all").dropna(axis=1, how="all")
+    width = max((len(r) for r in rows), default=0)
+    raw = pd.DataFrame([list(r) + [""] * (width - len(r)) for r in rows], dtype="str",
+                       index=pd.RangeIndex(1, len(rows) + 1))  # spreadsheet rows count from 1
+    raw = raw[raw.ne("").any(axis=1)]
+    raw = raw.loc[:, raw.ne("").any(axis=0)]
     if raw.empty:
         raise InputError(path, "the workbook's first sheet is empty",
                          expected="an export with a header row")
-    header_row = raw.index[0]
-    columns = [_cell_text(v).strip() for v in raw.loc[header_row]]
-    body = raw.loc[raw.index > header_row].map(_cell_text)
+    columns = [v.strip() for v in raw.iloc[0]]
+    body = raw.iloc[1:].copy()
     body.columns = columns
-    body.index = body.index + 1  # spreadsheet rows count from 1
     return drop_noise_rows(body)
 
 
+def _check_expansion(path: Path, data: bytes) -> None:
+    """Refuse a workbook whose parts, as the zip directory lists them, expand beyond the limits."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            expanded = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise InputError(path, f"not a readable XLSX workbook ({type(exc).__name__})",
+                         expected="a complete .xlsx file as the service exports it") from None
+    settings = limits.current()
+    if expanded > settings.max_xlsx_bytes:
+        raise limits.refuse(path, "the workbook's uncompressed size in bytes", expanded, "max_xlsx_bytes")
+    ratio = expanded / max(len(data), 1)
+    if ratio > settings.max_xlsx_ratio:
+        raise limits.refuse(path, "the workbook's expansion ratio (uncompressed to file size)",
+                            round(ratio), "max_xlsx_ratio")
+
+
+def _sheet_rows(path: Path, data: bytes) -> list[tuple[str, ...]]:
+    """The first sheet's rows as text, streamed (read-only mode) and counted against the row and
+    cell limits. The sheet's recorded dimensions are ignored: a writer may leave them wrong."""
+    settings = limits.current()
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        sheet = book.worksheets[0] if book.worksheets else None
+        if sheet is None:
+            raise KeyError("no sheet")
+        sheet.reset_dimensions()
+        rows, cells = [], 0
+        for values in sheet.iter_rows(values_only=True):
+            cells += len(values)
+            if len(rows) >= settings.max_rows:
+                raise limits.refuse(path, "the sheet's rows", len(rows) + 1, "max_rows")
+            if cells > settings.max_cells:
+                raise limits.refuse(path, "the sheet's cells", cells, "max_cells")
+            rows.append(tuple(_cell_text(v) for v in values))
+        return rows
+    finally:
+        book.close()
+
+
 def _cell_text(value: object) -> str:
+    """A cell as the text it shows, numbers with every digit: an integer as it is, a fraction in
+    its shortest exact form, never in exponent notation."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
-    if isinstance(value, pd.Timestamp | __import__("datetime").datetime):
+    if isinstance(value, datetime.datetime | datetime.date):
         ts = pd.Timestamp(value)
         return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat(sep=" ")
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, datetime.time):
+        return value.isoformat()
+    if isinstance(value, float):
+        text = format(decimal.Decimal(repr(value)), "f")
+        return text[:-2] if text.endswith(".0") else text
     return str(value)
 
 
@@ -260,6 +473,8 @@ _AMOUNT_JUNK = re.compile(r"[€$£\s\u00a0']|EUR|USD|GBP", re.IGNORECASE)
 _COMMA_DECIMAL = re.compile(r"^[-+]?\d{1,3}(\.\d{3})*,\d+$|^[-+]?\d+,\d{1,2}$|^[-+]?\d+,\d{4,}$")
 _DOT_DECIMAL = re.compile(r"^[-+]?\d{1,3}(,\d{3})*\.\d+$|^[-+]?\d+\.\d{1,2}$|^[-+]?\d+\.\d{4,}$")
 _PLAIN = re.compile(r"^[-+]?\d+$")
+# the workspace keeps amounts as DECIMAL(18,2): 16 digits before the decimal mark
+LARGEST_AMOUNT = 10.0**16
 
 
 def parse_amounts(values: pd.Series, path: Path, column: str) -> pd.Series:
@@ -285,12 +500,20 @@ def parse_amounts(values: pd.Series, path: Path, column: str) -> pd.Series:
         normal = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
     else:
         normal = text.str.replace(",", "", regex=False)
-    numbers = pd.to_numeric(normal.where(text.ne(""), None), errors="coerce")
+    # digits with at most one decimal mark: to_numeric alone would take 1e5, inf and NaN too
+    plain = normal.str.fullmatch(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
+    numbers = pd.to_numeric(normal.where(plain & text.ne(""), None), errors="coerce")
     bad = (numbers.isna() & text.ne("")).to_numpy(bool)[codes]
     if bad.any():
         row = values.index[bad.argmax()]
         raise InputError(path, "not an amount", row=int(row), column=column,
                          expected="an amount like 1.234,56 or 1,234.56")
+    huge = (numbers.abs() >= LARGEST_AMOUNT).to_numpy(bool)[codes]
+    if huge.any():
+        row = values.index[huge.argmax()]
+        raise InputError(path, "an amount beyond what the workspace keeps", row=int(row),
+                         column=column,
+                         expected=f"an amount below {LARGEST_AMOUNT:,.0f} (18 digits, 2 decimals)")
     numbers = numbers.where(~negative_parens, -numbers).round(2).astype("float64")
     return pd.Series(numbers.to_numpy()[codes], index=values.index, dtype="float64")
 
@@ -299,6 +522,9 @@ _DATE_FORMATS = [
     "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M", "%d-%m-%Y", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M",
     "%d/%m/%Y", "%d.%m.%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y%m%d",
 ]
+
+
+_LAST_SERIAL = 73050  # 2099-12-31
 
 
 def parse_dates(values: pd.Series, path: Path, column: str) -> pd.Series:
@@ -348,6 +574,8 @@ def _parse_special_dates(text: pd.Series, todo: pd.Series, result: pd.Series) ->
     odata = part.str.extract(r"^/Date\((-?\d+)(?:[+-]\d{4})?\)/$")[0]
     odata = pd.to_datetime(pd.to_numeric(odata, errors="coerce"), unit="ms", errors="coerce")
     serial = pd.to_numeric(part.where(part.str.fullmatch(r"\d{4,5}(\.\d+)?")), errors="coerce")
+    # Excel's day numbers of the years 1900 to 2099; a bare 99999 is no date
+    serial = serial.where(serial.between(1, _LAST_SERIAL))
     serial = pd.to_datetime(serial, unit="D", origin="1899-12-30", errors="coerce")
     combined = iso.combine_first(odata).combine_first(serial)
     result.loc[combined.dropna().index] = combined.dropna().astype("datetime64[us]")

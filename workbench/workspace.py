@@ -16,8 +16,13 @@ have been after a clean import.
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import hashlib
 import os
 import shutil
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -28,7 +33,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from workbench import headers, sources
+from workbench import headers, limits, sources
 from workbench.errors import WorkbenchError
 from workbench.model import DOCUMENT_COLUMNS, FIELDS, PARTY_COLUMNS, Extract
 from workbench.safe_files import sha256_file
@@ -36,6 +41,155 @@ from workbench.sources import _common
 
 DB_NAME = "workbench.duckdb"
 OWNER_ONLY = 0o077
+LOCK_NAME = ".lock"
+JOURNAL_NAME = ".erasure-journal.json"  # an erasure under way (workbench.erasure)
+COMPACT_MARK = ".compact-needed"  # the database still holds removed values in its free blocks
+OUTPUTS_SCHEMA = """CREATE TABLE IF NOT EXISTS outputs (
+    path VARCHAR NOT NULL, kind VARCHAR NOT NULL, request_id VARCHAR, subjects VARCHAR[],
+    written_at TIMESTAMP NOT NULL)"""
+_LOCKS: dict[str, list] = {}  # workspace -> [lock fd, exclusive, depth] held by this process
+_RECOVERING: set[str] = set()  # workspaces whose pending work this process is finishing
+
+
+class StorageError(WorkbenchError):
+    """The disk is full or read-only, or another process holds the workspace."""
+
+
+def _lock_wait() -> float:
+    return float(os.environ.get("WORKBENCH_LOCK_WAIT", "60"))
+
+
+def _lock_fd(path: Path, exclusive: bool) -> int | None:
+    """The lock file's descriptor; None when a reader finds the workspace cannot be written."""
+    lock = path / LOCK_NAME
+    try:
+        if exclusive:
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except FileNotFoundError:
+        if exclusive:
+            raise
+        return None  # no workspace (yet): nothing to share
+    except OSError as exc:
+        if exclusive or exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise storage_problem(exc, path) from None
+        try:
+            return os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+
+
+def _flock(fd: int, path: Path, exclusive: bool) -> None:
+    """Take the lock; while another process holds it, say so once and wait a bounded time."""
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    deadline, told = time.monotonic() + _lock_wait(), False
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise StorageError(
+                    f"the workspace {path} is busy: another workbench process is "
+                    f"{'using' if exclusive else 'writing'} it. Try again when it has finished "
+                    "(set WORKBENCH_LOCK_WAIT to wait longer)") from None
+            if not told:
+                print(f"workbench: another workbench process is using {path}; waiting for it "
+                      f"(up to {_lock_wait():.0f} s)", file=sys.stderr, flush=True)
+                told = True
+            time.sleep(0.1)
+
+
+def _open_db(db_path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(db_path), read_only=read_only)
+    except duckdb.ConnectionException:
+        if not read_only:
+            raise
+        # this process writes the database already (a read inside a write): share that instance
+        return duckdb.connect(str(db_path))
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():  # held by a program outside the workbench (a notebook, say)
+            raise StorageError(
+                f"the workspace database {db_path} is held by another program (a notebook or "
+                "another workbench); close it and try again") from None
+        raise
+
+
+def storage_problem(exc: BaseException, path: Path) -> WorkbenchError | None:
+    """A sentence for a full disk or a read-only file system, naming the disk; else None."""
+    code = getattr(exc, "errno", None)
+    text = str(exc)
+    if code in (errno.ENOSPC, errno.EDQUOT) or "No space left" in text or "Disk quota" in text:
+        mount = _mount_point(path)
+        return StorageError(
+            f"the disk holding {path} (mounted at {mount}) is full; nothing was half-written. Free "
+            "some space there and run the command again")
+    if code == errno.EROFS or "Read-only file system" in text:
+        return StorageError(
+            f"the workspace {path} is on a read-only file system: commands that only read "
+            "(status, find, show, request list) still work; to change it, make it writable")
+    if code in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
+        return StorageError(f"the workspace {path} cannot be written (permission denied); "
+                            "commands that only read still work")
+    return None
+
+
+def _mount_point(path: Path) -> Path:
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    while not os.path.ismount(path) and path != path.parent:
+        path = path.parent
+    return path
+
+
+@contextmanager
+def storage_errors(path: Path):
+    """Turn a full disk, a read-only file system (OSError or DuckDB's IOException) into a
+    :class:`StorageError` that names the disk."""
+    try:
+        yield
+    except (OSError, duckdb.IOException, duckdb.FatalException) as exc:
+        clear = storage_problem(exc, Path(path))
+        if clear is None:
+            raise
+        raise clear from None
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Write a small file whole or not at all: a temporary file, fsync, rename, fsync the folder."""
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with storage_errors(path.parent):
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temp, path)
+            _fsync_dir(path.parent)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def default_path(explicit: str | Path | None = None) -> Path:
@@ -94,6 +248,7 @@ class ImportResult:
     sha256: str
     import_id: int | None = None  # None when the file was imported before
     previous: dict = field(default_factory=dict)
+    data: bytes = field(default=b"", repr=False)  # the bytes that were parsed and hashed
 
     @property
     def unchanged(self) -> bool:
@@ -116,28 +271,88 @@ class Workspace:
 
     @contextmanager
     def connect(self, read_only: bool = False):
-        """A DuckDB connection; creates the workspace when it does not exist yet."""
+        """A DuckDB connection; creates the workspace when it does not exist yet.
+
+        A writer holds the workspace's lock (``.lock``, :func:`fcntl.flock`) exclusively, a reader
+        shares it, so a second writer waits (up to ``$WORKBENCH_LOCK_WAIT`` seconds, 60 by default)
+        with a message instead of failing half-way. A writer first finishes what a killed process
+        left: an import's staged files, an erasure's journal, a pending compaction. Disk full,
+        read-only file system and a database held elsewhere become a :class:`WorkbenchError`.
+        """
         os.umask(OWNER_ONLY)  # everything this process writes holds personal data
-        if not read_only and not self.exists:
-            self._create()
-        con = duckdb.connect(str(self.db_path), read_only=read_only)
+        with self.locked(exclusive=not read_only), storage_errors(self.path):
+            if not read_only and not self.exists:
+                self._create()
+            if not read_only and self._key() not in _RECOVERING:
+                self._finish_pending()
+            con = _open_db(self.db_path, read_only)
+            try:
+                if not read_only:
+                    con.execute(SCHEMA)  # idempotent: brings a workspace of an older version up to date
+                    self._recover(con)
+                yield con
+            finally:
+                con.close()
+
+    @contextmanager
+    def locked(self, exclusive: bool = True):
+        """Hold the workspace's lock for a whole action (re-entrant within this process)."""
+        key = self._key()
+        held = _LOCKS.get(key)
+        if held is not None:
+            if exclusive and not held[1]:
+                _flock(held[0], self.path, exclusive=True)
+                held[1] = True
+            held[2] += 1
+            try:
+                yield
+            finally:
+                held[2] -= 1
+            return
+        fd = _lock_fd(self.path, exclusive)
+        if fd is None:  # a read-only workspace: nobody can write it, so there is nothing to wait for
+            yield
+            return
         try:
-            if not read_only:
-                con.execute(SCHEMA)  # idempotent: brings a workspace of an older version up to date
-            self._recover(con)
-            yield con
+            _flock(fd, self.path, exclusive)
+            _LOCKS[key] = [fd, exclusive, 1]
+            yield
         finally:
-            con.close()
+            _LOCKS.pop(key, None)
+            os.close(fd)  # closing releases the lock
 
     def _create(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path.chmod(0o700)
         self.raw_dir.mkdir(exist_ok=True, mode=0o700)
-        con = duckdb.connect(str(self.db_path))
+        con = _open_db(self.db_path, False)
         try:
             con.execute(SCHEMA)
         finally:
             con.close()
+
+    def _key(self) -> str:
+        return str(self.path.resolve())
+
+    def _finish_pending(self) -> None:
+        """Finish, or roll back, what a process killed half-way through an erasure left behind;
+        redo a compaction that did not complete; remove its leftover copies."""
+        pending = [p for p in self.path.glob(".compact-*") if p.is_file()]
+        journal = self.path / JOURNAL_NAME
+        if not pending and not journal.exists() and not (self.path / COMPACT_MARK).exists():
+            return
+        _RECOVERING.add(self._key())
+        try:
+            for leftover in pending:
+                leftover.unlink(missing_ok=True)
+            if journal.exists():
+                from workbench import erasure  # erasure builds on the workspace; imported when needed
+
+                erasure.resume(self)
+            if (self.path / COMPACT_MARK).exists():
+                self.compact()
+        finally:
+            _RECOVERING.discard(self._key())
 
     def _recover(self, con: duckdb.DuckDBPyConnection) -> None:
         """Finish or undo what an import killed half-way left in ``.staging``."""
@@ -153,6 +368,12 @@ class Workspace:
             batch.rmdir()
         self.staging_dir.rmdir()
 
+    def mark_compact(self) -> None:
+        """Note, durably, that the database must be rewritten; made before a transaction that
+        removes personal data commits, removed by :meth:`compact`, so a kill in between is
+        finished by the next writer."""
+        write_durably(self.path / COMPACT_MARK, b"compact\n")
+
     # ---------------------------------------------------------------------------------------
     # import
 
@@ -161,13 +382,20 @@ class Workspace:
         """Read and check every file before anything is written (all or nothing)."""
         results = []
         mappings = self.header_mappings()
-        for path in paths:
-            extract = sources.read(Path(path), source, mappings)
-            _common.release()  # the extract holds what the import needs; not the file twice over
-            results.append(ImportResult(Path(path), extract, sha256_file(Path(path))))
-            if progress:
-                progress(Path(path), len(extract.raw))
+        with limits.using(limits.for_workspace(self.path)):
+            for path in paths:
+                results.append(self._read_file(Path(path), source, mappings))
+                if progress:
+                    progress(Path(path), len(results[-1].extract.raw))
         return results
+
+    @staticmethod
+    def _read_file(path: Path, source: str | None, mappings: headers.Mappings) -> ImportResult:
+        """One file read once: the bytes every module parses are the ones hashed and kept."""
+        with _common.held(path) as loaded:
+            extract = sources.read(path, source, mappings)
+        _common.release()  # the extract holds what the import needs; not the file twice over
+        return ImportResult(path, extract, hashlib.sha256(loaded.data).hexdigest(), data=loaded.data)
 
     def import_files(self, paths: Iterable[Path], source: str | None = None,
                      progress: Callable[[Path, int], None] | None = None) -> list[ImportResult]:
@@ -183,6 +411,7 @@ class Workspace:
                     shutil.rmtree(self.raw_dir, ignore_errors=True)
                     self.db_path.unlink(missing_ok=True)
                     self.db_path.with_name(DB_NAME + ".wal").unlink(missing_ok=True)
+                    (self.path / LOCK_NAME).unlink(missing_ok=True)
                 else:
                     shutil.rmtree(self.path, ignore_errors=True)
             raise
@@ -238,14 +467,12 @@ class Workspace:
         return import_id
 
     def _stage(self, result: ImportResult, batch: Path) -> str:
-        """Put the file (or its masked copy) in the staging folder under its SHA-256, copied in
-        blocks rather than held in memory whole."""
+        """Put the bytes that were parsed (or their masked copy) in the staging folder under
+        their SHA-256; the file on disk is not read again, it may have changed or gone."""
         batch.mkdir(parents=True, exist_ok=True)
         incoming = batch / ".incoming"
-        if result.extract.keep_bytes is not None:
-            incoming.write_bytes(result.extract.keep_bytes)
-        else:
-            shutil.copyfile(result.path, incoming)
+        incoming.write_bytes(result.extract.keep_bytes if result.extract.keep_bytes is not None
+                             else result.data)
         sha = sha256_file(incoming)
         if (self.raw_dir / sha).exists():
             incoming.unlink()
@@ -270,21 +497,55 @@ class Workspace:
 
         DuckDB leaves deleted and overwritten strings in unused blocks of the file, where a byte-level
         look would still find them. A copy holds live data only; it replaces the file atomically.
-        (Blocks the file system itself freed are beyond the workbench: use full-disk encryption.)
+        The mark of :meth:`mark_compact` goes only once the copy is in place; a copy a killed process
+        left behind is removed by the next writer. (Blocks the file system itself freed are beyond
+        the workbench: use full-disk encryption.)
         """
         fresh = self.path / f".compact-{uuid.uuid4().hex}.duckdb"
-        try:
-            with self.connect() as con:
-                con.execute("CHECKPOINT")
-                name = con.execute("SELECT current_database()").fetchone()[0]
-                con.execute(f"ATTACH '{str(fresh).replace(chr(39), chr(39) * 2)}' AS compacted")
-                con.execute(f'COPY FROM DATABASE "{name}" TO compacted')
-                con.execute("DETACH compacted")
-            fresh.chmod(0o600)
-            os.replace(fresh, self.db_path)
-        finally:
-            for leftover in (fresh, fresh.with_name(fresh.name + ".wal")):
-                leftover.unlink(missing_ok=True)
+        with self.locked():
+            recovering = self._key() in _RECOVERING
+            _RECOVERING.add(self._key())  # its own connect finishes nothing
+            try:
+                with self.connect() as con:
+                    con.execute("CHECKPOINT")
+                    name = con.execute("SELECT current_database()").fetchone()[0]
+                    con.execute(f"ATTACH '{str(fresh).replace(chr(39), chr(39) * 2)}' AS compacted")
+                    con.execute(f'COPY FROM DATABASE "{name}" TO compacted')
+                    con.execute("DETACH compacted")
+                with storage_errors(self.path):
+                    fresh.chmod(0o600)
+                    _fsync_file(fresh)
+                    os.replace(fresh, self.db_path)
+                    _fsync_dir(self.path)
+                    (self.path / COMPACT_MARK).unlink(missing_ok=True)
+            finally:
+                if not recovering:
+                    _RECOVERING.discard(self._key())
+                for leftover in (fresh, fresh.with_name(fresh.name + ".wal")):
+                    leftover.unlink(missing_ok=True)
+
+    # ---------------------------------------------------------------------------------------
+    # outputs: what the workbench wrote about subjects (packages, lists), so an erasure finds them
+
+    def remember_output(self, kind: str, paths: Iterable[Path], request_id: str | None,
+                        subjects: Iterable[str]) -> None:
+        """Record where a package or list of these subjects was written (absolute paths)."""
+        with self.connect() as con:
+            con.execute(OUTPUTS_SCHEMA)
+            con.executemany("INSERT INTO outputs VALUES (?, ?, ?, ?, now()::TIMESTAMP)",
+                            [[str(Path(p).resolve()), kind, request_id, list(subjects)] for p in paths])
+
+    def outputs(self, subjects: list[str]) -> pd.DataFrame:
+        """The recorded outputs about any of these subjects."""
+        with self.connect() as con:
+            con.execute(OUTPUTS_SCHEMA)
+            return con.execute("SELECT * FROM outputs WHERE list_has_any(subjects, ?::VARCHAR[]) "
+                               "ORDER BY written_at", [subjects]).df()
+
+    def forget_outputs(self, paths: list[str]) -> None:
+        with self.connect() as con:
+            con.execute(OUTPUTS_SCHEMA)
+            con.execute("DELETE FROM outputs WHERE list_contains(?::VARCHAR[], path)", [paths])
 
     # ---------------------------------------------------------------------------------------
     # the analyst's decisions

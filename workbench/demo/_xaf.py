@@ -3,7 +3,12 @@ the relations (``customersSuppliers``), a small ledger, and a sales journal plus
 whose lines point at the relations. MoneyBird and Exact Online write theirs through here.
 
 The file is valid against the official XAF 3.2 schema (the tests check it), so values are cut to
-the schema's lengths as a package would.
+the schema's lengths as a package would. On request it also holds the opening balance and the
+debtors' subledger (open items at the start of the year and the year's invoices and payments),
+and it is written in another version: 3.1, 3.2.1 or 4.0, which drop or rename what the
+Belastingdienst's revision documents say they do (4.0: no contact, phone, website or bank
+account on a relation, no subledgers; the counterparty's account on the line is
+``offsetBankAccNr``).
 """
 
 from __future__ import annotations
@@ -16,8 +21,23 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from workbench.demo import TODAY, Business, Client, Invoice, Person
+from workbench.sources._xaf import VERSIONS
 
 NAMESPACE = "http://www.auditfiles.nl/XAF/3.2"
+NAMESPACES = {version: namespace for namespace, version in VERSIONS.items()}
+# What each version lacks of 3.2, as paths below the company, and what it renames.
+_DROPPED = {
+    "3.1": ["customersSuppliers/customerSupplier/commerceNr"],
+    "3.2": [], "3.2.1": [],
+    "4.0": [*(f"customersSuppliers/customerSupplier/{name}" for name in (
+                "contact", "telephone", "fax", "website", "relationshipID", "custSupGrpID",
+                "custCreditLimit", "supplierLimit", "bankAccount", "postalAddress")),
+            "periods/period/periodDesc", "openingBalance/opBalDate", "openingBalance/opBalDesc",
+            "openingBalance/obSubledgers", "transactions/subledgers",
+            "transactions/journal/transaction/trLine/bankIdCd"],
+}
+_RENAMED = {"4.0": {"companyIdent": "Commercenr",
+                    "transactions/journal/transaction/trLine/bankAccNr": "offsetBankAccNr"}}
 FIRM = {"companyIdent": "70123456", "companyName": "Voorbeeld ICT B.V.",
         "taxRegistrationCountry": "NL", "taxRegIdent": "NL858123456B01"}
 FIRM_ADDRESS = {"streetname": "Stationsplein", "number": "12", "city": "Utrecht",
@@ -36,12 +56,14 @@ class _Totals:
 
 
 def write_xaf(path: Path, business: Business, service: str, clients: list[Client],
-              invoices: list[Invoice], software_desc: str, *, encoding: str = "UTF-8") -> Path:
+              invoices: list[Invoice], software_desc: str, *, encoding: str = "UTF-8",
+              version: str = "3.2", subledgers: bool = False) -> Path:
     """Write the auditfile of fiscal year ``TODAY.year`` for ``clients`` (as ``service`` has
     them typed) and those of ``invoices`` dated in that year; paid invoices also get a bank line
-    whose description names the payer, as bank imports do."""
+    whose description names the payer, as bank imports do. ``subledgers`` adds the opening
+    balance (the earlier years' unpaid invoices as open items) and the debtors' subledger."""
     year = TODAY.year
-    root = ET.Element("auditfile", xmlns=NAMESPACE)
+    root = ET.Element("auditfile", xmlns=NAMESPACES[version])
     _fields(ET.SubElement(root, "header"), {
         "fiscalYear": str(year), "startDate": f"{year}-01-01", "endDate": f"{year}-12-31",
         "curCode": "EUR", "dateCreated": TODAY.isoformat(), "softwareDesc": software_desc[:50],
@@ -55,7 +77,12 @@ def write_xaf(path: Path, business: Business, service: str, clients: list[Client
         _relation(ET.SubElement(relations, "customerSupplier"), business, service, client)
     _ledger(company)
     in_year = [i for i in invoices if i.date.year == year]
+    if subledgers:
+        _opening_balance(company, [i for i in invoices if i.date.year < year and i.status != "paid"])
     _transactions(company, business, service, in_year)
+    if subledgers:
+        _subledger(company.find("transactions"), in_year)
+    _as_version(company, version)
     ET.indent(root)
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(root).write(path, encoding=encoding, xml_declaration=True)
@@ -178,3 +205,75 @@ def _bank_entry(journal: ET.Element, invoice: Invoice, client: Client, person: P
     _line(entry, totals, {"accID": "1300", **common, "custSupID": str(client.number),
                           "invRef": invoice.number, "bankAccNr": person.iban.replace(" ", "")},
           invoice.amount_incl, debit=False)
+
+
+def _opening_balance(company: ET.Element, open_items: list[Invoice]) -> None:
+    """The debtors' balance at the start of the year against equity, and the unpaid invoices of
+    earlier years behind it as open items."""
+    total = sum((i.amount_incl for i in open_items), Decimal("0"))
+    balance = ET.SubElement(company, "openingBalance")
+    _fields(balance, {"opBalDate": f"{TODAY.year}-01-01", "opBalDesc": "Beginbalans",
+                      "linesCount": "2", "totalDebit": _amount(total), "totalCredit": _amount(total)})
+    for nr, (account, side) in enumerate([("1300", "D"), ("0500", "C")], start=1):
+        _fields(ET.SubElement(balance, "obLine"), {"nr": str(nr), "accID": account,
+                                                   "amnt": _amount(total), "amntTp": side})
+    ledger = ET.SubElement(ET.SubElement(balance, "obSubledgers"), "obSubledger")
+    _fields(ledger, {"sbType": "CU", "sbDesc": "Debiteuren", "linesCount": str(len(open_items)),
+                     "totalDebit": _amount(total), "totalCredit": "0.00"})
+    for nr, invoice in enumerate(open_items, start=1):
+        _fields(ET.SubElement(ledger, "obSbLine"), {
+            "nr": str(nr), "obLineNr": "1", "desc": invoice.description,
+            "amnt": _amount(invoice.amount_incl), "amntTp": "D", "docRef": invoice.number,
+            "custSupID": str(invoice.client_number), "invRef": invoice.number,
+            "invPurSalTp": "S", "invTp": "D", "invDt": invoice.date.isoformat(),
+            "invDueDt": (invoice.date + timedelta(days=30)).isoformat(), "mutTp": "I"})
+    company.find("generalLedger").append(_account("0500", "Eigen vermogen", "B"))
+    # the schema's order: the opening balance comes before the transactions
+    company.remove(balance)
+    company.insert(list(company).index(company.find("periods")) + 1, balance)
+
+
+def _account(acc_id: str, desc: str, acc_type: str) -> ET.Element:
+    account = ET.Element("ledgerAccount")
+    _fields(account, {"accID": acc_id, "accDesc": desc, "accTp": acc_type})
+    return account
+
+
+def _subledger(transactions: ET.Element, invoices: list[Invoice]) -> None:
+    """The debtors' subledger: each sales journal line on account 1300 (an invoice or a
+    payment) as a subledger line pointing back at it."""
+    ledger = ET.SubElement(ET.SubElement(transactions, "subledgers"), "subledger")
+    numbers = {i.number: i for i in invoices}
+    lines = [(journal.findtext("jrnID"), transaction, line)
+             for journal in transactions.iter("journal") for transaction in journal.iter("transaction")
+             for line in transaction.iter("trLine") if line.findtext("accID") == "1300"]
+    debit = sum((Decimal(t.findtext("amnt")) for _, _, t in lines if t.findtext("amntTp") == "D"),
+                Decimal("0"))
+    credit = sum((Decimal(t.findtext("amnt")) for _, _, t in lines if t.findtext("amntTp") == "C"),
+                 Decimal("0"))
+    _fields(ledger, {"sbType": "CU", "sbDesc": "Debiteuren", "linesCount": str(len(lines)),
+                     "totalDebit": _amount(debit), "totalCredit": _amount(credit)})
+    for nr, (journal, transaction, line) in enumerate(lines, start=1):
+        invoice = numbers[line.findtext("invRef")]
+        payment = line.findtext("amntTp") == "C"
+        _fields(ET.SubElement(ledger, "sbLine"), {
+            "nr": str(nr), "jrnID": journal, "trNr": transaction.findtext("nr"),
+            "trLineNr": line.findtext("nr"), "desc": line.findtext("desc"),
+            "amnt": line.findtext("amnt"), "amntTp": line.findtext("amntTp"),
+            "docRef": invoice.number, "custSupID": line.findtext("custSupID"),
+            "invRef": invoice.number, "invPurSalTp": "S", "invTp": "D",
+            "invDt": invoice.date.isoformat(),
+            "invDueDt": (invoice.date + timedelta(days=30)).isoformat(),
+            "mutTp": "P" if payment else "I"})
+
+
+def _as_version(company: ET.Element, version: str) -> None:
+    """Drop what ``version`` lacks of 3.2 and rename what it names otherwise."""
+    for path in _DROPPED[version]:
+        parent_path, _, name = path.rpartition("/")
+        for parent in company.findall(parent_path) if parent_path else [company]:
+            for element in parent.findall(name):
+                parent.remove(element)
+    for path, new in _RENAMED.get(version, {}).items():
+        for element in company.findall(path):
+            element.tag = new

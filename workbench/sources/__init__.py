@@ -10,21 +10,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
 from workbench import headers
 from workbench.errors import InputError
 from workbench.model import ExportKind, Extract
-from workbench.sources import exact, factuursturen, mollie, moneybird
-from workbench.sources._common import load
+from workbench.sources import _recognise, bank, exact, factuursturen, generic, mollie, moneybird
+from workbench.sources._common import Loaded, load
 
 SERVICES: dict[str, ModuleType] = {
     "mollie": mollie,
     "moneybird": moneybird,
     "factuursturen": factuursturen,
     "exact": exact,
+    "bank": bank,
 }
+
+SYSTEM_PREFIX = "system:"  # ``source`` for another system's export: ``system:NAME``
 
 
 def all_kinds() -> list[ExportKind]:
@@ -60,17 +64,101 @@ def detect(path: Path, mappings: headers.MappingsLike = None) -> tuple[ModuleTyp
 
 
 def read(path: Path, source: str | None = None, mappings: headers.MappingsLike = None) -> Extract:
-    """Detect (or take ``source``) and read one file."""
+    """Detect (or take ``source``) and read one file.
+
+    A CSV or XLSX must start with a header row, also with ``--source``. One whose columns fit
+    no export completely is taken as the export they fit best when that is clear (see
+    :mod:`workbench.sources._recognise`); the extract's ``recognition`` says which and why.
+    ``source`` ``system:NAME`` reads another system's export through the analyst's confirmed
+    mapping in ``mappings.toml`` (:mod:`workbench.sources.generic`)."""
+    if source and source.startswith(SYSTEM_PREFIX):
+        return _system(path, source.removeprefix(SYSTEM_PREFIX), mappings)
+    loaded = load(path)
+    tabular = loaded.format in ("csv", "xlsx")
+    if tabular:
+        _recognise.check_header(loaded, _recognise.known_captions(headers_services(), mappings))
     if source:
         module, kind = resolve(source)
         if kind is None:
             kind = module.detect(path, mappings)
-            if kind is None:
-                raise InputError(path, f"not recognised as a {source} export",
-                                 expected=f"one of {closest(path, mappings, source)}")
+        chosen = None
+        if kind is None and tabular and headers.has_tables(source):
+            chosen = _recognise.choose(loaded, [source], mappings, named=True)
+        if chosen:
+            return _partial(module, path, *chosen, mappings)
+        if kind is None:
+            raise InputError(path, f"not recognised as a {source} export",
+                             expected=f"one of {closest(path, mappings, source)}")
+        table = _table(kind, mappings)
+        if tabular and table is not None and loaded.format in table.formats:
+            return _named(module, loaded, table, mappings)
         return module.read(path, kind, mappings)
-    module, kind = detect(path, mappings)
+    try:
+        module, kind = detect(path, mappings)
+    except InputError:
+        chosen = None
+        if tabular and not _fits_fully(loaded, mappings):
+            chosen = _recognise.choose(loaded, headers_services(), mappings, named=False)
+        if not chosen:
+            raise
+        table, why = chosen
+        return _partial(SERVICES[table.kind.service], path, table, why, mappings)
     return module.read(path, kind, mappings)
+
+
+def _system(path: Path, name: str, mappings: headers.MappingsLike) -> Extract:
+    generic.check_name(name)
+    given = mappings if isinstance(mappings, headers.Mappings) else headers.Mappings(mappings)
+    mapping = headers.systems(given.path).get(name)
+    if mapping is None:
+        raise InputError(path, f"system {name} has no mapping yet",
+                         expected=f"a confirmed [system.{name}] in mappings.toml; run "
+                         f"'workbench import --system {name} FILE' to propose one")
+    return generic.read(path, mapping, mappings)
+
+
+def _table(kind: ExportKind, mappings: headers.MappingsLike) -> headers.HeaderTable | None:
+    tables = headers.tables(kind.service, mappings) if headers.has_tables(kind.service) else []
+    return next((t for t in tables if t.kind == kind), None)
+
+
+def headers_services() -> list[str]:
+    """The services with header synonym tables (tabular exports)."""
+    return [s for s in SERVICES if headers.has_tables(s)]
+
+
+def _fits_fully(loaded: Loaded, mappings: headers.MappingsLike) -> bool:
+    """Whether some export's header fits completely (then a refusal stands as it is: the file
+    fits several, or it is wrong in another way)."""
+    return any(loaded.format in t.formats and not t.missing(loaded.columns)
+               for s in headers_services() for t in headers.tables(s, mappings))
+
+
+def _named(module: ModuleType, loaded: Loaded, table: headers.HeaderTable,
+           mappings: headers.MappingsLike) -> Extract:
+    """A tabular export the user named with ``--source SERVICE/KIND``: its columns must still
+    name or identify a party; the ones it lacks for a complete export are reported."""
+    if not table.identifying(loaded.columns):
+        raise InputError(loaded.path, f"none of its columns names or identifies a party the way a "
+                         f"{table.kind.title} does", row=1,
+                         expected="a header row with a name, e-mail, IBAN, customer number or "
+                         f"other identifier column of a {table.kind.title}")
+    lacking = table.missing(loaded.columns)
+    if not lacking:
+        return module.read(loaded.path, table.kind, mappings)
+    why = (f"named with --source {table.kind.key}; {len(table.known(loaded.columns))} of "
+           f"{len(loaded.columns)} columns known, lacks {', '.join(lacking)} for a complete export")
+    return _partial(module, loaded.path, table, why, mappings)
+
+
+def _partial(module: ModuleType, path: Path, table: headers.HeaderTable, why: str,
+             mappings: headers.MappingsLike) -> Extract:
+    """Read a file as ``table``'s export although it has only some of its columns."""
+    given = mappings if isinstance(mappings, headers.Mappings) else headers.Mappings(mappings)
+    relaxed = replace(given, relaxed=(*given.relaxed, (table.kind.service, table.kind.name)))
+    extract = module.read(path, table.kind, relaxed)
+    extract.recognition = why
+    return extract
 
 
 def closest(path: Path, mappings: headers.MappingsLike = None, service: str | None = None) -> str:
@@ -78,6 +166,7 @@ def closest(path: Path, mappings: headers.MappingsLike = None, service: str | No
     loaded = load(path)
     services = [service] if service else list(SERVICES)
     if loaded.format in ("csv", "xlsx"):
+        services = [s for s in services if s in headers_services()]
         scored = [
             (t.score(loaded.columns), t)
             for s in services for t in headers.tables(s, mappings)

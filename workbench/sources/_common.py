@@ -4,7 +4,10 @@ of original columns into the canonical model (see :mod:`workbench.model`)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -43,10 +46,10 @@ class Loaded:
     def table(self) -> pd.DataFrame:
         """CSV or XLSX as a table of strings indexed by spreadsheet row."""
         if self.format == "xlsx":
-            return tabular.read_xlsx(self.path, self.data)
+            return tabular.check_table_size(self.path, tabular.read_xlsx(self.path, self.data))
         table = tabular.read_csv_text(self.path, self.text)
         del self.text  # the table replaces it; a later use decodes the bytes again
-        return table
+        return tabular.check_table_size(self.path, table)
 
     @cached_property
     def columns(self) -> list[str]:
@@ -54,18 +57,37 @@ class Loaded:
 
     @cached_property
     def json(self) -> object:
-        try:
-            return json.loads(self.text)
-        except json.JSONDecodeError as exc:
-            raise InputError(self.path, f"not valid JSON ({exc.msg})", row=exc.lineno,
-                             expected="a JSON dump of API objects") from None
+        """The JSON document with every number as the text it was written as, so an
+        identifier or amount keeps each digit (see :func:`parse_json`)."""
+        return parse_json(self.path, self.text)
 
 
 @lru_cache(maxsize=4)
-def _load(path: Path, _stamp: tuple[float, int]) -> Loaded:
+def _load(path: Path, _stamp: tuple[int, int]) -> Loaded:
     data = tabular.read_bytes(path)
     kind = tabular.sniff_format(data)
-    return Loaded(path, data, "csv" if kind == "text" else kind)
+    loaded = Loaded(path, data, "csv" if kind == "text" else kind)
+    # nesting is checked before any module parses the file: a deep one exhausts a parser
+    if loaded.format == "xml":
+        tabular.check_xml_depth(path, data)
+    elif loaded.format == "json":
+        tabular.check_json_depth(path, loaded.text)
+    return loaded
+
+
+_HELD: dict[Path, Loaded] = {}
+
+
+@contextmanager
+def held(path: Path | str) -> Iterator[Loaded]:
+    """The file, read once and given to every :func:`load` of it inside the block, whatever
+    happens to it on disk meanwhile: an import parses, hashes and keeps these same bytes."""
+    loaded = load(path)
+    _HELD[loaded.path] = loaded
+    try:
+        yield loaded
+    finally:
+        _HELD.pop(loaded.path, None)
 
 
 def release() -> None:
@@ -76,12 +98,11 @@ def release() -> None:
 def load(path: Path | str) -> Loaded:
     """The file at ``path``, read once per version of the file."""
     path = Path(path)
-    if not path.exists():
-        raise InputError(path, "no such file")
-    if path.is_dir():
-        raise InputError(path, "is a directory", expected="an exported file")
-    stat = path.stat()
-    return _load(path.resolve(), (stat.st_mtime, stat.st_size))
+    real = Path(os.path.realpath(path))  # unlike Path.resolve, never fails on a symlink loop
+    if real in _HELD:
+        return _HELD[real]
+    status = tabular.checked_stat(path)  # a pipe, device or huge file is refused unread
+    return _load(real, (status.st_mtime_ns, status.st_size))
 
 
 def resolve(
@@ -204,7 +225,10 @@ def trimmed(values: pd.Series) -> pd.Series:
     return text.str.strip() if pc.any(edges).as_py() else text
 
 
-PARTY_KEY_CONTENT = ["name", "given_name", "family_name", "company", "email", "iban", "postcode"]
+# A row without a key of its own is one party with the rows whose personal columns are all equal:
+# two people with the same name and postcode but another street or birth date stay two parties
+PARTY_KEY_CONTENT = [f.name for f in FIELDS.values()
+                     if f.table == "party" and f.personal and f.name != "party_key"]
 
 
 def split(canon: pd.DataFrame, doc_type: str | pd.Series = "") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -257,13 +281,16 @@ def read_tabular(loaded: Loaded, table: headers.HeaderTable, doc_type: str = "")
 
 
 def json_records(loaded: Loaded, *wrappers: str) -> list[dict] | None:
-    """The list of API objects in a dump: a plain list, OData ``{"d": {"results": []}}`` or
-    ``{"value": []}``, or a HAL list ``{"_embedded": {"<wrapper>": []}}``."""
+    """The list of API objects in a dump: a plain list, OData ``{"d": {"results": []}}``, one
+    OData entity ``{"d": {...}}`` or ``{"value": []}``, or a HAL list
+    ``{"_embedded": {"<wrapper>": []}}``."""
     obj = loaded.json
-    if isinstance(obj, dict) and "d" in obj:
+    if isinstance(obj, dict) and set(obj) == {"d"}:
         obj = obj["d"]
-        if isinstance(obj, dict) and "results" in obj:
+        if isinstance(obj, dict) and isinstance(obj.get("results"), list):
             obj = obj["results"]
+        elif isinstance(obj, dict):
+            obj = [obj]
     elif isinstance(obj, dict) and "_embedded" in obj:
         embedded = obj["_embedded"]
         obj = next((embedded[w] for w in wrappers if w in embedded), None)
@@ -277,17 +304,104 @@ def json_records(loaded: Loaded, *wrappers: str) -> list[dict] | None:
 
 
 def flatten(records: list[dict]) -> pd.DataFrame:
-    """API objects as a table of strings, nested keys joined with dots, rows numbered from 1."""
-    frame = pd.json_normalize(records, sep=".")
-    for column in frame.columns:
-        values = frame[column]
-        nested = values.map(lambda v: isinstance(v, list | dict))
-        text = values.where(values.notna(), "").astype("str")
-        if nested.any():
-            text = text.where(~nested, values[nested].map(json.dumps))
-        frame[column] = text.replace({"None": "", "nan": ""})
+    """API objects as a table of strings, nested keys joined with dots, lists kept as JSON text,
+    rows numbered from 1. Each value is the text the file holds: no column goes through a float
+    (pandas' ``json_normalize`` turns whole numbers in a column with gaps into ``1.5e+17``)."""
+    rows = [dict(_flat_items(record, "")) for record in records]
+    frame = pd.DataFrame(rows, dtype="object").fillna("").astype("str")
     frame.index = pd.RangeIndex(1, len(frame) + 1)
     return frame
+
+
+def _flat_items(obj: dict, prefix: str) -> Iterable[tuple[str, str]]:
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from _flat_items(value, name + ".")
+        else:
+            yield name, as_text(value)
+
+
+def as_text(value: object) -> str:
+    """One JSON value as text: a number as written, true/false as ``True``/``False`` (as they
+    always were here), null as empty, a list or object as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        return _dumps(value)
+    return str(value)
+
+
+def _dumps(value: object) -> str:
+    """JSON text with each number written as the file wrote it."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))}: {_dumps(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_dumps(v) for v in value) + "]"
+    return str(value) if isinstance(value, Number) else json.dumps(value)
+
+
+# A JSON number longer than this is no identifier or amount of any service read here; the limit
+# also keeps Python's 4,300-digit conversion limit and huge exponents out of reach.
+MAX_NUMBER_CHARS = 100
+# API objects nest a handful of levels (Mollie's settlement periods are the deepest, at six).
+MAX_JSON_DEPTH = 64
+_JSON_EXPECTED = "a JSON dump of API objects"
+
+
+class Number(str):
+    """A JSON number exactly as the file writes it (``246813579012345678``, ``100.0``): never
+    a float, which would keep 17 digits at most."""
+
+
+class _BadNumber(ValueError):
+    pass
+
+
+def _number(text: str) -> Number:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _BadNumber(f"a number of {len(text)} characters")
+    return Number(text)
+
+
+def _constant(name: str) -> None:
+    raise _BadNumber(f"{name}, which is no JSON number")
+
+
+def parse_json(path: Path, text: str) -> object:
+    """A JSON document, every number a :class:`Number`; refused with the line when it
+    is no JSON, holds ``NaN``/``Infinity`` or an endless number, or nests too deep."""
+    try:
+        obj = json.loads(text, parse_float=_number, parse_int=_number, parse_constant=_constant)
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"not valid JSON ({exc.msg})", row=exc.lineno,
+                         expected=_JSON_EXPECTED) from None
+    except _BadNumber as exc:
+        raise InputError(path, f"holds {exc}", row=_number_line(text),
+                         expected=f"numbers of at most {MAX_NUMBER_CHARS} characters") from None
+    except RecursionError:
+        obj = None
+    if obj is None and text.strip() != "null" or _too_deep(obj):
+        raise InputError(path, f"nests objects or lists more than {MAX_JSON_DEPTH} levels deep",
+                         expected=_JSON_EXPECTED)
+    return obj
+
+
+def _number_line(text: str) -> int | None:
+    """The line of the first over-long number or NaN/Infinity, for the message."""
+    pattern = rf"[-+\d.eE]{{{MAX_NUMBER_CHARS + 1},}}|\b(?:NaN|-?Infinity)\b"
+    found = re.search(pattern, text)
+    return text.count("\n", 0, found.start()) + 1 if found else None
+
+
+def _too_deep(obj: object) -> bool:
+    level = [obj]
+    for _ in range(MAX_JSON_DEPTH):
+        level = [v for o in level if isinstance(o, dict | list)
+                 for v in (o.values() if isinstance(o, dict) else o)]
+        if not level:
+            return False
+    return True
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,6 +25,9 @@ Exports read here (menu paths from third-party guides where said, otherwise infe
 from __future__ import annotations
 
 import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from xml.etree.ElementTree import Element
 
@@ -32,7 +35,7 @@ import pandas as pd
 
 from workbench import headers
 from workbench.errors import InputError
-from workbench.model import ExportKind, Extract
+from workbench.model import FIELDS, ExportKind, Extract
 from workbench.sources import _common, _xaf, _xml
 
 SERVICE = "exact"
@@ -40,98 +43,52 @@ OTHER = headers.KNOWN_WITHOUT_FIELD
 
 XML = ExportKind(SERVICE, "xml", "Exact Online eExact XML export (Accounts, Invoices)")
 XAF = ExportKind(SERVICE, "xaf", "Exact Online XAF 3.2 auditfile")
-API_ACCOUNTS = ExportKind(SERVICE, "api_accounts", "Exact Online REST crm/Accounts JSON dump")
-API_CONTACTS = ExportKind(SERVICE, "api_contacts", "Exact Online REST crm/Contacts JSON dump")
-API_SALES_INVOICES = ExportKind(SERVICE, "api_sales_invoices",
-                                "Exact Online REST salesinvoice/SalesInvoices JSON dump")
-_API_KINDS = (API_ACCOUNTS, API_CONTACTS, API_SALES_INVOICES)
+
+# --------------------------------------------------------------------------------------------
+# REST entities: the field names are reviewed data; a name not listed stays in raw and shows as
+# unmapped.
+
+
+@dataclass(frozen=True)
+class _Entity:
+    """How one REST entity maps (``config/headers/exact_api.toml``)."""
+
+    kind: ExportKind
+    odata_type: str
+    needed: frozenset[str]
+    some: frozenset[str]
+    doc_type: str
+    fields: dict[str, str]  # name -> canonical field or "other"
+
+
+def _entities() -> dict[str, _Entity]:
+    """The reviewed REST field names per entity, checked against the canonical model."""
+    where = "workbench/config/headers/exact_api.toml"
+    text = (resources.files("workbench") / "config" / "headers" / "exact_api.toml").read_text("utf-8")
+    out = {}
+    for name, table in tomllib.loads(text).items():
+        fields = table.get("fields", {})
+        unknown = [f for f in fields if f not in FIELDS]
+        if unknown or not table.get("evidence") or not table.get("needed"):
+            raise headers.MappingError(f"{where}: [{name}] needs evidence, needed keys and "
+                                       f"canonical fields (not {unknown})")
+        names = {n: f for f, listed in fields.items() for n in listed}
+        names.update(dict.fromkeys(table.get("other", []), OTHER))
+        kind = ExportKind(SERVICE, f"api_{name}", table["title"])
+        out[kind.name] = _Entity(kind, table.get("odata_type", ""), frozenset(table["needed"]),
+                                 frozenset(table.get("some", [])), table["doc_type"], names)
+    return out
+
+
+_API = _entities()
+API_ACCOUNTS, API_CONTACTS, API_SALES_INVOICES = (
+    _API[n].kind for n in ("api_accounts", "api_contacts", "api_sales_invoices"))
+_API_KINDS = tuple(e.kind for e in _API.values())
 
 KINDS: list[ExportKind] = [t.kind for t in headers.tables(SERVICE)] + [XML, XAF, *_API_KINDS]
 FORMATS: dict[str, tuple[str, ...]] = {
     **{t.kind.name: t.formats for t in headers.tables(SERVICE)},
     XML.name: ("xml",), XAF.name: ("xml",), **{k.name: ("json",) for k in _API_KINDS},
-}
-
-# --------------------------------------------------------------------------------------------
-# REST field names (exactonline/exactonline-api-dotnet-client, CRM/Account.cs, CRM/Contact.cs,
-# SalesInvoice/SalesInvoice.cs; BSN on Account from Exact's REST reference). Fields not listed
-# stay in raw and show as unmapped.
-
-_AUDIT = ["Created", "Creator", "Modified", "Modifier", "Division"]
-# Who in the firm created or changed a record, and other staff named on it: people other than
-# the party, so their names are personal data of their own (never the party's ``name``).
-_STAFF = {"CreatorFullName": "other_name", "ModifierFullName": "other_name"}
-_API_FIELDS: dict[str, dict[str, str]] = {
-    API_ACCOUNTS.name: {
-        "ID": "party_key", "Code": "customer_number", "Name": "name", "AddressLine1": "street",
-        "Postcode": "postcode", "City": "city", "Country": "country", "Phone": "phone",
-        "Email": "email", "ChamberOfCommerce": "kvk_number", "VATNumber": "vat_number",
-        "BSN": "bsn", "Remarks": "notes",
-        "AddressLine2": "street", "AddressLine3": "street", "Fax": "phone",
-        "SearchCode": "search_code", "Website": "website", "TradeName": "company",
-        "Language": "language", "LanguageDescription": "language",
-        "AccountManagerFullName": "other_name", "Latitude": "other_address",
-        "Longitude": "other_address", **_STAFF,
-        **dict.fromkeys([
-            "State", "StateName", "CountryName", "PhoneExtension", "Status", "CustomerSince",
-            "MainContact", "RSIN", "OINNumber", "GlnNumber", "DunsNumber", "EORINumber",
-            "IsSales", "IsSupplier", "IsAnonymised", "IsBlocked", "Type", "AccountManager",
-            "InvoicingMethod", "StartDate", "EndDate", *_AUDIT], OTHER),
-    },
-    API_CONTACTS.name: {
-        "ID": "party_key", "Account": "organisation_key", "AccountName": "company",
-        "FullName": "name", "FirstName": "given_name", "MiddleName": "name_prefix",
-        "LastName": "family_name", "Initials": "initials", "BirthDate": "birth_date",
-        "Email": "email", "BusinessEmail": "email", "Phone": "phone", "Mobile": "phone",
-        "BusinessPhone": "phone", "BusinessMobile": "phone", "SocialSecurityNumber": "bsn",
-        "Gender": "gender", "AddressStreet": "street", "Postcode": "postcode", "City": "city",
-        "Country": "country", "Notes": "notes",
-        # the contact's own birth (maiden) name; the current name wins (see _SECONDARY)
-        "BirthName": "family_name", "BirthNamePrefix": "name_prefix",
-        "AddressStreetNumber": "street", "AddressStreetNumberSuffix": "street",
-        "AddressLine2": "street", "BusinessFax": "phone", "MarketingNotes": "notes",
-        "Title": "title", "JobTitleDescription": "job_title", "Nationality": "nationality",
-        "Language": "language", "BirthPlace": "birth_place", "PartnerName": "other_name",
-        "PartnerNamePrefix": "other_name", "IdentificationDate": "identity_document",
-        "IdentificationDocument": "identity_document", "Picture": "picture",
-        "PictureName": "picture", "PictureUrl": "picture", "PictureThumbnailUrl": "picture",
-        **_STAFF,
-        **dict.fromkeys([
-            "AccountCode", "State", "PhoneExtension", "BusinessPhoneExtension",
-            "IdentificationUser", "AllowMailing", "IsMailingExcluded", "IsAnonymised",
-            "IsMainContact", "HID", "Person", "StartDate", "EndDate", *_AUDIT], OTHER),
-    },
-    API_SALES_INVOICES.name: {
-        "InvoiceID": "doc_key", "InvoiceNumber": "reference", "InvoiceTo": "party_key",
-        "InvoiceToName": "name", "InvoiceDate": "date", "DueDate": "due_date",
-        "AmountDC": "amount", "Currency": "currency", "Description": "description",
-        "Status": "status",
-        # people and addresses on the invoice other than the invoiced party
-        **dict.fromkeys([
-            "InvoiceToContactPersonFullName", "OrderedByName", "OrderedByContactPersonFullName",
-            "DeliverToName", "DeliverToContactPersonFullName", "SalesPersonFullName"],
-            "other_name"),
-        "DeliverToAddress": "other_address", "Remarks": "description", **_STAFF,
-        **dict.fromkeys([
-            "InvoiceToContactPerson", "OrderedBy", "OrderedByContactPerson", "DeliverTo",
-            "DeliverToContactPerson", "AmountFC", "AmountDiscount", "VATAmountDC",
-            "VATAmountFC", "StatusDescription", "YourRef", "PaymentReference",
-            "PaymentCondition", "PaymentConditionDescription", "Journal", "Type",
-            "TypeDescription", "OrderDate", "OrderNumber", "SalesPerson", *_AUDIT], OTHER),
-    },
-}
-# The keys a dump must have to be taken for each kind (without $select Exact sends them all).
-_API_SIGNATURE = {
-    API_SALES_INVOICES.name: ({"InvoiceID", "InvoiceTo"}, {"InvoiceToName", "AmountDC"}),
-    API_CONTACTS.name: ({"ID", "Account"}, {"FirstName", "LastName", "SocialSecurityNumber",
-                                            "BusinessEmail"}),
-    API_ACCOUNTS.name: ({"ID", "Name"}, {"ChamberOfCommerce", "VATNumber", "SearchCode",
-                                         "CustomerSince"}),
-}
-_ODATA_TYPES = {
-    "Exact.Web.Api.Models.Account": API_ACCOUNTS.name,
-    "Exact.Web.Api.Models.Contact": API_CONTACTS.name,
-    "Exact.Web.Api.Models.SalesInvoice": API_SALES_INVOICES.name,
 }
 
 # --------------------------------------------------------------------------------------------
@@ -336,12 +293,14 @@ def _api_kind(loaded: _common.Loaded) -> ExportKind | None:
         return None
     metadata = records[0].get("__metadata")
     odata = metadata.get("type") if isinstance(metadata, dict) else None
-    if odata in _ODATA_TYPES:
-        return next(k for k in _API_KINDS if k.name == _ODATA_TYPES[odata])
+    by_type = [e.kind for e in _API.values() if e.odata_type and e.odata_type == odata]
+    if by_type:
+        return by_type[0]
     keys = set().union(*(r.keys() for r in records))
-    for name, (needed, some) in _API_SIGNATURE.items():
-        if needed <= keys and keys & some:
-            return next(k for k in _API_KINDS if k.name == name)
+    # the most specific signature first: a sales invoice also has an OrderNumber and OrderedBy
+    for entity in sorted(_API.values(), key=lambda e: -len(e.needed)):
+        if entity.needed <= keys and keys & entity.some:
+            return entity.kind
     return None
 
 
@@ -349,21 +308,21 @@ def _read_api(loaded: _common.Loaded, kind: ExportKind) -> Extract:
     records = _common.json_records(loaded)
     if records is None:
         raise InputError(loaded.path, "holds no list of API objects",
-                         expected=f'{kind.title}: a list or {{"d": {{"results": [...]}}}}')
-    needed = _API_SIGNATURE[kind.name][0]
+                         expected=f'{kind.title}: a list, {{"d": {{"results": [...]}}}} or one '
+                                  f'entity {{"d": {{...}}}}')
+    entity = _API[kind.name]
     keys = set().union(*(r.keys() for r in records))
-    if not needed <= keys:
-        raise InputError(loaded.path, f"lacks the fields {', '.join(sorted(needed - keys))}",
+    if not entity.needed <= keys:
+        raise InputError(loaded.path, f"lacks the fields {', '.join(sorted(entity.needed - keys))}",
                          expected=kind.title)
     raw = _common.flatten(records)
-    fields = _API_FIELDS[kind.name]
-    column_map = {c: fields.get(c, OTHER if _odata_plumbing(c) else None) for c in raw.columns}
+    column_map = {c: entity.fields.get(c, OTHER if _odata_plumbing(c) else None) for c in raw.columns}
     canon = _common.canonical_frame(raw, _prefer(column_map), loaded.path)
     if kind == API_CONTACTS:
         canon["street"] = _street(raw, "Address", "StreetNumber", "StreetNumberSuffix")
     if kind == API_ACCOUNTS:
         canon = _organisations(canon)
-    parties, documents = _common.split(canon, "invoice")
+    parties, documents = _common.split(canon, entity.doc_type)
     return _common.finish(kind, raw, parties, documents, column_map)
 
 

@@ -14,15 +14,21 @@ Exports read here (Mollie Dashboard unless said otherwise):
 * credit-card mandate export CSV: sent by Mollie on request when you move to another payment
   provider; its full card numbers are masked to their last four digits on import, in the copy
   the workspace keeps too;
-* API dumps (JSON) of payments and customers as the Mollie API or ``mollie-api-python`` returns
-  them (a list, one object, or a page ``{"_embedded": {"payments": [...]}}``): not a dashboard
-  download, but what someone with the API key (*Developers* > *API keys*) can save.
+* API dumps (JSON) as the Mollie API v2 or ``mollie-api-python`` returns them: payments,
+  customers, orders, refunds, chargebacks, mandates, settlements, balance transactions,
+  subscriptions and payment links, as one object, a list, or a HAL page
+  (``{"count": 2, "_embedded": {"orders": [...]}, "_links": ...}``), with the objects embedded
+  in them (an order's lines, payments and refunds); recognised by the objects' ``resource``
+  field. The paths per resource are reviewed data (``config/headers/mollie_api.toml``). Not a
+  dashboard download, but what someone with the API key (*Developers* > *API keys*) can save.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+import tomllib
+from importlib import resources
 from pathlib import Path
 from xml.etree.ElementTree import Element
 
@@ -37,7 +43,7 @@ from workbench.sources import _common, _xml
 SERVICE = "mollie"
 MT940 = ExportKind(SERVICE, "mt940", "Mollie settlement / balance report MT940")
 CAMT053 = ExportKind(SERVICE, "camt053", "Mollie bank statement CAMT.053 XML")
-API_JSON = ExportKind(SERVICE, "api_json", "Mollie API dump of payments and customers (JSON)")
+API_JSON = ExportKind(SERVICE, "api_json", "Mollie API dump (JSON)")
 _TABLES = headers.tables(SERVICE)
 KINDS: list[ExportKind] = [*(t.kind for t in _TABLES), MT940, CAMT053, API_JSON]
 FORMATS: dict[str, tuple[str, ...]] = {
@@ -54,9 +60,9 @@ _TRANSACTION_TYPES = {t: t for t in ("payment", "refund", "chargeback", "fee")}
 def detect(path: Path, mappings: headers.MappingsLike = None) -> ExportKind | None:
     loaded = _common.load(path)
     if loaded.format == "mt940":
-        return MT940 if _MOLLIE_MT940.search(_unwrapped(loaded.text)) else None
+        return MT940 if owns_mt940(loaded) else None
     if loaded.format == "xml":
-        return CAMT053 if _CAMT053_ROOT.fullmatch(_xml.root_tag(loaded)) else None
+        return CAMT053 if owns_camt053(loaded) else None
     if loaded.format == "json":
         return API_JSON if _api_objects(loaded) is not None else None
     return _common.table_kind(loaded, SERVICE, mappings)
@@ -196,8 +202,25 @@ def _mask_bytes(loaded: _common.Loaded, replacements: dict[str, str]) -> bytes:
 # MT940
 
 
-# Mollie's ABN AMRO account in :25:, or Mollie payment, refund or chargeback ids in :86:.
-_MOLLIE_MT940 = re.compile(r"ABNA052459095\d|/EREF/(?:tr|re|chb)_[0-9A-Za-z]")
+# Mollie's ABN AMRO account as the statement's own (:25:), or Mollie payment, refund or
+# chargeback ids as end-to-end references. A house bank's statement names Mollie's account only
+# as a counterparty (a payout), and Mollie's ids never: workbench.sources.bank reads those.
+_MOLLIE_ACCOUNT = re.compile(r"^:25:\s*(?:NL\d{2})?ABNA052459095\d", re.M)
+_MOLLIE_IDS = re.compile(r"/EREF/(?:tr|re|chb)_[0-9A-Za-z]")
+_MOLLIE_CAMT = re.compile(rb"<(?:\w+:)?EndToEndId>\s*(?:tr|re|chb)_[0-9A-Za-z]|<(?:\w+:)?Acct>\s*"
+                          rb"<(?:\w+:)?Id>\s*<(?:\w+:)?IBAN>\s*NL\d{2}ABNA052459095\d")
+
+
+def owns_mt940(loaded: _common.Loaded) -> bool:
+    """Whether an MT940 file is Mollie's own settlement or balance report."""
+    return loaded.format == "mt940" and bool(
+        _MOLLIE_ACCOUNT.search(loaded.text) or _MOLLIE_IDS.search(_unwrapped(loaded.text)))
+
+
+def owns_camt053(loaded: _common.Loaded) -> bool:
+    """Whether a CAMT.053 file is Mollie's own statement: Mollie's ids as end-to-end references
+    or Mollie's account as the statement's own."""
+    return bool(_CAMT053_ROOT.fullmatch(_xml.root_tag(loaded)) and _MOLLIE_CAMT.search(loaded.data))
 _SEPA_CODES = ["TRTP", "IBAN", "BIC", "NAME", "REMI", "EREF", "MARF", "CSID", "PURP", "ADDR",
                "ORDP", "BENM", "ULTD", "ULTC", "ID"]
 _SEPA_FIELD = "/{code}/(.*?)(?=/(?:" + "|".join(_SEPA_CODES) + ")/|$)"
@@ -254,8 +277,14 @@ def _mt940(loaded: _common.Loaded) -> Extract:
             raw[f"/{code}/"] = values.fillna("").str.strip()
     column_map, priority = _rule_map(list(raw.columns), _MT940_RULES, _MT940_OTHER)
     canon = _common.canonical_frame(raw, priority, loaded.path)
-    doc_key = _col(canon, "doc_key")
+    doc_key = _col(canon, "doc_key").mask(_col(canon, "doc_key").str.upper().eq("NOTPROVIDED"), "")
+    canon["doc_key"] = doc_key
     canon["reference"] = doc_key.where(doc_key.ne(""), _col(canon, "reference"))
+    # Money out without a Mollie id is Mollie's own line (the payout to the merchant's account,
+    # Mollie B.V.'s fees): its counterparty is the merchant or Mollie, no client.
+    own = ~doc_key.str.match(r"(?:tr|re|chb)_") & canon["amount"].lt(0)
+    for field in [c for c in canon.columns if FIELDS[c].table == "party"]:
+        canon[field] = canon[field].mask(own, "")
     parties, documents = _common.split(canon)
     documents["doc_type"] = _doc_types(doc_key, "bank_line")
     return _common.finish(MT940, raw, parties, documents, column_map)
@@ -384,100 +413,170 @@ def _counterparty_view(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
 
 
 # --------------------------------------------------------------------------------------------
-# API JSON (payments and customers)
+# API JSON (every resource that names a person, and the money documents around them)
 
 
-_RESOURCES = ("payment", "customer")
-_ADDRESS = [("street", "streetAndNumber"), ("postcode", "postalCode"), ("city", "city"),
-            ("country", "country")]
-_PAYMENT_RULES = [
-    ("doc_key", "id"), ("date", "createdAt"), ("amount", "amount.value"),
-    ("currency", "amount.currency"), ("status", "status"), ("description", "description"),
-    ("payment_method", "method"), ("reference", "settlementId"),
-    ("name", "details.consumerName"), ("name", "details.cardHolder"),
-    ("given_name", "billingAddress.givenName"), ("family_name", "billingAddress.familyName"),
-    ("company", "billingAddress.organizationName"),
-    ("iban", "details.consumerAccount"), ("bic", "details.consumerBic"),
-    ("email", "details.billingEmail"), ("email", "billingAddress.email"),
-    ("phone", "billingAddress.phone"), ("card_number", "details.cardNumber"),
-    ("customer_number", "customerId"),
-    *[(f, f"{where}.{key}") for where in ("billingAddress", "shippingAddress",
-                                          "details.shippingAddress") for f, key in _ADDRESS],
-    ("country", "countryCode"), ("language", "locale"),
-]
-# Known columns without personal data. ``details.cardFingerprint`` and ``details.paypalPayerId``
-# are left out on purpose: each identifies the payer across payments, no canonical field fits,
-# so they show as unmapped for review (like the merchant's ``metadata``).
-_PAYMENT_OTHER = (
-    r"_links\..*|_embedded\..*|resource|mode|isCancelable|authorizedAt|paidAt|canceledAt|expiredAt"
-    r"|failedAt|expiresAt|profileId|sequenceType|(?:redirect|cancel|webhook)Url|mandateId|subscriptionId"
-    r"|orderId|restrictPaymentMethodsToCountry|countryCode"
-    r"|(?:amount\w+|settlementAmount|applicationFee\.amount|details\.paypalFee)\.(?:value|currency)"
-    r"|details\.(?:bankName|bankAccount|bankBic|transferReference|cardCountryCode"
-    r"|cardLabel|cardAudience|cardSecurity|feeRegion|failureReason|failureMessage|wallet"
-    r"|paypalReference|sellerProtection|signatureDate|mandateReference|bankReason"
-    r"|bankReasonCode|endToEndIdentifier|batchReference|fileReference|creditorIdentifier|dueDate"
-    r"|qrCode\..*)"
-)
-_CUSTOMER_RULES = [("customer_number", "id"), ("name", "name"), ("email", "email"),
-                   ("language", "locale")]
-_CUSTOMER_OTHER = r"_links\..*|resource|mode|createdAt"
+@dataclasses.dataclass(frozen=True)
+class _Resource:
+    """How one Mollie API resource maps (``config/headers/mollie_api.toml``)."""
+
+    name: str
+    plural: str
+    doc_type: str
+    party: str
+    sign: int
+    rules: list[tuple[str, str]]
+    other: str
+
+
+def _resources() -> dict[str, _Resource]:
+    """The reviewed field paths per resource, checked against the canonical model."""
+    where = "workbench/config/headers/mollie_api.toml"
+    data = tomllib.loads((resources.files("workbench") / "config" / "headers" / "mollie_api.toml")
+                         .read_text("utf-8"))
+    out = {}
+    for name, table in data.items():
+        fields = table.get("fields", {})
+        unknown = [f for f in fields if f not in FIELDS]
+        if unknown or not table.get("evidence") or table.get("party", "") not in _PARTY_ROLES:
+            raise headers.MappingError(f"{where}: [{name}] needs evidence, a known party role and "
+                                       f"canonical fields (not {unknown})")
+        rules = [(f, re.escape(path)) for f, paths in fields.items() for path in paths]
+        out[name] = _Resource(name, table["plural"], table["doc_type"], table.get("party", ""),
+                              table.get("sign", 1), rules, "|".join(table.get("other", [])))
+    return out
+
+
+_PARTY_ROLES = ("", "customer", "consumer")
+# What tells one paying person from another; the customer id links them, it is not them.
+_CONSUMER = [f for f in dict.fromkeys([*_common.PARTY_KEY_CONTENT, "card_number"])
+             if f != "customer_number"]
+_API = _resources()
+_EMBEDDED = "embedded in"  # the raw column naming the object an embedded object came in
 
 
 def _api_objects(loaded: _common.Loaded) -> list[dict] | None:
-    """The API objects in a dump when all are payments or customers, else None."""
+    """The top-level API objects of a dump when they are Mollie's (each has a ``resource``), as
+    one object, a list, or a HAL page (``_embedded`` holding one list, ``count``, ``_links``)."""
     obj = loaded.json
-    if isinstance(obj, dict) and "resource" in obj:  # one object (it may embed refunds)
-        return [obj]
-    records = _common.json_records(loaded, "payments", "customers")
-    if records and all(r.get("resource") in _RESOURCES for r in records):
-        return records
+    if isinstance(obj, dict) and isinstance(obj.get("_embedded"), dict) and "resource" not in obj:
+        lists = [v for v in obj["_embedded"].values() if isinstance(v, list)]
+        obj = lists[0] if len(lists) == 1 else None
+    elif isinstance(obj, dict):
+        obj = [obj]
+    if (isinstance(obj, list) and obj and all(isinstance(o, dict) for o in obj)
+            and all(isinstance(o.get("resource"), str) for o in obj)):
+        return obj
     return None
 
 
+def _api_records(objects: list[dict]) -> list[dict[str, str]]:
+    """Every object and, right after it, the objects embedded in it, flattened; an embedded
+    object names its parent (``order ord_...``) in the column ``embedded in``."""
+    rows: list[dict[str, str]] = []
+
+    def visit(obj: dict, parent: str) -> None:
+        children: list[dict] = []
+        own = {k: v for k, v in obj.items() if not _holds_objects(k, v, children)}
+        row = {_EMBEDDED: parent} if parent else {}
+        row.update(_common.flatten([own]).iloc[0].to_dict() if own else {})
+        rows.append(row)
+        for child in children:
+            visit(child, f"{obj.get('resource', '')} {_common.as_text(obj.get('id'))}".strip())
+
+    for obj in objects:
+        visit(obj, "")
+    return rows
+
+
+def _holds_objects(key: str, value: object, children: list[dict]) -> bool:
+    """Whether ``value`` holds API objects of their own (``lines``, ``_embedded``); if so they
+    are added to ``children``."""
+    values = list(value.values()) if key == "_embedded" and isinstance(value, dict) else [value]
+    items = [i for v in values for i in (v if isinstance(v, list) else [v])]
+    if not items or not all(isinstance(i, dict) and isinstance(i.get("resource"), str) for i in items):
+        return False  # plain data (an empty list, metadata): kept as a column
+    children.extend(items)
+    return True
+
+
 def _api_json(loaded: _common.Loaded) -> Extract:
-    records = _api_objects(loaded)
-    if records is None:
-        objects = _common.json_records(loaded, "payments", "customers")
-        row = next((i for i, r in enumerate(objects or [], 1) if r.get("resource") not in _RESOURCES),
-                   None)
-        raise InputError(loaded.path, f"object {row} is not a payment or customer" if row else
-                         "not a dump of Mollie API objects", row=row,
-                         expected='objects with "resource": "payment" or "customer", as a list, '
-                                  'one object, or {"_embedded": {"payments": [...]}}')
-    raw = _common.flatten(records)
-    parts = [_api_part(loaded, raw, resource) for resource in ("customer", "payment")
-             if raw["resource"].eq(resource).any()]
-    parties = pd.concat([p.parties for p in parts])  # a customer's own record wins its key
+    objects = _api_objects(loaded)
+    if objects is None:
+        raise InputError(loaded.path, "not a dump of Mollie API objects",
+                         expected='objects with a "resource" field, as a list, one object, or '
+                                  'a page {"_embedded": {"payments": [...]}}')
+    raw = pd.DataFrame(_api_records(objects), dtype="str").fillna("")
+    raw.index = pd.RangeIndex(1, len(raw) + 1)
+    unknown = sorted(set(raw["resource"]) - set(_API))
+    if unknown:
+        row = int(raw.index[raw["resource"].isin(unknown)][0])
+        raise InputError(loaded.path, f"holds Mollie {', '.join(map(repr, unknown))} objects, "
+                         "which the workbench does not read", row=row,
+                         expected="Mollie API objects of the resources " + ", ".join(_API))
+    # customers first: a customer's own record wins its key over a payment that names it
+    found = sorted((r for r in _API if raw["resource"].eq(r).any()),
+                   key=lambda r: _API[r].party != "customer")
+    parts = [_api_part(loaded, raw, _API[r]) for r in found]
+    parties = pd.concat([p.parties for p in parts])
     parties = parties[~parties["party_key"].duplicated()].sort_values("source_row")
+    documents = _inherit_parties(raw, pd.concat([p.documents for p in parts]).sort_values("source_row"))
     column_map = {c: _stronger(*(p.column_map.get(c) for p in parts)) for c in raw.columns}
-    return Extract(
-        API_JSON, raw, parties, pd.concat([p.documents for p in parts]), column_map,
-        pd.concat([p.identifiers for p in parts], ignore_index=True),
-    )
+    kind = dataclasses.replace(API_JSON, title=_title(found, column_map))
+    return Extract(kind, raw, parties, documents, column_map,
+                   pd.concat([p.identifiers for p in parts], ignore_index=True))
 
 
-def _api_part(loaded: _common.Loaded, raw: pd.DataFrame, resource: str) -> Extract:
-    """Payments or customers alone: each resource has its own meaning for ``id`` and ``createdAt``."""
-    rows = raw[raw["resource"].eq(resource)]
+def _title(found: list[str], column_map: dict[str, str | None]) -> str:
+    """The export's title naming what the file holds, and saying so when none of it is
+    personal data (a settlements list, chargebacks)."""
+    names = ", ".join(_API[r].plural.replace("_", " ") for r in found)
+    personal = any(f in FIELDS and FIELDS[f].personal for f in column_map.values())
+    return f"Mollie API dump (JSON) of {names}" + ("" if personal else "; it holds no personal data")
+
+
+def _api_part(loaded: _common.Loaded, raw: pd.DataFrame, resource: _Resource) -> Extract:
+    """The objects of one resource: each has its own meaning for ``id`` and ``createdAt``."""
+    rows = raw[raw["resource"].eq(resource.name)]
     columns = [c for c in rows.columns if rows[c].ne("").any()]
+    # a key the objects all leave null (a chargeback's reversedAt) is still known
+    empty, _ = _rule_map([c for c in rows.columns if c not in columns], resource.rules, resource.other)
     rows = rows[columns]
-    rules, other = ((_PAYMENT_RULES, _PAYMENT_OTHER) if resource == "payment"
-                    else (_CUSTOMER_RULES, _CUSTOMER_OTHER))
-    column_map, priority = _rule_map(columns, [(f, re.escape(p)) for f, p in rules], other)
+    column_map, priority = _rule_map(columns, resource.rules, resource.other)
     canon = _common.canonical_frame(rows, priority, loaded.path)
-    if resource == "customer":
-        parties, _ = _common.split(canon)
-        return _common.finish(API_JSON, rows, parties, canon.iloc[:0, :0], column_map)
-    canon = _paypal_email(canon)
-    # The consumer who paid is the payment's party; the Mollie customer is linked through
-    # customer_number, and takes the payment when no consumer details are known.
-    consumer = _common.content_key(canon, [*_common.PARTY_KEY_CONTENT, "card_number"])
-    canon["party_key"] = consumer
+    if "amount" in canon.columns and resource.sign < 0:
+        canon["amount"] = -canon["amount"].abs()
+    if resource.party == "consumer":
+        canon = _paypal_email(canon)
+        # The person named in the object is its party; the Mollie customer is linked through
+        # customer_number, and is the party when no such person is named.
+        consumer = _common.content_key(canon, _CONSUMER)
+        canon["party_key"] = consumer.where(consumer.ne(""), _col(canon, "customer_number"))
     parties, documents = _common.split(canon)
-    documents["party_key"] = consumer.where(consumer.ne(""), _col(canon, "customer_number"))
-    documents["doc_type"] = _doc_types(_col(canon, "doc_key"), "payment")
-    return _common.finish(API_JSON, rows, parties, documents, column_map)
+    if resource.doc_type:
+        documents["doc_type"] = resource.doc_type
+        if resource.name == "payment":
+            documents["doc_type"] = _doc_types(_col(canon, "doc_key"), "payment")
+    else:
+        documents = canon.iloc[:0, :0]
+    extract = _common.finish(API_JSON, rows, parties, documents, column_map)
+    return dataclasses.replace(extract, column_map={**empty, **column_map})
+
+
+def _inherit_parties(raw: pd.DataFrame, documents: pd.DataFrame) -> pd.DataFrame:
+    """An embedded object without a party of its own (an order's lines, a refund in a payment)
+    belongs to the party of the object it came in."""
+    if documents.empty or _EMBEDDED not in raw.columns:
+        return documents
+    own = (raw["resource"] + " " + _col(raw, "id")).str.strip()
+    parent = raw[_EMBEDDED].reindex(documents["source_row"]).to_numpy()
+    key_of = dict(zip(own.reindex(documents["source_row"]).to_numpy(), documents["party_key"], strict=True))
+    keys = documents["party_key"].copy()
+    for _ in range(3):  # an order's refund's lines are three levels down
+        fill = keys.eq("")
+        keys = keys.mask(fill, pd.Series(parent, index=keys.index).map(key_of).fillna(""))
+        key_of.update(zip(own.reindex(documents["source_row"]).to_numpy(), keys, strict=True))
+    return documents.assign(party_key=keys)
 
 
 def _stronger(*targets: str | None) -> str | None:

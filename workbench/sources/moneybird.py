@@ -9,9 +9,13 @@ Exports read here (MoneyBird web app unless said otherwise):
 * sales invoices export: the *Facturen* list > *Exporteren*, Excel or CSV (menu and columns
   inferred: MoneyBird documents only the contacts export); one row per invoice, pointing at
   the contact by its customer number;
-* API dumps: ``GET /api/v2/<administration>/contacts.json`` and ``.../sales_invoices.json``
-  saved as JSON (a list of objects). A contact's ``contact_people`` become parties of their own
-  that belong to the contact; a sales invoice carries a snapshot of its contact;
+* API dumps: ``GET /api/v2/<administration>/contacts.json``, ``.../sales_invoices.json`` and
+  ``.../financial_mutations.json`` saved as JSON (a list of objects, or one object). A
+  contact's ``contact_people`` become parties of their own that belong to the contact; a sales
+  invoice carries a snapshot of its contact, and its ``contact_person`` is another person named
+  on the invoice; a financial mutation (a bank line) names the counterparty
+  (``contra_account_name``, ``contra_account_number``), who is its party. A contact with a
+  company name, KvK or VAT number is an organisation;
 * XAF auditfile: *Rapporteren* > *Resultatenrekening* > export as auditfile (XAF 3.2, per a
   third-party guide), the tax office's audit file with the relations and journal lines;
   recognised as MoneyBird's only when its ``header/softwareDesc`` names MoneyBird.
@@ -32,11 +36,13 @@ SERVICE = "moneybird"
 API_CONTACTS = ExportKind(SERVICE, "api_contacts", "MoneyBird API contacts (JSON dump)")
 API_SALES_INVOICES = ExportKind(SERVICE, "api_sales_invoices",
                                 "MoneyBird API sales invoices (JSON dump)")
+API_FINANCIAL_MUTATIONS = ExportKind(SERVICE, "api_financial_mutations",
+                                     "MoneyBird API financial mutations (JSON dump)")
 XAF = ExportKind(SERVICE, "xaf", "MoneyBird XAF auditfile")
-KINDS: list[ExportKind] = [t.kind for t in headers.tables(SERVICE)] + [
-    API_CONTACTS, API_SALES_INVOICES, XAF]
+_API_KINDS = (API_CONTACTS, API_SALES_INVOICES, API_FINANCIAL_MUTATIONS)
+KINDS: list[ExportKind] = [t.kind for t in headers.tables(SERVICE)] + [*_API_KINDS, XAF]
 FORMATS: dict[str, tuple[str, ...]] = {t.kind.name: t.formats for t in headers.tables(SERVICE)} | {
-    API_CONTACTS.name: ("json",), API_SALES_INVOICES.name: ("json",), XAF.name: ("xml",)}
+    **{k.name: ("json",) for k in _API_KINDS}, XAF.name: ("xml",)}
 
 # Keys that only MoneyBird's API objects have together (verified in picqer Contact.php and
 # SalesInvoice.php); FactuurSturen's and Exact's API names differ.
@@ -48,6 +54,32 @@ _PERSON_FIELDS = {"id": "party_key", "firstname": "given_name", "lastname": "fam
                   "phone": "phone", "email": "email", "department": "job_title"}
 _PERSON_OTHER = {"contact_id", "administration_id", "created_at", "updated_at", "version"}
 PERSON = "contact_people."
+# The contact person an invoice is addressed to (``contact_person``, same fields as above): a
+# person at the client other than the invoiced contact. Kept as personal data of the invoice
+# (other_name, other_address), not merged into the contact's party: the contacts dump holds the
+# same person as a party of their own (``contact_people``, keyed by the id the invoice names in
+# ``contact_person_id``). REAL: api-getSalesInvoices.json (moneybird-dotnet) has it null on one
+# invoice and filled (firstname, lastname, phone, email, department) on another.
+_INVOICE_PERSON = {"firstname": "other_name", "lastname": "other_name", "phone": "other_address",
+                   "email": "other_address", "department": "job_title"}
+# Financial mutations (bank lines), ``GET /financial_mutations``: field names VERIFIED-DOC
+# (developer.moneybird.com/api/financial_mutations) and REAL (moneybird-dotnet's
+# getFinancialMutations.json: id and financial_account_id as 18-digit strings, amount "100.0",
+# date, message, contra_account_name null, contra_account_number "", state, settlement_state,
+# amount_open, sepa_fields null, version 1784283537 as a JSON integer). The counterparty's name
+# and account number are the party (its holder and IBAN). ``sepa_fields`` (SEPA remittance
+# details that may name people) and ``payments`` stay for review.
+_MUTATION_FIELDS = {
+    "id": "doc_key", "date": "date", "amount": "amount", "currency": "currency",
+    "message": "description", "state": "status", "contra_account_name": "account_holder",
+    "contra_account_number": "iban", "account_servicer_transaction_id": "reference",
+    **dict.fromkeys([
+        "administration_id", "code", "settlement_state", "amount_open", "batch_reference",
+        "financial_account_id", "original_amount", "created_at", "updated_at", "version",
+        "financial_statement_id", "processed_at", "ledger_account_bookings"],
+        headers.KNOWN_WITHOUT_FIELD),
+}
+_MUTATION_KEYS = {"contra_account_name", "contra_account_number", "financial_account_id"}
 
 
 def detect(path: Path, mappings: headers.MappingsLike = None) -> ExportKind | None:
@@ -67,12 +99,14 @@ def read(path: Path, kind: ExportKind | None = None, mappings: headers.MappingsL
                                    mismatch="a {upper} file is not a {title}")
     if kind == XAF:
         return _xaf.read(loaded, XAF)
-    if kind in (API_CONTACTS, API_SALES_INVOICES):
+    if kind in _API_KINDS:
         records = _common.json_records(loaded, "contacts", "sales_invoices")
         if _json_kind(records) != kind:
             raise InputError(path, f"not a {kind.title}",
-                             expected="a JSON list of MoneyBird API objects as "
-                             "GET /contacts.json or /sales_invoices.json returns them")
+                             expected="a JSON list of MoneyBird API objects as GET /contacts.json, "
+                             "/sales_invoices.json or /financial_mutations.json returns them")
+        if kind == API_FINANCIAL_MUTATIONS:
+            return _api_financial_mutations(loaded, records)
         contacts = _table("contacts", mappings)
         if kind == API_CONTACTS:
             return _api_contacts(loaded, records, contacts)
@@ -89,6 +123,8 @@ def _json_kind(records: list[dict] | None) -> ExportKind | None:
         return API_CONTACTS
     if {"invoice_id", "contact_id"} <= keys and keys & _INVOICE_KEYS:
         return API_SALES_INVOICES
+    if {"id", "amount", "date", *_MUTATION_KEYS} <= keys:
+        return API_FINANCIAL_MUTATIONS
     return None
 
 
@@ -121,6 +157,7 @@ def _api_contacts(loaded: _common.Loaded, records: list[dict], table: headers.He
     number = canon.get("customer_number", pd.Series("", index=raw.index, dtype="str"))
     canon["party_key"] = canon.get("party_key", number).where(lambda k: k.ne(""), number)
     canon["organisation_key"] = pd.Series(owners, index=raw.index, dtype="str")
+    canon = _organisations(canon, raw["record"].eq("contact"))
     parties, documents = _common.split(canon)
     return _common.finish(API_CONTACTS, raw, parties, documents, column_map)
 
@@ -137,9 +174,10 @@ def _api_sales_invoices(loaded: _common.Loaded, records: list[dict], table: head
     """Invoices with their contact snapshot (``contact.*``) as the party; the description is
     the text of the invoice lines, or of the notes when there are no lines."""
     raw = _common.flatten(records)
-    column_map = {c: _snapshot_field(c, contacts) if c.startswith("contact.") else table.column_map([c])[c]
-                  for c in raw.columns}
-    canon = _common.canonical_frame(raw, column_map, loaded.path)
+    column_map = {c: _snapshot_field(c, contacts) if c.startswith("contact.")
+                  else _invoice_person_field(c) if c.startswith("contact_person")
+                  else table.column_map([c])[c] for c in raw.columns}
+    canon = _organisations(_common.canonical_frame(raw, column_map, loaded.path))
     if "notes" in canon.columns:
         canon["notes"] = _notes([(r.get("contact") or {}).get("notes") for r in records], canon["notes"])
     if "description" in canon.columns:
@@ -148,6 +186,35 @@ def _api_sales_invoices(loaded: _common.Loaded, records: list[dict], table: head
         canon["description"] = lines.where(lines.ne(""), notes).astype("str")
     parties, documents = _common.split(canon, "invoice")
     return _common.finish(API_SALES_INVOICES, raw, parties, documents, column_map)
+
+
+def _invoice_person_field(column: str) -> str | None:
+    leaf = column.removeprefix("contact_person.")
+    if leaf in _INVOICE_PERSON:
+        return _INVOICE_PERSON[leaf]
+    known = _PERSON_OTHER | {"id", "contact_person", "contact_person_id"}  # an empty one: null
+    return headers.KNOWN_WITHOUT_FIELD if leaf in known else None
+
+
+def _organisations(canon: pd.DataFrame, contacts: pd.Series | None = None) -> pd.DataFrame:
+    """A contact with a company name, KvK or VAT number is an organisation, also when a
+    person's name is filled in next to it (MoneyBird's attention-of name); ``contacts`` says
+    which rows are contacts (a contact person is always a person)."""
+    business = (_common.column(canon, "company").ne("") | _common.column(canon, "kvk_number").ne("")
+                | _common.column(canon, "vat_number").ne(""))
+    if contacts is not None:
+        business &= contacts
+    kinds = _common.party_type(canon)
+    return canon.assign(party_type=kinds.mask(business, "organisation"))
+
+
+def _api_financial_mutations(loaded: _common.Loaded, records: list[dict]) -> Extract:
+    """Bank lines with their counterparty (holder name and account) as the party."""
+    raw = _common.flatten(records)
+    column_map = {c: _MUTATION_FIELDS.get(c) for c in raw.columns}
+    canon = _common.canonical_frame(raw, column_map, loaded.path)
+    parties, documents = _common.split(canon, "bank_line")
+    return _common.finish(API_FINANCIAL_MUTATIONS, raw, parties, documents, column_map)
 
 
 def _snapshot_field(column: str, contacts: headers.HeaderTable) -> str | None:
