@@ -36,7 +36,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check workbench tests benchmarks
 
-# The benchmark of issue 7 (not part of `make test`): `make bench SCALE=0.1 ARGS="--repeat 3"`.
+# The benchmark (not part of `make test`): `make bench SCALE=0.1 ARGS="--repeat 3"`.
 # Figures go to reports/bench/; see README, "Benchmarks".
 SCALE ?= 1.0
 ARGS ?=

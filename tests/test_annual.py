@@ -182,6 +182,22 @@ def test_dpia_section_matches_the_assessment(ws, reg, fig) -> None:
     assert section["prior_consultation"]["required"] == assessment.prior_consultation["required"]
 
 
+def test_dpia_and_policy_sections_count_the_same_findings(ws, reg, fig) -> None:
+    """One set of figures: the DPIA's policy findings and the report's policy section come from
+    policy_audit.findings, and a DPIA written on its own counts the same."""
+    own = dpia.assess(ws, reg, today=TODAY, lang="en").policy_findings
+    expected = policy_audit.counts(own).to_dict("records")
+    assert fig.dpia["policy_counts"].to_dict("records") == expected
+    assert fig.policy["counts"].to_dict("records") == expected
+    assert list(fig.policy["findings"].claim_id) == [f.claim_id for f in own]
+
+
+def test_dpia_section_keeps_current_and_target_levels_apart(fig) -> None:
+    risks = fig.dpia["risks"].set_index("name")
+    access = risks.loc["Illegitimate access to data"]
+    assert access.level_now == access.level_before > access.level_after
+
+
 def test_policy_findings_fail_first_by_severity(ws, reg, fig) -> None:
     findings = fig.policy["findings"]
     assert len(findings) == len(policy_audit.run(ws, reg, today=TODAY))

@@ -305,3 +305,94 @@ def test_cli_audit_verify_exit_codes(tmp_path: Path) -> None:
     log.write_text(log.read_text().replace("purge", "pack"))
     bad = verify()
     assert bad.returncode == 1 and "broken at entry 2" in bad.stdout
+
+
+# --- the anchor outside the log, failed writes, symlinks, purges ----------------------------------
+
+
+@pytest.fixture
+def anchored(tmp_path: Path, payments: Path) -> Workspace:
+    """A workspace with a database, so each append anchors the head there."""
+    ws = Workspace(tmp_path / "anchored")
+    ws.import_files([payments])
+    _five(ws)
+    return ws
+
+
+def test_dropping_the_last_entries_is_found_by_the_anchor(anchored):
+    lines = _lines(anchored)
+    audit.log_path(anchored).write_bytes(b"".join(lines[:3]))  # a valid chain, two entries short
+    result = audit.verify(anchored)
+    assert not result.ok and "entries were removed from the end" in result.reason
+
+
+def test_a_consistently_rewritten_chain_is_found_by_the_anchor(anchored):
+    entries = list(audit.entries(anchored))
+    prev, rewritten = audit.GENESIS, []
+    for entry in entries:  # every hash recomputed: the chain alone looks intact
+        fields = {**entry.to_dict(), "who": "someone-else", "prev_hash": prev}
+        fields["hash"] = prev = audit.entry_hash(fields)
+        rewritten.append(audit.Entry(**fields).line())
+    audit.log_path(anchored).write_bytes(b"".join(rewritten))
+    result = audit.verify(anchored)
+    assert not result.ok and "rewritten" in result.reason
+
+
+def test_head_is_the_last_entry(anchored):
+    head = audit.head(anchored)
+    assert head == {"seq": 5, "hash": list(audit.entries(anchored))[-1].hash}
+
+
+def test_a_failed_write_leaves_the_log_as_it_was(anchored, monkeypatch):
+    log = audit.log_path(anchored)
+    before = log.read_bytes()
+    real_fsync = audit.os.fsync
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(audit.os, "fsync", full)
+    with pytest.raises(audit.AuditError, match="is full"):
+        audit.record(anchored, "package", request_id="REQ-9")
+    monkeypatch.setattr(audit.os, "fsync", real_fsync)
+    assert log.read_bytes() == before
+    assert audit.verify(anchored).ok
+    assert audit.record(anchored, "package", request_id="REQ-9").seq == 6
+
+
+def test_a_log_replaced_by_a_symlink_is_refused(anchored, tmp_path):
+    log = audit.log_path(anchored)
+    elsewhere = tmp_path / "elsewhere.log"
+    elsewhere.write_bytes(log.read_bytes())
+    log.unlink()
+    log.symlink_to(elsewhere)
+    with pytest.raises(audit.AuditError, match="symbolic link"):
+        audit.record(anchored, "package", request_id="REQ-9")
+    assert elsewhere.read_bytes().count(b"\n") == 5
+    result = audit.verify(anchored)
+    assert not result.ok and "symbolic link" in result.reason
+
+
+def test_a_purge_without_its_entry_is_found(anchored):
+    from workbench import erasure
+
+    with anchored.connect() as con:
+        con.execute(erasure.HOLDS_SCHEMA)
+        con.execute("INSERT INTO purges VALUES ('p1', 'REQ-2', ['S-1'], current_date, '{}', '[]', true)")
+    result = audit.verify(anchored)
+    assert not result.ok and "purge ids p1" in result.reason
+    audit.record(anchored, "purge", request_id="REQ-2", details={"purge_id": "p1"})
+    assert audit.verify(anchored).ok
+
+
+def test_a_package_manifest_anchors_the_log(anchored):
+    folder = anchored.path / "pkg"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps({"audit_head": audit.head(anchored)}))
+    anchored.remember_output("package", [folder], "REQ-7", ["S-1"])
+    with anchored.connect() as con:
+        con.execute("DROP TABLE audit_anchor")  # only the manifest pins the log now
+    assert audit.verify(anchored).ok
+    audit.log_path(anchored).write_bytes(b"".join(_lines(anchored)[:3]))
+    result = audit.verify(anchored)
+    assert not result.ok and "manifest of package REQ-7" in result.reason

@@ -213,6 +213,11 @@ def test_camt053_account_owner_is_no_client(tmp_path):
     assert bank.read(path).parties["name"].tolist() == ["Jan Jansen"]
 
 
+def test_statement_of_a_quiet_day_imports_empty(tmp_path):
+    extract = bank.read(write(tmp_path / "quiet.sta", statement("", OWN, [])))
+    assert extract.raw.empty and extract.parties.empty and extract.documents.empty
+
+
 def test_unreadable_statement_names_no_person(tmp_path, capfd):
     text = statement("", OWN, [":61:26XX01C12,NTRF Jan Jansen", ":86:/NAME/Jan Jansen"])
     with pytest.raises(InputError, match="MT940") as err:

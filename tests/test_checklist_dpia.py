@@ -173,7 +173,8 @@ def test_r30_11_undeclared_categories_listed(ropa_out, demo_run: pipeline.Run, r
     assert ropa_out["checks"]["R30-11"]["passed"] == "False"
     # and for one person when a package is prepared: the BSN client's undeclared data
     client = next(c for c in demo.build().clients if "bsn_in_exact" in c.flags)
-    flagged = datamap.undeclared_for_subject(demo_run.workspace, reg, _subjects(demo_run, client.person.email))
+    subjects = _subjects(demo_run, client.person.email)
+    flagged = datamap.undeclared_for_subject(demo_run.workspace, reg, subjects)
     assert "bsn" in set(flagged.field)
 
 

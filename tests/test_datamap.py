@@ -3,6 +3,7 @@ export, one subject's map, and the command line that shows them."""
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
@@ -86,7 +87,7 @@ def test_ropa_of_the_year_is_dated_with_its_review(run: pipeline.Run, register: 
                                                    tmp_path: Path) -> None:
     written = datamap.write(run.workspace, register, tmp_path / "datamap.xlsx", year=2025,
                             today=date(2026, 1, 15))
-    page = (tmp_path / "ropa-2025.html").read_text("utf-8")
+    page = html.unescape((tmp_path / "ropa-2025.html").read_text("utf-8"))
     assert tmp_path / "ropa-2025.pdf" in written
     assert "(Art. 30 GDPR) 2025" in page and "drawn up on 2026-01-15" in page
     # nobody has reviewed the shipped register yet: shown as a gap, not left blank
@@ -125,7 +126,8 @@ def test_undeclared_data_of_a_subject_is_listed_for_the_officer(run: pipeline.Ru
     subjects = list(found.subject_id.unique())
     flagged = datamap.undeclared_for_subject(run.workspace, register, subjects)
     assert {"bsn", "birth_date"} <= set(flagged.field)
-    assert set(flagged.service) == {"exact"} and (flagged.records > 0).all()
+    assert set(flagged.loc[flagged.field.isin(["bsn", "birth_date"]), "service"]) == {"exact"}
+    assert (flagged.records > 0).all()
     # column and category names only: no value of the subject's
     assert set(flagged.columns) == {"service", "export_kind", "column", "field", "category", "records"}
     ordinary = pipeline.demo_client()

@@ -15,7 +15,7 @@ from conftest import payments_csv
 from faker import Faker
 from stdnum.nl import bsn
 
-from workbench import discovery
+from workbench import discovery, inventory
 from workbench.discovery import classify
 from workbench.workspace import Workspace
 
@@ -285,8 +285,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 
 def test_discover_finds_the_unknown_columns(workspace: Workspace) -> None:
-    found = discovery.discover(workspace).set_index("column")
-    assert list(discovery.discover(workspace).columns) == discovery.COLUMNS
+    found = inventory.discover(workspace).set_index("column")
+    assert list(inventory.discover(workspace).columns) == inventory.DISCOVERY_COLUMNS
     assert set(found.index) == set(_extra_columns(1))  # the mapped Mollie columns are not here
     assert set(found.service) == {"mollie"} and set(found.export_kind) == {"payments_csv"}
     kinds = found.kind.to_dict()
@@ -300,7 +300,7 @@ def test_discover_finds_the_unknown_columns(workspace: Workspace) -> None:
 
 
 def test_discover_never_shows_raw_values(workspace: Workspace) -> None:
-    evidence = " ".join(discovery.discover(workspace).evidence)
+    evidence = " ".join(inventory.discover(workspace).evidence)
     for values in _extra_columns(30).values():
         assert not any(v and v in evidence for v in values if len(v) > 4)
 
@@ -312,7 +312,7 @@ def test_analyst_decision_wins_and_feeds_the_next_import(tmp_path: Path) -> None
                      decided_by="Marieke", note="logged at checkout")
     ws.decide_column("mollie", "payments_csv", "Kenmerk", field="customer_number", decided_by="Marieke")
     ws.decide_column("mollie", "payments_csv", "Opmerking", personal=False, decided_by="Marieke")
-    found = discovery.discover(ws).set_index("column")
+    found = inventory.discover(ws).set_index("column")
     ip = found.loc["IP"]
     assert (ip.decided_by, ip.confidence, ip.field) == ("Marieke", 1.0, None)
     assert ip.category == "user.device.ip_address"
@@ -323,11 +323,11 @@ def test_analyst_decision_wins_and_feeds_the_next_import(tmp_path: Path) -> None
     assert found.loc["Klantmail", "decided_by"] == "detector"
     # the next import maps Kenmerk by the decision; only the newest import of the export counts
     ws.import_files([_mollie_csv(tmp_path / "b.csv", 21)])
-    again = discovery.discover(ws)
+    again = inventory.discover(ws)
     assert "Kenmerk" not in set(again.column) and again.column.is_unique
     assert again.set_index("column").loc["IP", "decided_by"] == "Marieke"
 
 
 def test_discover_on_a_missing_workspace(tmp_path: Path) -> None:
-    found = discovery.discover(Workspace(tmp_path / "none"))
-    assert found.empty and list(found.columns) == discovery.COLUMNS
+    found = inventory.discover(Workspace(tmp_path / "none"))
+    assert found.empty and list(found.columns) == inventory.DISCOVERY_COLUMNS

@@ -249,7 +249,7 @@ def test_policy_findings_fails_first(assessment, report) -> None:
     assert verdicts[0] == policy_audit.FAILS
     last_fail = max(i for i, v in enumerate(verdicts) if v == policy_audit.FAILS)
     assert verdicts.index(policy_audit.HOLDS) > last_fail
-    assert "klopt niet" in section(report["html"], "policy-audit")
+    assert ">fails<" in section(report["html"], "policy-audit")
 
 
 # --- the files -----------------------------------------------------------------------------------
@@ -285,7 +285,7 @@ def test_one_activity(demo, reg) -> None:
     assert {s["key"] for s in one.description["systems"]} == {"moneybird", "factuursturen", "exact"}
     assert set(one.findings.system) <= {"moneybird", "factuursturen", "exact"}
     assert list(one.necessity.activity) == ["client_administration"]
-    assert one.meta["title"].endswith("Client records")
+    assert one.meta["title"].endswith(": Klantadministratie")  # Dutch, the firm's default
 
 
 def test_unknown_activity_lists_the_known_ones(demo, reg) -> None:
@@ -299,7 +299,7 @@ def test_cli_writes_the_report_and_exits_2_on_errors(demo, tmp_path, capsys) -> 
     assert cli.main(["--workspace", ws, "report", "dpia", "--activity", "website_analytics", "--no-pdf",
                      "--today", "2026-11-25", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "Scope: activity website_analytics" in printed and str(out / "dpia.html") in printed
+    assert "Reikwijdte: verwerking website_analytics" in printed and str(out / "dpia.html") in printed
     assert sorted(p.name for p in out.iterdir()) == ["dpia.html", "dpia.json", "measures.csv", "risks.csv"]
     assert cli.main(["--workspace", ws, "report", "dpia", "--activity", "nope",
                      "--out", str(tmp_path / "x")]) == 2
@@ -377,7 +377,7 @@ def test_residual_level_4_requires_prior_consultation(demo, reg, tmp_path) -> No
     tail = tail.replace("severity_after = 2", "severity_after = 4", 1).replace("likelihood_after = 2",
                                                                                 "likelihood_after = 4", 1)
     risks.write_text(head + tail, "utf-8")
-    high = dpia.assess(demo.workspace, reg, activity="payments", today=TODAY, config=folder)
+    high = dpia.assess(demo.workspace, reg, activity="payments", today=TODAY, config=folder, lang="en")
     assert high.prior_consultation["required"] is True
     assert high.prior_consultation["risks"] == ["illegitimate_access"]
     assert any("Prior consultation of the AP (Art. 36) is required" in line for line in high.summary)

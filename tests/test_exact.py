@@ -53,8 +53,8 @@ def test_every_demo_file_is_detected_as_its_exact_kind(files: dict[str, Path]) -
         module, kind = detect_any(path)
         assert (module, kind.name) == (exact, EXPECTED_KINDS[name]), name
     # REST entities the demo firm's consultant never pulled: read from dumps only
-    undemonstrated = {"api_sales_orders", "api_quotations", "api_bank_entry_lines",
-                      "api_transaction_lines"}
+    undemonstrated = {"api_sales_orders", "api_quotations", "api_sales_invoice_lines",
+                      "api_bank_entries", "api_bank_entry_lines", "api_transaction_lines"}
     assert {k.name for k in exact.KINDS} == set(EXPECTED_KINDS.values()) | undemonstrated
 
 
@@ -348,3 +348,96 @@ def test_bad_json_when_forced(tmp_path: Path) -> None:
 def test_kind_in_the_wrong_container(files: dict[str, Path]) -> None:
     with pytest.raises(InputError, match="is a json file"):
         exact.read(files["crm_Contacts.json"], exact.XML)
+
+
+# --------------------------------------------------------------------------------------------
+# REST: one entity, the other entities with client data, numbers as written
+
+
+ACCOUNT = {"__metadata": {"type": "Exact.Web.Api.Models.Account"}, "ID": "a-1",
+           "Code": "                24", "Name": "Sportmart B.V.", "Country": "NL ",
+           "ChamberOfCommerce": "12345678", "Email": "Info@Sportmart.nl",
+           "Division": 246813579012345678, "CustomerSince": "/Date(1394582400000)/"}
+
+
+def test_rest_single_entity_keeps_padding_and_digits(tmp_path: Path) -> None:
+    path = tmp_path / "account.json"
+    path.write_text(json.dumps({"d": ACCOUNT}), encoding="utf-8-sig")
+    assert exact.detect(path) == exact.API_ACCOUNTS
+    extract = exact.read(path)
+    party = extract.parties.iloc[0]
+    assert (party["party_key"], party["customer_number"], party["country"]) == ("a-1", "24", "NL")
+    assert (party["company"], party["email"]) == ("Sportmart B.V.", "info@sportmart.nl")
+    assert extract.raw.loc[1, "Code"] == "                24"  # as Exact wrote it
+    assert extract.raw.loc[1, "Division"] == "246813579012345678"  # never 2.4681357901234566e+17
+    ids = extract.identifiers.set_index("kind")
+    assert ids.loc["customer_number", "raw_value"] == "                24"
+
+
+def test_rest_sales_person_as_exact_spells_it(tmp_path: Path) -> None:
+    invoice = {"InvoiceID": "i-1", "InvoiceTo": "a-1", "InvoiceToName": "Sportmart B.V.",
+               "AmountDC": 9075, "InvoiceDate": "/Date(1351209600000)/",
+               "Salesperson": "u-1", "SalespersonFullName": "Karin Jansen"}
+    path = tmp_path / "invoices.json"
+    path.write_text(json.dumps({"d": {"results": [invoice]}}), encoding="utf-8")
+    extract = exact.read(path)
+    assert extract.column_map["SalespersonFullName"] == "other_name"
+    assert extract.column_map["Salesperson"] == "other"
+    assert "Karin Jansen" not in extract.parties.to_csv()  # an employee, not the client
+    doc = extract.documents.iloc[0]
+    assert (doc["amount"], str(doc["date"].date())) == (9075.0, "2012-10-26")
+
+
+@pytest.mark.parametrize("kind,record,doc", [
+    ("api_sales_orders",
+     {"OrderID": "o-1", "OrderNumber": 7, "OrderedBy": "a-1", "OrderedByName": "Els Bakker",
+      "InvoiceToName": "Bakker Holding", "OrderDate": "/Date(1351209600000)/", "AmountDC": 120.5,
+      "SalespersonFullName": "Karin Jansen", "ApproverFullName": "Piet Mulder"},
+     ("o-1", "7", "a-1", "Els Bakker", 120.5, "order")),
+    ("api_quotations",
+     {"QuotationID": "q-1", "QuotationNumber": 3, "OrderAccount": "a-1",
+      "OrderAccountCode": "                24", "OrderAccountName": "Els Bakker",
+      "QuotationDate": "/Date(1351209600000)/", "AmountDC": 99, "SalesPersonFullName": "Karin Jansen"},
+     ("q-1", "3", "a-1", "Els Bakker", 99.0, "quotation")),
+    ("api_bank_entry_lines",
+     {"ID": "b-1", "EntryID": "e-1", "EntryNumber": 15, "OurRef": 4, "Account": "a-1",
+      "AccountCode": "                24", "AccountName": "Els Bakker", "AmountDC": -25,
+      "Date": "/Date(1351209600000)/", "Description": "Terugbetaling", "GLAccount": "g-1"},
+     ("b-1", "15", "a-1", "Els Bakker", -25.0, "bank_line")),
+    ("api_transaction_lines",
+     {"ID": "t-1", "EntryID": "e-1", "FinancialYear": 2012, "JournalCode": "70",
+      "InvoiceNumber": 12001, "Account": "a-1", "AccountName": "Els Bakker", "AmountDC": 60,
+      "Date": "/Date(1351209600000)/", "Description": "Factuur 12001"},
+     ("t-1", "12001", "a-1", "Els Bakker", 60.0, "journal_line")),
+])
+def test_rest_entities_with_client_data(tmp_path: Path, kind: str, record: dict, doc: tuple) -> None:
+    path = tmp_path / f"{kind}.json"
+    path.write_text(json.dumps({"d": {"results": [record]}}), encoding="utf-8")
+    assert exact.detect(path).name == kind
+    extract = exact.read(path)
+    row = extract.documents.iloc[0]
+    party = extract.parties.set_index("party_key").loc[row["party_key"]]
+    assert (row["doc_key"], row["reference"], row["party_key"], party["name"], row["amount"],
+            row["doc_type"]) == doc
+    assert str(row["date"].date()) == "2012-10-26"
+    assert extract.unmapped == []
+    staff = [c for c in record if c.endswith("FullName") or c == "InvoiceToName"]
+    assert all(extract.column_map[c] == "other_name" for c in staff)
+
+
+def test_rest_bank_entries_with_their_expanded_lines(tmp_path: Path) -> None:
+    line = {"ID": "l-1", "EntryID": "e-1", "OurRef": 4, "Account": "a-1", "AccountName": "Els Bakker",
+            "AmountDC": 25, "Date": "/Date(1351209600000)/", "Description": "Factuur 12001",
+            "CreatorFullName": "Karin Jansen"}
+    entry = {"EntryID": "e-1", "JournalCode": "20", "OpeningBalanceFC": 100, "ClosingBalanceFC": 125,
+             "BankEntryLines": {"results": [line, {**line, "ID": "l-2", "Account": "a-2",
+                                                   "AccountName": "Jan de Vries"}]}}
+    path = tmp_path / "bankentries.json"
+    path.write_text(json.dumps({"d": {"results": [entry]}}), encoding="utf-8")
+    assert exact.detect(path).name == "api_bank_entries"
+    extract = exact.read(path)
+    assert extract.raw["embedded in"].tolist() == ["", "row 1", "row 1"]
+    docs = extract.documents.set_index("doc_key")
+    assert docs["party_key"].to_dict() == {"l-1": "a-1", "l-2": "a-2"}  # the header is no document
+    assert set(extract.parties["name"]) == {"Els Bakker", "Jan de Vries"}
+    assert extract.column_map["CreatorFullName"] == "other_name" and extract.unmapped == []

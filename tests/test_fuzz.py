@@ -180,13 +180,6 @@ def test_mutated_exports_end_cleanly(seeds: list[Path], tmp_path: Path, data: st
     assert_clean(path, *run_import(path))
 
 
-def test_every_seed_itself_ends_cleanly(seeds: list[Path], tmp_path: Path) -> None:
-    for seed in seeds:
-        target = tmp_path / seed.name
-        shutil.copyfile(seed, target)
-        assert_clean(target, *run_import(target))
-
-
 @pytest.mark.parametrize("name", ["a\x1b[2Jb.csv", "r\u202egnp.csv", "new\nline.csv"])
 def test_file_names_are_printed_escaped(tmp_path: Path, name: str) -> None:
     path = tmp_path / name

@@ -102,9 +102,9 @@ def test_xlsx_and_json_lists_are_proposed_too(tmp_path: Path) -> None:
                for row in ROWS]
     (tmp_path / "o.json").write_text(json.dumps({"orders": records}))
     for name in ("o.xlsx", "o.json"):
-        fields = {m.column: m.field for m in generic.propose(tmp_path / name)}
+        fields = {m.column: m.field for m in generic.propose([tmp_path / name])}
         assert fields["Customer email"] == "email" and fields["Last name"] == "family_name"
-    assert {m.column: m.field for m in generic.propose(tmp_path / "o.json")}["customer.iban"] == "iban"
+    assert {m.column: m.field for m in generic.propose([tmp_path / "o.json"])}["customer.iban"] == "iban"
 
 
 def test_system_in_inventory_datamap_package_and_erasure_plan(
@@ -116,6 +116,8 @@ def test_system_in_inventory_datamap_package_and_erasure_plan(
     webshop = inventory[inventory.service.eq("webshop")].set_index("column")
     assert webshop.loc["Customer email", "field"] == "email"
     assert bool(webshop.loc["Customer email", "personal"]) and not webshop.loc["Zip", "declared"]
+    # the dashboard's inventory tab shows these two tables
+    assert "user.contact.email" in set(sheets["Undeclared categories"].query("service == 'webshop'").category)
     r30_11 = sheets["Checks"].set_index("id").loc["R30-11"]
     assert not r30_11["passed"]
     assert "system webshop holds personal data but the register declares no such system" in r30_11["detail"]

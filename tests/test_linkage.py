@@ -8,9 +8,13 @@ all the one person.
 
 from __future__ import annotations
 
+import importlib
+import importlib.resources
 import json
 import shutil
 import time
+from datetime import date, datetime
+from decimal import Decimal
 
 import pandas as pd
 import pytest
@@ -412,3 +416,224 @@ def test_imports_after_the_last_link_are_counted_and_stop_a_package(tmp_path, ca
     result = package.write_package(ws, registry.load(), subject_ids=subject, out=tmp_path / "pkg",
                                    identities={"e-mail": "eva.mulder@example.com"}, pdf=False)
     assert (result.out / "manifest.json").is_file()
+
+
+# --------------------------------------------------------------------------------------------
+# people as they write their names, households, numberings: small businesses of our own
+
+
+class _AsGiven(demo.Business):
+    """A business whose people are typed into every system exactly as given here."""
+
+    def as_typed(self, client: demo.Client, service: str, person: demo.Person | None = None) -> demo.Person:
+        return person or client.person
+
+
+_PARTY_EXPORTS = {"moneybird": "contacten.csv", "factuursturen": "klanten.csv", "exact": "CRMAccounts.csv",
+                  "mollie": "mollie-settlements.csv"}
+
+
+def person(given: str, family: str, prefix: str = "", *, street: str = "Dorpsstraat", number: str = "1",
+           postcode: str = "1234 AB", city: str = "Utrecht", email: str = "", iban: str = "",
+           phone: str = "", born: date = date(1980, 1, 1)) -> demo.Person:
+    return demo.Person(given_name=given, name_prefix=prefix, family_name=family, gender="O", birth_date=born,
+                       email=email, phone=phone, street=street, house_number=number, postcode=postcode,
+                       city=city, iban=iban, bic="", bsn="")
+
+
+def _fillers(n: int, first: int = 9000) -> list[demo.Client]:
+    """Clients with nothing in common with anyone, so that there are enough parties to score."""
+    given = ["Bram", "Daan", "Emma", "Fleur", "Gijs", "Hanna", "Isa", "Joris", "Koen", "Lotte", "Milan",
+             "Nina", "Olaf", "Puck", "Ruben", "Sanne", "Thijs", "Vera", "Wout", "Yara"]
+    family = ["Aalders", "Bosman", "Claassen", "Dekker", "Evers", "Franken", "Geurts", "Hermans", "Idema",
+              "Jacobs", "Kuipers", "Lammers", "Maas", "Nijhuis", "Oosting", "Peeters", "Quist", "Roos",
+              "Schouten", "Tromp"]
+    return [demo.Client(number=first + i, kind="consumer", services=frozenset({"moneybird"}), person=person(
+        given[i % 20], family[(i * 7) % 20], street=f"Laan {i}", number=str(i + 1),
+        postcode=f"{2000 + i * 37} KL", city=["Delft", "Zwolle", "Breda"][i % 3]))
+            for i in range(n)]
+
+
+def _pay(number: int, iban: str, n: int) -> demo.Payment:
+    return demo.Payment(id=f"tr_test{number}{n}", client_number=number, created=datetime(2026, 3, n + 1, 10),
+                        amount=Decimal("25.00"), method="ideal" if iban else "creditcard", status="paidout",
+                        description=f"Order {number}-{n}", settlement="1182161.2603.01")
+
+
+def linked_business(tmp_path, clients: list[demo.Client], numberings: dict[str, str] | None = None,
+                    fillers: int = 24) -> tuple[Workspace, linkage.LinkReport]:
+    """The clients (and fillers) written by the demo's writers, one party export per system,
+    imported and linked."""
+    everyone = [*clients, *_fillers(fillers)]
+    business = _AsGiven(seed=7, clients=everyone)
+    business.payments = [_pay(c.number, c.person.iban, n)
+                         for c in business.clients_of("mollie") for n in range(2)]
+    files = []
+    for service, name in _PARTY_EXPORTS.items():
+        if business.clients_of(service):
+            module = importlib.import_module(f"workbench.demo.{service}")
+            files += [f for f in module.write(business, tmp_path / "exports" / service) if f.name == name]
+    ws = Workspace(tmp_path / "ws")
+    ws.import_files(files)
+    return ws, linkage.link(ws, numberings=numberings)
+
+
+def subjects_by_name(ws: Workspace) -> dict[str, set[str]]:
+    """Lower-case full name (as each system has it) -> the subjects of the parties with it."""
+    found = ws.query("""SELECT s.subject_id, lower(regexp_replace(coalesce(nullif(trim(concat_ws(' ',
+                               p.given_name, p.name_prefix, p.family_name)), ''), p.name), '\\s+', ' ', 'g'))
+                               AS name
+                        FROM subjects s JOIN parties p USING (service, export_kind, party_key)""")
+    return found.groupby("name")["subject_id"].agg(set).to_dict()
+
+
+def test_a_joint_iban_couple_with_prefix_names_stays_two_subjects(tmp_path):
+    jan = person("Jan", "Visser", email="jan.visser@example.nl", iban="NL91ABNA0417164300")
+    janneke = person("Janneke", "Visser", email="janneke@example.nl", iban="NL91ABNA0417164300")
+    ws, _ = linked_business(tmp_path, [
+        demo.Client(number=1001, kind="consumer", person=jan, services=frozenset({"moneybird", "mollie"})),
+        demo.Client(number=1002, kind="consumer", person=janneke,
+                    services=frozenset({"moneybird", "mollie"}))])
+    names = subjects_by_name(ws)
+    assert len(names["jan visser"]) == 1 and len(names["janneke visser"]) == 1
+    assert not names["jan visser"] & names["janneke visser"]
+    jans = next(iter(names["jan visser"]))
+    in_jans = linkage.subject_parties(ws, jans).merge(ws.query("SELECT * FROM parties"), on=PARTY)
+    assert set(in_jans["service"]) == {"moneybird", "mollie"}  # his own payments are his
+    assert not in_jans["name"].fillna("").str.contains("Janneke").any()  # hers never are
+    candidates = ws.query("SELECT * FROM link_candidates")
+    pair = {jans, next(iter(names["janneke visser"]))}
+    between = candidates[[{a, b} == pair
+                          for a, b in zip(candidates.subject_a, candidates.subject_b, strict=True)]]
+    assert set(between["reason"]) == {"first names differ"}
+
+
+def test_prefix_names_merge_when_their_own_email_agrees(tmp_path):
+    ws, _ = linked_business(tmp_path, [
+        demo.Client(number=1001, kind="consumer", services=frozenset({"moneybird"}),
+                    person=person("Alex", "Bakker", email="a.bakker@example.nl")),
+        demo.Client(number=2001, kind="consumer", services=frozenset({"factuursturen"}),
+                    person=person("Alexander", "Bakker", email="a.bakker@example.nl"))],
+        numberings={})
+    names = subjects_by_name(ws)
+    assert names["alex bakker"] == names["alexander bakker"] and len(names["alex bakker"]) == 1
+
+
+def test_one_client_in_four_systems_under_four_numberings_is_one_subject(tmp_path):
+    her = person("Sophie", "Jansen", "de", email="sophie@example.nl", iban="NL44RABO0123456789")
+    clients = [demo.Client(number=number, kind="consumer", person=her, services=frozenset({service}))
+               for number, service in [(1001, "moneybird"), (2002, "factuursturen"), (3003, "exact"),
+                                       (4004, "mollie")]]
+    # the register's numbering (MoneyBird, FactuurSturen and Exact share the firm's) and none shared
+    for numberings in (None, {}):
+        ws, _ = linked_business(tmp_path / str(numberings), clients, numberings)
+        subject = subjects_by_name(ws)["sophie de jansen"]
+        assert len(subject) == 1
+        assert set(linkage.subject_parties(ws, next(iter(subject)))["service"]) == \
+            {"moneybird", "factuursturen", "exact", "mollie"}
+
+
+def test_a_shared_numbering_counts_against_a_merge_on_names_and_address_alone(tmp_path):
+    him = person("Ruud", "Smit")  # no e-mail, no IBAN: names and address only
+    clients = [demo.Client(number=1001, kind="consumer", person=him, services=frozenset({"moneybird"})),
+               demo.Client(number=2002, kind="consumer", person=him, services=frozenset({"factuursturen"}))]
+    ws, _ = linked_business(tmp_path / "shared", clients, {"moneybird": "firm", "factuursturen": "firm"})
+    assert len(subjects_by_name(ws)["ruud smit"]) == 2
+    assert "different customer numbers" in set(ws.query("SELECT reason FROM link_candidates")["reason"])
+    ws, _ = linked_business(tmp_path / "own", clients, {})
+    assert len(subjects_by_name(ws)["ruud smit"]) == 1
+
+
+def test_namesakes_in_two_cities_stay_apart(tmp_path):
+    amsterdam = person("Peter", "Bos", street="Kalverstraat", number="5", postcode="1012 NX",
+                       city="Amsterdam", email="peter.bos@example.nl")
+    groningen = person("Peter", "Bos", street="Vismarkt", number="20", postcode="9712 CB", city="Groningen",
+                       email="pbos@example.com")
+    both = frozenset({"moneybird", "factuursturen"})
+    ws, _ = linked_business(tmp_path, [
+        demo.Client(number=1001, kind="consumer", person=amsterdam, services=both),
+        demo.Client(number=1002, kind="consumer", person=groningen, services=both)])
+    assert len(subjects_by_name(ws)["peter bos"]) == 2
+    for subject in subjects_by_name(ws)["peter bos"]:
+        assert set(linkage.subject_parties(ws, subject)["service"]) == {"moneybird", "factuursturen"}
+
+
+def test_a_couple_at_one_address_stays_apart(tmp_path):
+    ws, _ = linked_business(tmp_path, [
+        demo.Client(number=1001, kind="consumer", person=person("Anna", "Boer", "de"),
+                    services=frozenset({"moneybird"})),
+        demo.Client(number=2001, kind="consumer", person=person("Pieter", "Boer", "de"),
+                    services=frozenset({"factuursturen"}))], numberings={})
+    names = subjects_by_name(ws)
+    assert not names["anna de boer"] & names["pieter de boer"]
+
+
+@pytest.mark.parametrize(("there", "here"), [
+    (("Maarten", "", "Dijkstra"), ("Marten", "", "Dijkstra")),  # a typo in the first name
+    (("Maarten", "", "Dijkstra"), ("Maarten", "", "Dijkstar")),  # and in the family name
+    (("Maarten", "", "Dijkstra"), ("Dijkstra", "", "Maarten")),  # given and family name swapped
+    (("Maarten", "", "Dijkstra"), ("M.", "", "Dijkstra")),  # an initial
+    (("Zoë", "van der", "Meer"), ("Zoe", "", "Meer")),  # diacritics and the tussenvoegsel
+    (("Zoë", "van der", "Meer"), ("Zoë", "", "Van der Meer")),
+    (("Eva", "de", "Vries-Bakker"), ("Eva", "", "Bakker")),  # one part of a double name
+    (("Eva", "de", "Vries-Bakker"), ("Eva", "de", "Vries")),
+])
+def test_names_as_people_write_them_merge(tmp_path, there, here):
+    address = {"street": "Keizersgracht", "number": "12", "postcode": "1015 CS", "city": "Amsterdam"}
+    ws, _ = linked_business(tmp_path, [
+        demo.Client(number=1001, kind="consumer", person=person(there[0], there[2], there[1], **address),
+                    services=frozenset({"moneybird"})),
+        demo.Client(number=2001, kind="consumer", person=person(here[0], here[2], here[1], **address),
+                    services=frozenset({"factuursturen"}))], numberings={})
+    subjects = ws.query("SELECT service, subject_id FROM subjects "
+                        "WHERE party_key IN ('1001', '2001')")
+    ours = subjects[subjects["service"].eq("factuursturen")]
+    assert len(ours) == 1
+    theirs = subjects.loc[subjects["service"].eq("moneybird"), "subject_id"]
+    assert ours["subject_id"].iloc[0] == theirs.iloc[0]
+
+
+def test_birth_dates_that_differ_keep_two_people_apart(tmp_path):
+    records = pd.DataFrame({"given_name": ["ruud", "ruud"], "surname": ["smit", "smit"], "role": "person",
+                            "street": "x1", "postcode": "1234AB", "email": ["r@x.nl", "r@x.nl"],
+                            "phone": None, "birth_date": ["1980-01-01", "1990-05-05"], "bsn": None,
+                            "iban": None})
+    no_keys = pd.DataFrame(columns=["unique_id", "kind", "value"])
+    clusters = linkage._Clusters(records, no_keys, set(), set())
+    assert clusters.conflict(0, 1) == "birth dates differ"
+
+
+def test_an_empty_workspace_one_party_and_no_shared_identifiers_link_without_error(tmp_path):
+    empty = Workspace(tmp_path / "empty")
+    report = linkage.link(empty)
+    assert (report.parties, report.subjects, report.candidates) == (0, 0, 0)
+    ws, report = linked_business(tmp_path / "one", [], fillers=1)
+    assert (report.parties, report.subjects) == (1, 1)
+    ws, report = linked_business(tmp_path / "none", [], fillers=40)  # no e-mail, IBAN or phone at all
+    assert report.parties == report.subjects == 40
+    assert cli.main(["--workspace", str(ws.path), "link"]) == 0
+
+
+def test_one_row_is_one_party_unless_every_personal_column_agrees():
+    from workbench.sources._common import split
+
+    canon = pd.DataFrame({"name": ["Jan de Vries", "Jan de Vries", "Jan de Vries"],
+                          "postcode": ["1234 AB"] * 3,
+                          "street": ["Dorpsstraat 1", "Kerkstraat 9", "Dorpsstraat 1"],
+                          "iban": [""] * 3, "amount": ["10.00", "12.00", "14.00"]})
+    parties, documents = split(canon)
+    keys = parties["party_key"].tolist()
+    assert keys[0] == keys[2] != keys[1]  # the same man paying twice; a namesake down the road
+    assert documents["party_key"].tolist() == keys
+
+
+def test_the_register_declares_which_systems_share_a_numbering(tmp_path):
+    assert registry.load().numberings()["mollie"] == "mollie"
+    assert registry.load().numberings()["moneybird"] == registry.load().numberings()["exact"]
+    copy = tmp_path / "register"
+    shutil.copytree(importlib.resources.files("workbench") / "config" / "register", copy)
+    systems = copy / "systems.toml"
+    systems.write_text(systems.read_text("utf-8").replace('numbering = "firm"', 'numbering = "The Firm"', 1),
+                       "utf-8")
+    with pytest.raises(registry.RegisterError, match=r"systems.toml: \[moneybird\].numbering"):
+        registry.load(copy)

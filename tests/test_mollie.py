@@ -536,3 +536,155 @@ def test_consumer_key_ignores_case_and_spacing_and_stays_the_same():
     squeezed = pd.DataFrame({"name": ["janjansen"], "iban": ["nl91abna0417164300"]})
     expected = f"h:{pd.util.hash_pandas_object(squeezed, index=False).iloc[0]:016x}"
     assert keys.tolist()[:3] == [expected, expected, ""] and keys.iloc[3] not in (expected, "")
+
+
+# --------------------------------------------------------------------------------------------
+# API JSON: every resource, any wrapper, embedded objects, numbers as written
+
+
+ORDER = {
+    "resource": "order", "id": "ord_1", "createdAt": "2026-03-01T10:00:00+00:00",
+    "amount": {"value": "60.50", "currency": "EUR"}, "status": "paid", "method": "ideal",
+    "orderNumber": "1337", "locale": "nl_NL", "consumerDateOfBirth": "1980-05-17",
+    "billingAddress": {"givenName": "Anna", "familyName": "de Wit", "email": "Anna@Example.NL",
+                       "streetAndNumber": "Kerkstraat 1", "postalCode": "1234ab",
+                       "city": "Utrecht", "country": "NL"},
+    "shippingAddress": {"givenName": "Bram", "familyName": "Kok", "streetAndNumber": "Laan 2",
+                        "postalCode": "4321 BA", "city": "Gouda", "country": "NL"},
+    "lines": [{"resource": "orderline", "id": "odl_1", "name": "Fiets", "quantity": 1,
+               "totalAmount": {"value": "60.50", "currency": "EUR"},
+               "createdAt": "2026-03-01T10:00:00+00:00"}],
+    "_embedded": {
+        "payments": [{"resource": "payment", "id": "tr_o1", "createdAt": "2026-03-01T10:01:00+00:00",
+                      "amount": {"value": "60.50", "currency": "EUR"}, "status": "paid",
+                      "orderId": "ord_1", "description": "Order 1337"}],
+        "refunds": [{"resource": "refund", "id": "re_o1", "createdAt": "2026-03-02T10:00:00+00:00",
+                     "amount": {"value": "10.00", "currency": "EUR"}, "status": "pending",
+                     "orderId": "ord_1", "description": "Te laat"}],
+    },
+    "_links": {"self": {"href": "https://api.mollie.com/v2/orders/ord_1"}},
+}
+
+
+@pytest.mark.parametrize("wrap", [
+    lambda o: o, lambda o: [o],
+    lambda o: {"count": 1, "_embedded": {"orders": [o]}, "_links": {"next": None}},
+], ids=["single", "list", "hal"])
+def test_json_order_in_any_wrapper_with_its_embedded_objects(tmp_path, wrap):
+    path = write(tmp_path / "order.json", json.dumps(wrap(ORDER)))
+    assert mollie.detect(path) == mollie.API_JSON
+    extract = mollie.read(path)
+    assert extract.raw["resource"].tolist() == ["order", "orderline", "payment", "refund"]
+    assert extract.raw["embedded in"].tolist() == ["", "order ord_1", "order ord_1", "order ord_1"]
+    docs = extract.documents.set_index("doc_key")
+    assert docs["doc_type"].to_dict() == {"ord_1": "order", "odl_1": "order_line",
+                                          "tr_o1": "payment", "re_o1": "refund"}
+    assert docs.loc["re_o1", "amount"] == -10.0  # money going back to the payer
+    [party] = extract.parties.to_dict("records")  # the billed person; the rest inherit
+    assert set(docs["party_key"]) == {party["party_key"]}
+    assert (party["given_name"], party["email"], party["postcode"]) == (
+        "Anna", "anna@example.nl", "1234 AB")
+    assert party["birth_date"] == pd.Timestamp("1980-05-17")
+    # the shipping recipient is another person named on the order, not the party
+    assert extract.column_map["shippingAddress.givenName"] == "other_name"
+    assert extract.column_map["shippingAddress.streetAndNumber"] == "other_address"
+    assert "Bram" not in extract.parties.to_csv()
+    assert extract.kind.title == "Mollie API dump (JSON) of payments, orders, order lines, refunds"
+
+
+def test_json_keeps_every_digit_of_numbers(tmp_path):
+    # an integer column with a gap goes through float in pandas' json_normalize
+    text = ('[{"resource": "payment", "id": "tr_1", "createdAt": "2026-01-01T00:00:00+00:00",'
+            ' "amount": {"value": "1.00", "currency": "EUR"}, "status": "paid",'
+            ' "metadata": {"order_id": 246813579012345678, "ts": 1532426400, "rate": 0.10}},'
+            ' {"resource": "payment", "id": "tr_2", "createdAt": "2026-01-02T00:00:00+00:00",'
+            ' "amount": {"value": "2.00", "currency": "EUR"}, "status": "paid",'
+            ' "metadata": {"nested": [246813579012345678, 1.50]}}]')
+    extract = mollie.read(write(tmp_path / "digits.json", text))
+    raw = extract.raw
+    assert raw["metadata.order_id"].tolist() == ["246813579012345678", ""]
+    assert raw["metadata.ts"].tolist() == ["1532426400", ""]
+    assert raw["metadata.rate"].tolist() == ["0.10", ""]
+    assert raw["metadata.nested"].tolist() == ["", "[246813579012345678, 1.50]"]
+
+
+def test_json_resources_without_a_fixture(tmp_path):
+    """Balance transactions, subscriptions and payment links, with the paths of
+    mollie-api-python's responses (see config/headers/mollie_api.toml)."""
+    objects = [
+        {"resource": "balance_transaction", "id": "baltr_1", "type": "refund",
+         "resultAmount": {"value": "-10.25", "currency": "EUR"},
+         "initialAmount": {"value": "-10.00", "currency": "EUR"},
+         "deductions": {"value": "-0.25", "currency": "EUR"}, "createdAt": "2021-01-10T12:06:28+00:00",
+         "context": {"paymentId": "tr_1", "refundId": "re_1"}},
+        {"resource": "subscription", "id": "sub_1", "mode": "live",
+         "createdAt": "2018-06-01T12:23:34+00:00", "status": "active",
+         "amount": {"value": "35.00", "currency": "EUR"}, "times": 4, "interval": "3 months",
+         "description": "Kwartaal", "method": "ideal", "customerId": "cst_1"},
+        {"resource": "payment-link", "id": "pl_1", "mode": "test", "createdAt": "2021-03-20T09:13:37+00:00",
+         "amount": {"value": "24.95", "currency": "EUR"}, "description": "Bicycle tires"},
+    ]
+    extract = mollie.read(write(tmp_path / "mixed.json", json.dumps(objects)))
+    docs = extract.documents.set_index("doc_key")
+    assert docs["doc_type"].to_dict() == {"baltr_1": "balance_transaction",
+                                          "sub_1": "subscription", "pl_1": "payment_link"}
+    assert docs["amount"].to_dict() == {"baltr_1": -10.25, "sub_1": 35.0, "pl_1": 24.95}
+    assert docs.loc["sub_1", "party_key"] == "cst_1"  # the subscriber is the Mollie customer
+    assert extract.unmapped == []
+
+
+def test_json_without_personal_data_says_so(tmp_path):
+    settlement = {"resource": "settlement", "id": "stl_1", "reference": "1234567.2601.01",
+                  "createdAt": "2026-01-05T06:00:01.0Z", "settledAt": "2026-01-05T09:41:44.0Z",
+                  "amount": {"currency": "EUR", "value": "39.75"}}
+    extract = mollie.read(write(tmp_path / "settlement.json", json.dumps(settlement)))
+    assert extract.kind.title == "Mollie API dump (JSON) of settlements; it holds no personal data"
+    assert extract.kind.key == "mollie/api_json" and extract.parties.empty
+    assert extract.documents[["doc_key", "reference", "amount"]].values.tolist() == [
+        ["stl_1", "1234567.2601.01", 39.75]]
+
+
+def test_json_card_mandate(tmp_path):
+    mandate = {"resource": "mandate", "id": "mdt_1", "status": "valid", "method": "creditcard",
+               "details": {"cardHolder": "J. Jansen", "cardNumber": "6787",
+                           "cardLabel": "Mastercard", "cardExpiryDate": "2030-12-31"},
+               "createdAt": "2026-01-01T10:00:00+00:00"}
+    extract = mollie.read(write(tmp_path / "mandate.json", json.dumps({"_embedded": {
+        "mandates": [mandate]}, "count": 1})))
+    party = extract.parties.iloc[0]
+    assert (party["name"], party["card_number"]) == ("J. Jansen", "**** 6787")
+    assert extract.documents.iloc[0]["party_key"] == party["party_key"]
+
+
+@pytest.mark.parametrize("number,problem", [
+    ("9" * 4300, "a number of 4300 characters"), ("NaN", "NaN"), ("-Infinity", "-Infinity"),
+])
+def test_json_numbers_that_are_no_values_are_refused(tmp_path, number, problem):
+    text = '[{"resource": "payment",\n "id": "tr_1", "amount": {"value": ' + number + "}}]"
+    path = write(tmp_path / "bad.json", text)
+    with pytest.raises(InputError, match=re.escape(problem)) as err:
+        mollie.detect(path)
+    assert err.value.row == 2 and "9999" not in str(err.value)
+
+
+def test_json_nested_too_deep_is_refused(tmp_path):
+    path = write(tmp_path / "deep.json", '[{"resource": "payment", "id": "tr_1", "metadata": '
+                 + '{"a": ' * 5000 + "1" + "}" * 5000 + "}]")
+    with pytest.raises(InputError, match="nesting depth"):
+        mollie.read(path, mollie.API_JSON)
+
+
+def test_json_refund_takes_the_payer_of_its_embedded_payment(tmp_path):
+    refund = {"resource": "refund", "id": "re_9", "createdAt": "2026-02-01T10:00:00+00:00",
+              "amount": {"value": "5.00", "currency": "EUR"}, "status": "refunded",
+              "paymentId": "tr_9", "_embedded": {"payment": {
+                  "resource": "payment", "id": "tr_9", "createdAt": "2026-01-30T10:00:00+00:00",
+                  "amount": {"value": "25.00", "currency": "EUR"}, "status": "paid",
+                  "details": {"consumerName": "Eva Mulder", "consumerAccount": "NL91ABNA0417164300"}}}}
+    extract = mollie.read(write(tmp_path / "refund.json", json.dumps(refund)))
+    assert extract.raw["embedded in"].tolist() == ["", "refund re_9"]
+    [party] = extract.parties.to_dict("records")
+    assert (party["name"], party["iban"]) == ("Eva Mulder", "NL91ABNA0417164300")
+    docs = extract.documents.set_index("doc_key")
+    assert docs["party_key"].to_dict() == {"re_9": party["party_key"], "tr_9": party["party_key"]}
+    assert docs.loc["re_9", "amount"] == -5.0

@@ -43,8 +43,10 @@ def test_demo_writes_every_kind_byte_identically(business: demo.Business, files:
     again = demo_moneybird.write(business, tmp_path)
     assert {p.name: p.read_bytes() for p in again} == {n: p.read_bytes() for n, p in files.items()}
     kinds = {moneybird.detect(p).name for p in files.values()}
-    # the demo firm's bank lines come from its bank, not from MoneyBird's API
-    assert kinds == {k.name for k in moneybird.KINDS} - {moneybird.API_FINANCIAL_MUTATIONS.name}
+    # API objects the demo firm never dumped (its bank lines come from its bank)
+    undemonstrated = {moneybird.API_FINANCIAL_MUTATIONS.name, moneybird.API_PAYMENTS.name,
+                      moneybird.API_EXTERNAL_SALES_INVOICES.name}
+    assert kinds == {k.name for k in moneybird.KINDS} - undemonstrated
     # no current time anywhere in the workbooks (a second later they would differ)
     for name in ("contacten.xlsx", "verkoopfacturen.xlsx"):
         with zipfile.ZipFile(files[name]) as workbook:
@@ -223,3 +225,98 @@ def test_auditfile_claimed_only_when_moneybird_wrote_it(files: dict[str, Path],
     assert moneybird.detect(exact) is None and moneybird.detect(unnamed) is None
     # the user can still say it is MoneyBird's
     assert len(sources.read(unnamed, "moneybird/xaf").parties) == len(extract.parties)
+
+
+# --------------------------------------------------------------------------------------------
+# API dumps: financial mutations, payments, external sales invoices, the organisation rule
+
+
+MUTATION = {"id": "492897320896038527", "administration_id": "123", "amount": "-12.5",
+            "code": None, "date": "2026-07-17", "message": "Terugbetaling order 12",
+            "contra_account_name": "J. de Boer", "contra_account_number": "NL91ABNA0417164300",
+            "state": "processed", "financial_account_id": "492897320871921275", "currency": "EUR",
+            "version": 1784283537, "sepa_fields": None, "payments": []}
+
+
+@pytest.mark.parametrize("wrap", [lambda m: [m], lambda m: m], ids=["list", "single"])
+def test_financial_mutations_name_the_counterparty(tmp_path: Path, wrap) -> None:
+    path = _write(tmp_path, "mutations.json", json.dumps(wrap(MUTATION)))
+    assert moneybird.detect(path) == moneybird.API_FINANCIAL_MUTATIONS
+    extract = moneybird.read(path)
+    doc = extract.documents.iloc[0]
+    assert (doc["doc_key"], doc["amount"], doc["doc_type"]) == ("492897320896038527", -12.5, "bank_line")
+    party = extract.parties.iloc[0]
+    assert (party["account_holder"], party["iban"]) == ("J. de Boer", "NL91ABNA0417164300")
+    assert doc["party_key"] == party["party_key"]
+    assert extract.raw.loc[1, "version"] == "1784283537"  # a JSON integer, every digit
+    assert extract.unmapped == ["sepa_fields", "payments"]
+
+
+def test_payments_dump(tmp_path: Path) -> None:
+    payment = {"id": "370131013361206478", "administration_id": "281289699686381606",
+               "invoice_type": "SalesInvoice", "invoice_id": "370131013156734145",
+               "price": "363.0", "price_base": "363.0", "payment_date": "2022-10-31",
+               "financial_mutation_id": "370131013357012173"}
+    path = _write(tmp_path, "payments.json", json.dumps([payment]))
+    assert moneybird.detect(path) == moneybird.API_PAYMENTS
+    doc = moneybird.read(path).documents.iloc[0]
+    assert (doc["doc_key"], doc["amount"], doc["reference"], doc["doc_type"]) == (
+        "370131013361206478", 363.0, "370131013156734145", "payment")
+
+
+def test_external_sales_invoice_with_its_contact(tmp_path: Path) -> None:
+    invoice = {"id": "478443671070442709", "contact_id": "478443677972170256",
+               "contact": {"id": "478443677972170256", "company_name": "", "firstname": "Eva",
+                           "lastname": "de Vries", "zipcode": "3511AB", "city": "Utrecht",
+                           "customer_id": "26", "email": "eva@example.nl", "tax_number": "",
+                           "chamber_of_commerce": ""},
+               "date": "2025-11-16", "due_date": "2026-02-20", "reference": "12345",
+               "entry_number": 1, "origin": "upload", "source": "webshop", "currency": "EUR",
+               "total_price_incl_tax": "71.39",
+               "details": [{"description": "Fiets", "price": "71.39"}], "notes": []}
+    path = _write(tmp_path, "external.json", json.dumps([invoice]))
+    assert moneybird.detect(path) == moneybird.API_EXTERNAL_SALES_INVOICES
+    extract = moneybird.read(path)
+    doc = extract.documents.iloc[0]
+    assert (doc["doc_key"], doc["reference"], doc["amount"], doc["description"]) == (
+        "478443671070442709", "12345", 71.39, "Fiets")
+    party = extract.parties.iloc[0]
+    assert (party["party_key"], party["given_name"], party["party_type"]) == ("26", "Eva", "person")
+    assert doc["party_key"] == "26"
+
+
+@pytest.mark.parametrize("fields,kind", [
+    ({"company_name": "Bakkerij BV", "firstname": "Jan", "lastname": "Bakker"}, "organisation"),
+    ({"company_name": "", "firstname": "", "tax_number": "NL001234567B01"}, "organisation"),
+    ({"company_name": "", "firstname": "", "chamber_of_commerce": "12345678"}, "organisation"),
+    ({"company_name": "", "firstname": "Jan", "lastname": "Bakker"}, "person"),
+])
+def test_a_contact_with_a_company_kvk_or_vat_is_an_organisation(tmp_path: Path, fields, kind) -> None:
+    contact = {"id": "1", "customer_id": "7", "send_invoices_to_email": "", "firstname": "",
+               "lastname": "", "tax_number": "", "chamber_of_commerce": "",
+               "contact_people": [{"id": "9", "firstname": "Piet", "lastname": "Smit"}], **fields}
+    extract = moneybird.read(_write(tmp_path, "contacts.json", json.dumps([contact])))
+    types = extract.parties.set_index("party_key")["party_type"].to_dict()
+    assert types == {"7": kind, "9": "person"}  # a contact person is always a person
+
+
+def test_sales_invoice_contact_person_is_another_person(tmp_path: Path) -> None:
+    invoice = {"id": "1", "invoice_id": "2026-0001", "contact_id": "5", "invoice_date": "2026-01-02",
+               "total_price_incl_tax": "121.0", "details": [],
+               "contact": {"id": "5", "customer_id": "C-5", "company_name": "Korf BV"},
+               "contact_person_id": "8",
+               "contact_person": {"id": "8", "firstname": "Piet", "lastname": "Smit",
+                                  "email": "piet@korf.nl", "department": "Inkoop"}}
+    extract = moneybird.read(_write(tmp_path, "invoices.json", json.dumps([invoice])))
+    assert extract.column_map["contact_person.firstname"] == "other_name"
+    assert extract.column_map["contact_person.email"] == "other_address"
+    assert extract.column_map["contact_person_id"] == "other"
+    assert "piet@korf.nl" not in extract.parties.to_csv()
+    assert extract.parties.iloc[0]["party_type"] == "organisation"
+
+
+def test_tabular_contacts_follow_the_organisation_rule(tmp_path: Path) -> None:
+    text = ENGLISH_CONTACTS.replace("C-2,Bakkerij De Korf BV,,", "C-2,Bakkerij De Korf BV,Jan,Korf")
+    extract = moneybird.read(_write(tmp_path, "contacts.csv", text))
+    types = extract.parties.set_index("party_key")["party_type"].to_dict()
+    assert types == {"C-1": "person", "C-2": "organisation"}  # a company with a contact name

@@ -9,13 +9,15 @@ import hashlib
 import json
 import re
 import stat
+from datetime import date
 from pathlib import Path
 
 import pytest
 import pyzipper
 from openpyxl import load_workbook
+from pypdf import PdfReader
 
-from workbench import audit, demo, linkage, package, pipeline
+from workbench import audit, demo, letters, linkage, package, pipeline, requests
 from workbench import register as registry
 
 
@@ -29,12 +31,27 @@ def built(demo_run: pipeline.Run, tmp_path_factory: pytest.TempPathFactory):
     return run.workspace, registry.load(), first, second, subject, tmp_path_factory.mktemp("packages")
 
 
+TODAY = date(2026, 11, 2)
+
+
+def _registered(ws, register, email: str) -> dict:
+    """A request in the register, verified, with the systems without an export searched by hand."""
+    rid = requests.new(ws, type="access", email=email, received="2026-10-20", today=TODAY).request_id
+    requests.verify(ws, rid, method="known_email", outcome="passed", on="2026-10-21", today=TODAY)
+    imported = set(ws.query("SELECT DISTINCT service FROM imports")["service"])
+    for system in letters.client_systems(register):
+        if system not in imported:
+            requests.record_search(ws, rid, system=system, result="niets gevonden", today=TODAY)
+    row, _, _ = requests.show(ws, rid)
+    return {"id": rid, "type": "access", "received": "2026-10-20", "due": str(requests.current_due(row))}
+
+
 @pytest.fixture(scope="module")
 def nl(built):
     ws, register, first, _, subject, out = built
-    request = {"id": "REQ-2026-0007", "type": "access", "received": "2026-10-20", "due": "2026-11-19"}
+    request = _registered(ws, register, first.person.email)
     return package.write_package(ws, register, subject_ids=subject, out=out / "nl", request=request,
-                                 identities={"email": first.person.email}, encrypt=True)
+                                 identities={"e-mail": first.person.email}, encrypt=True, today=TODAY)
 
 
 @pytest.fixture(scope="module")
@@ -56,21 +73,20 @@ def _text(path: Path) -> str:
 
 
 CHECKS = {
-    "nl": {"A15-01": "Ja: wij verwerken persoonsgegevens over u", "A15-04": "Klantadministratie",
-           "A15-05": "E-mailadres", "A15-06": "Wie uw gegevens ontvangt",
+    "nl": {"A15-01": "Ja, wij verwerken persoonsgegevens over u", "A15-04": "Klantadministratie",
+           "A15-05": "E-mailadres", "A15-06": "wie uw gegevens voor ons bewaart",
            "A15-07": "7 jaar na het einde van het boekjaar",
-           "A15-08": ["rectificatie", "wissen", "beperking", "bezwaar"],
+           "A15-08": ["verbeteren", "wissen", "beperken", "bezwaar"],
            "A15-09": ["Autoriteit Persoonsgegevens", "autoriteitpersoonsgegevens.nl"],
-           "A15-10": "Waar uw gegevens vandaan komen", "A15-11": "Geen. Wij nemen geen besluiten",
-           "A15-12": "adequaatheidsbesluit", "A15-13": "kosteloos",
-           "A15-15": ["REQ-2026-0007", "inzage", "Gezocht op", "2026-10-20", "Verzonden op", "Nederlands"]},
-    "en": {"A15-01": "Yes: we process personal data about you", "A15-04": "Client records",
-           "A15-05": "E-mail address", "A15-06": "Who receives or keeps", "A15-07": "7 years after the end",
-           "A15-08": ["rectification", "erasure", "restriction", "object"],
+           "A15-10": "Waar uw gegevens vandaan komen", "A15-11": "Geen automatische besluiten",
+           "A15-13": "gratis", "A15-15": ["R-2026-", "Ons kenmerk", "2 november 2026", "20 oktober 2026"]},
+    "en": {"A15-01": "Yes, we process personal data about you", "A15-04": "Client records",
+           "A15-05": "E-mail address", "A15-06": "who keeps your data for us",
+           "A15-07": "7 years after the end",
+           "A15-08": ["corrected", "erased", "restrict", "object"],
            "A15-09": ["Autoriteit Persoonsgegevens", "autoriteitpersoonsgegevens.nl"],
-           "A15-10": "Where your data comes from", "A15-11": "None. We take no decisions",
-           "A15-12": "adequacy decision", "A15-13": "free of charge",
-           "A15-15": ["AD-HOC-", "access", "Searched for", "Sent on", "English"]},
+           "A15-10": "Where your data comes from", "A15-11": "No automated decisions",
+           "A15-13": "free of charge", "A15-15": ["AD-HOC-", "Our reference", "DRAFT"]},
 }
 
 
@@ -81,16 +97,18 @@ def test_letter_states_every_art15_item(lang, nl, en, built) -> None:
     for item, wanted in CHECKS[lang].items():
         for phrase in [wanted] if isinstance(wanted, str) else wanted:
             assert phrase in text, (item, phrase)
-    assert built[2].person.email in text  # the identity searched
+    assert built[2].person.email in text  # the addressee
     assert 'data-confirmation="true"' in text
     # A15-03: every client-data system of the register has a status, none skipped
     statuses = {s.system: s.status for s in result.systems}
     assert set(statuses) >= {"mollie", "moneybird", "factuursturen", "exact", "mail", "hosting"}
-    assert statuses["mollie"] == "found" and statuses["mail"] == "exception"
-    for status in statuses.values():
-        assert f"<code>{status}</code>" in text
+    assert statuses["mollie"] == "found"
+    # searched by hand for the registered request; the ad-hoc draft says it is not searched yet
+    assert statuses["mail"] == ("not_found" if lang == "nl" else "exception")
+    assert ("niets gevonden (met de hand doorzocht)" if lang == "nl" else "not searched yet") in text
     assert "Gmail (Google)" in text and "Mollie" in text  # processors named
     assert not re.search(r"""(src|href)=["']?https?:""", text)  # self-contained
+    assert result.draft == (lang == "en")
 
 
 def test_nothing_of_the_namesake(nl, built) -> None:
@@ -117,7 +135,8 @@ def test_nothing_of_the_namesake(nl, built) -> None:
 
 def test_manifest_hashes_match(nl, built) -> None:
     manifest = json.loads(nl.manifest.read_text("utf-8"))
-    assert manifest["request_id"] == "REQ-2026-0007" and manifest["confirmation"] is True
+    assert manifest["request_id"] == nl.request_id and manifest["confirmation"] is True
+    assert manifest["draft"] is False and manifest["letter_date"] == TODAY.isoformat()
     listed = {f["path"]: f for f in manifest["files"]}
     on_disk = {p.relative_to(nl.out).as_posix() for p in nl.out.rglob("*") if p.is_file()} - {"manifest.json"}
     assert set(listed) == on_disk
@@ -125,7 +144,7 @@ def test_manifest_hashes_match(nl, built) -> None:
         data = (nl.out / name).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry["sha256"] and len(data) == entry["bytes"]
     logged = list(audit.entries(built[0]))
-    assert any(e.request_id == "REQ-2026-0007" and e.files["index.html"] == listed["index.html"]["sha256"]
+    assert any(e.request_id == nl.request_id and e.files["index.html"] == listed["index.html"]["sha256"]
                for e in logged)
 
 
@@ -142,7 +161,7 @@ def test_datapackage_describes_every_csv(nl) -> None:
         assert [f["name"] for f in resource["schema"]["fields"]] == rows[0]
         assert {len(r) for r in rows} == {len(rows[0])}
         for item in resource["schema"]["fields"]:
-            assert {"name", "type", "description", "category"} <= item.keys()
+            assert {"name", "type", "description", "category", "unit", "format", "timezone"} <= item.keys()
     categories = {f["category"] for r in resources.values() for f in r["schema"]["fields"]}
     assert "user.contact.email" in categories
 
@@ -185,13 +204,14 @@ def test_pdf_is_written(nl, en) -> None:
 
 def test_portability_excludes_internal_notes(portable, nl) -> None:
     text = _text(portable.out)
-    assert 'id="portability"' in text and "zoekcodes zijn weggelaten" in text
+    assert 'id="portability"' in text and "aantekeningen of een kredietlimiet" in text
     full = (nl.out / "data" / "moneybird" / "contacts.csv").read_text("utf-8").splitlines()[0]
     kept = (portable.out / "data" / "moneybird" / "contacts.csv").read_text("utf-8").splitlines()[0]
     assert "Notities" in full and "Notities" not in kept
     described = json.loads((portable.out / "datapackage.json").read_text("utf-8"))
-    assert not any("canonical field 'notes'" in f["description"] or "'search_code'" in f["description"]
-                   for r in described["resources"] for f in r["schema"]["fields"])
+    fields = {f.get("field") for r in described["resources"] for f in r["schema"]["fields"]} - {None}
+    assert fields and not fields & {"notes", "search_code", "party_key", "customer_number"}
+    assert not list(portable.out.rglob("xaf.*"))  # no bookkeeping audit file
 
 
 def test_redact_blanks_the_cell_and_logs_without_value(en, built) -> None:
@@ -222,7 +242,8 @@ def test_redact_blanks_the_cell_and_logs_without_value(en, built) -> None:
 
 
 def test_todo_lists_third_parties_without_values(nl) -> None:
-    with (nl.out / "redactions_todo.csv").open(encoding="utf-8", newline="") as handle:
+    assert not (nl.out / "redactions_todo.csv").exists()  # the analyst's list is not sent
+    with package.todo_path(nl.out).open(encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle)
         assert next(reader) == ["source", "table", "row", "column", "reason"]
     own = [("rosa", "gruson")]
@@ -241,3 +262,14 @@ def test_refuses_a_folder_in_use(built, nl) -> None:
     ws, register, first, _, subject, _ = built
     with pytest.raises(package.PackageError):
         package.write_package(ws, register, subject_ids=subject, out=nl.out, identities={})
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_the_letter_fits_two_a4_pages_before_its_annex(built, lang) -> None:
+    ws, register, first, _, subject, out = built
+    result = package.write_package(ws, register, subject_ids=subject, out=out / f"pages-{lang}", lang=lang,
+                                   identities={"e-mail": first.person.email}, today=TODAY)
+    pages = [p.extract_text() for p in PdfReader(result.out / "index.pdf").pages]
+    title = {"nl": "Bijlage: Dit weten wij over u", "en": "Annex: What we hold about you"}[lang]
+    assert next(i for i, text in enumerate(pages) if title in text) <= 2
+    assert {"nl": "CONCEPT", "en": "DRAFT"}[lang] in pages[0]  # ad hoc: a watermarked draft

@@ -40,17 +40,22 @@ def test_run_demo_answers_one_demo_access_request(tmp_path: Path) -> None:
     assert answer.package.confirmation and "found" in answer.systems().status.tolist()
     assert {"index.html", "manifest.json"} <= set(answer.files().path) | {"manifest.json"}
     assert client.person.email in (folder / "index.html").read_text("utf-8")
-    listed = requests.listing(done.workspace)  # the demo's history leaves two requests open too
-    assert answer.request["id"] in listed.request_id.tolist()
-    assert set(listed.request_id) - {answer.request["id"]} <= set(done.history)
+    # the story: each of today's requests answered with its letters, sent through the gates
+    assert [kind for _, kind, _ in done.story] == ["receipt", "access", "receipt", "erasure", "receipt",
+                                                   "refusal"]
+    row, _, _ = requests.show(done.workspace, answer.request["id"])
+    assert row["status"] == "completed" and manifest["letter_date"] == str(row["responded"])
+    listed = requests.listing(done.workspace)  # the demo's history leaves two requests open
+    assert set(listed.request_id) <= set(done.history)
 
-    # run again: the same open request is answered again, in a fresh folder
+    # run again: the same request is written again, as a draft, in a fresh folder
     (folder / "stale.txt").write_text("from the previous run")
+    before = len(requests.listing(done.workspace, include_closed=True))
     again = _demo(tmp_path).request
-    assert again.request["id"] == answer.request["id"]
+    assert again.request["id"] == answer.request["id"] and again.package.draft
     assert again.package.out == folder and not (folder / "stale.txt").exists()
     assert (folder / "manifest.json").is_file()
-    assert len(requests.listing(done.workspace)) == len(listed)  # no duplicate registered
+    assert len(requests.listing(done.workspace, include_closed=True)) == before  # no duplicate
 
 
 def test_run_demo_refuses_a_file_where_the_package_goes(tmp_path: Path) -> None:

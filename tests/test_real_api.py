@@ -308,7 +308,14 @@ def test_exact_sales_invoices(tmp_path: Path) -> None:
         assert doc["party_key"] == invoice["InvoiceTo"]
         party = _one(ws, "SELECT * FROM parties WHERE party_key = ?", [invoice["InvoiceTo"]])
         assert party["name"] == invoice["InvoiceToName"]
+        # the lines $expand put in the invoice: documents of the invoiced party
+        for line in invoice["SalesInvoiceLines"]["results"]:
+            row = _one(ws, "SELECT * FROM documents WHERE doc_key = ?", [line["ID"]])
+            assert (row["doc_type"], row["description"]) == ("invoice_line", line["Description"])
+            assert float(row["amount"]) == _amount(line["AmountDC"])
+            assert row["party_key"] == invoice["InvoiceTo"]
     fields = _fields(ws)
+    assert fields["EmployeeFullName"] == "other_name"
     # Exact spells the sales person with a lower-case p on an invoice: another person's name
     assert (fields["Salesperson"], fields["SalespersonFullName"]) == ("other", "other_name")
     assert fields["InvoiceToContactPersonFullName"] == "other_name"

@@ -339,6 +339,7 @@ years = 7
 after = "the end of the financial year"
 motivation = "art. 52 AWR"
 on_erasure = "retain"
+keeps = ["name", "street", "postcode", "city"]
 """,
     "activities.toml": """
 [bestellingen]

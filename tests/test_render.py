@@ -84,6 +84,13 @@ def test_the_pdf_has_pages_of_text(report: Path) -> None:
     assert abs(float(box.width) - 595) < 2 and abs(float(box.height) - 842) < 2  # A4, in points
 
 
+def test_the_pdf_is_tagged_for_screen_readers(report: Path) -> None:
+    root = PdfReader(report / "annual-report.pdf").trailer["/Root"]
+    assert "/StructTreeRoot" in root and root["/Lang"] == "en"
+    assert root["/MarkInfo"]["/Marked"]
+    assert '<html lang="en"' in (report / "annual-report.html").read_text("utf-8")
+
+
 def test_html_with_an_outside_reference_is_refused(tmp_path: Path) -> None:
     notebook = new_notebook(cells=[new_markdown_cell('<img src="https://example.org/tracker.png">')])
     nbformat.write(notebook, tmp_path / "nb.ipynb")

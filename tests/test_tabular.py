@@ -181,3 +181,94 @@ def test_dates_of_several_formats_in_one_column() -> None:
     parsed = tabular.parse_dates(values, P, "Datum")
     assert parsed.iloc[-3:].tolist()[::2] == [pd.Timestamp("2026-01-31"), pd.Timestamp("2026-02-01")]
     assert parsed.iloc[0] == pd.Timestamp("2026-01-31 14:05") and pd.isna(parsed.iloc[-2])
+
+
+# --------------------------------------------------------------------------------------------
+# nothing altered on the way in
+
+
+def _with_sheet_values(source: Path, target: Path, values: dict[str, str]) -> Path:
+    """The workbook with some cells' stored text replaced, as another program writes them
+    (openpyxl itself writes a large integer as a float)."""
+    import zipfile
+
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            data = old.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                for placeholder, stored in values.items():
+                    data = data.replace(f"<v>{placeholder}</v>".encode(), f"<v>{stored}</v>".encode())
+            new.writestr(info, data)
+    return target
+
+
+def test_xlsx_numbers_keep_every_digit(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    book.active.append(["Klantnummer", "Tijdstip", "Bedrag", "Fractie", "Naam"])
+    book.active.append([111, 222, 333, 444, "Zoë"])
+    book.save(tmp_path / "plain.xlsx")
+    stored = {"111": "246813579012345678", "222": "1532426400.0", "333": "1.5E3", "444": "1E-5"}
+    path = _with_sheet_values(tmp_path / "plain.xlsx", tmp_path / "numbers.xlsx", stored)
+    row = tabular.read_xlsx(path, path.read_bytes()).iloc[0]
+    assert row["Klantnummer"] == "246813579012345678"
+    assert row["Tijdstip"] == "1532426400"
+    assert row["Bedrag"] == "1500" and row["Fractie"] == "0.00001" and row["Naam"] == "Zoë"
+
+
+def test_utf8_with_one_stray_windows_byte_keeps_its_accents() -> None:
+    text = "naam\nZoë Müller\nJosé García\nFrançois\n"
+    data = text.encode("utf-8").replace("é".encode(), "é".encode("cp1252"), 1)
+    assert tabular.decode(P, data) == text
+
+
+def test_a_byte_neither_utf8_nor_windows_is_refused_naming_the_row() -> None:
+    data = "naam\nZoë\n".encode() + b"Jo\x81st\n"
+    with pytest.raises(InputError, match=r"row 3: unreadable encoding \(byte 0x81\)"):
+        tabular.decode(P, data)
+
+
+def test_plain_windows_1252_file_still_reads() -> None:
+    assert tabular.decode(P, "naam\nJosé\n".encode("cp1252")) == "naam\nJosé\n"
+
+
+@pytest.mark.parametrize("value", ["1e5", "1E5", "Infinity", "inf", "NaN", "0x10", "1_000"])
+def test_exponents_and_special_numbers_are_no_amounts(value: str) -> None:
+    with pytest.raises(InputError, match="row 3, column 'Bedrag': not an amount"):
+        tabular.parse_amounts(pd.Series(["12,50", value], index=[2, 3]), P, "Bedrag")
+
+
+def test_amount_beyond_the_decimal_type_is_refused() -> None:
+    with pytest.raises(InputError, match="row 2, column 'Bedrag': an amount beyond"):
+        tabular.parse_amounts(pd.Series(["12345678901234567,00"], index=[2]), P, "Bedrag")
+    assert tabular.parse_amounts(pd.Series(["999.999.999.999.999,99"], index=[2]), P, "B").iloc[0] > 0
+
+
+@pytest.mark.parametrize("value", ["99999", "0", "80000"])
+def test_day_numbers_outside_the_years_of_excel_are_no_dates(value: str) -> None:
+    with pytest.raises(InputError, match="row 2, column 'Datum': not a date"):
+        tabular.parse_dates(pd.Series([value], index=[2]), P, "Datum")
+    serial = tabular.parse_dates(pd.Series(["45292"], index=[2]), P, "Datum")
+    assert str(serial.iloc[0].date()) == "2024-01-01"
+
+
+def test_messages_escape_control_characters_in_names() -> None:
+    error = InputError(Path("a\x1b[31m\u202eb.csv"), "not an export", column="Naam\n\x07")
+    text = str(error)
+    assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text and "\n" not in text
+    assert "a\\x1b[31m\\u202eb.csv" in text and "Zoë" in str(InputError(Path("Zoë.csv"), "x"))
+
+
+@pytest.mark.parametrize(("row", "column"), [
+    ("2026-10-01 10:12:00,ideal,EUR,1e5,paidout,tr_x,Order,Jan,,,EUR,1.00,1,", "Amount"),
+    ("99999,ideal,EUR,1.00,paidout,tr_x,Order,Jan,,,EUR,1.00,1,", "Date"),
+])
+def test_import_stops_with_exit_2_naming_file_row_and_column(tmp_path: Path, row: str, column: str,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    from conftest import payments_csv
+
+    from workbench.cli import main
+
+    path = payments_csv(tmp_path / "settlement.csv", [row])
+    assert main(["--workspace", str(tmp_path / "ws"), "import", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"settlement.csv, row 2, column '{column}'" in err and "expected" in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,140 @@ def test_auditfile_without_company_or_relations(tmp_path: Path) -> None:
         _xaf.read(_common.load(_write(tmp_path, no_company, "a.xaf")), KIND)
     with pytest.raises(InputError, match="no relations and no journal lines"):
         _xaf.read(_common.load(_write(tmp_path, _xaf_text(""), "b.xaf")), KIND)
+
+
+# --------------------------------------------------------------------------------------------
+# every version, the system from softwareDesc, opening balance and subledgers, streaming
+
+
+@pytest.fixture(scope="module")
+def versions(business: demo.Business, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The demo auditfile in each version, with opening balance and subledgers where the version
+    has them, written by a package the workbench has no module for."""
+    clients = business.clients_of("moneybird")
+    invoices = [i for i in business.invoices if i.service == "moneybird"]
+    folder = tmp_path_factory.mktemp("versions")
+    return {v: write_xaf(folder / f"audit-{v}.xaf", business, "moneybird", clients, invoices,
+                         "Twinfield Online 2026.1", version=v, subledgers=True)
+            for v in ("3.1", "3.2", "3.2.1", "4.0")}
+
+
+def _root_namespace(path: Path) -> str:
+    head = path.read_text("utf-8")[:400]
+    return head.split('xmlns="', 1)[1].split('"', 1)[0]
+
+
+@pytest.mark.parametrize("version", ["3.1", "3.2", "3.2.1", "4.0"])
+def test_each_version_reads_its_relations_and_lines(versions: dict[str, Path], version: str) -> None:
+    path = versions[version]
+    loaded = _common.load(path)
+    assert _xaf.is_xaf(loaded) and _xaf.version(loaded) == version
+    assert _xaf.VERSIONS[_root_namespace(path)] == version  # the namespace decides the version
+    extract = _xaf.read(loaded, KIND)
+    text = path.read_text("utf-8")
+    records = extract.raw["record"].value_counts()
+    assert records["customerSupplier"] == text.count("<customerSupplier>")
+    assert records["trLine"] == text.count("<trLine>")
+    assert not extract.unmapped
+    # an e-mail address of the file reaches its relation
+    first_email = text.split("<eMail>", 1)[1].split("</eMail>", 1)[0]
+    assert first_email.lower() in set(extract.parties["email"])
+
+
+def test_version_4_counterparty_account_and_own_account(versions: dict[str, Path]) -> None:
+    path = versions["4.0"]
+    text = path.read_text("utf-8")
+    assert "<bankAccount>" not in text and "<contact>" not in text and "<subledgers>" not in text
+    extract = _xaf.read(_common.load(path), KIND)
+    assert extract.column_map["trLine/offsetBankAccNr"] == "iban"
+    own = [c for c in extract.column_map if c.endswith("bankAccNr") and c.startswith("journal")]
+    assert all(extract.column_map[c] != "iban" for c in own)
+    account = text.split("<offsetBankAccNr>", 1)[1].split("</offsetBankAccNr>", 1)[0]
+    assert account in set(extract.raw["trLine/offsetBankAccNr"])
+    assert "trLine/offsetBankAccNr" in extract.personal_columns
+
+
+def test_system_is_taken_from_software_desc() -> None:
+    assert _xaf.system("Exact Online") == "exact"
+    assert _xaf.system("MoneyBird") == "moneybird"
+    assert _xaf.system("e-Boekhouden.nl") == "e-boekhouden"
+    assert _xaf.system("SnelStart 12.4") == "snelstart"
+    assert _xaf.system("AFAS Profit") == "afas"
+    assert _xaf.system("2026.1") == "" and _xaf.system("") == ""
+
+
+def test_unknown_software_imports_under_its_own_name(versions: dict[str, Path], tmp_path: Path) -> None:
+    extract = _xaf.read(_common.load(versions["3.2"]), ExportKind("exact", "xaf", "XAF auditfile"))
+    assert extract.kind.service == "twinfield" and extract.kind.name == "xaf"
+    assert "Twinfield Online 2026.1" in extract.kind.title
+    # without softwareDesc the file stays with the service that read it (--source)
+    silent = _write(tmp_path, _xaf_text(RELATION, LINES, software=""))
+    assert _xaf.read(_common.load(silent), ExportKind("exact", "xaf", "x")).kind.service == "exact"
+
+
+def test_opening_balance_and_subledger_lines(versions: dict[str, Path]) -> None:
+    path = versions["3.2"]
+    text = path.read_text("utf-8")
+    extract = _xaf.read(_common.load(path), KIND)
+    records = extract.raw["record"].value_counts()
+    assert records["obLine"] == text.count("<obLine>") == 2
+    assert records["obSbLine"] == text.count("<obSbLine>") > 0
+    assert records["sbLine"] == text.count("<sbLine>") > 0
+    # the first open item: its relation, invoice, due date and amount, as the file has them
+    item = text.split("<obSbLine>", 1)[1].split("</obSbLine>", 1)[0]
+
+    def value(name: str) -> str:
+        return item.split(f"<{name}>", 1)[1].split(f"</{name}>", 1)[0]
+
+    documents = extract.documents.set_index("doc_key")
+    line = documents.loc[f"ob/CU/{value('nr')}"]
+    assert line["party_key"] == value("custSupID") and line["reference"] == value("invRef")
+    assert str(line["due_date"].date()) == value("invDueDt")
+    assert line["amount"] == float(value("amnt"))
+    assert extract.column_map["obLine/amnt"] == "other"  # a ledger line, no relation's
+    sb = documents[documents.index.str.startswith("sb/")]
+    assert len(sb) == text.count("<sbLine>") and (sb["amount"] < 0).any()  # payments credit
+
+
+def test_version_4_opening_balance_without_subledgers(versions: dict[str, Path]) -> None:
+    extract = _xaf.read(_common.load(versions["4.0"]), KIND)
+    assert set(extract.raw["record"]) == {"customerSupplier", "trLine", "obLine"}
+
+
+def _big_auditfile(path: Path, lines: int) -> Path:
+    with path.open("w", encoding="utf-8") as out:
+        out.write(_xaf_text(RELATION).split("</customersSuppliers>")[0] + "</customersSuppliers>"
+                  "<transactions><linesCount>0</linesCount><totalDebit>0</totalDebit>"
+                  "<totalCredit>0</totalCredit><journal><jrnID>VK</jrnID><desc>Verkoop</desc>")
+        for n in range(lines):
+            out.write(f"<transaction><nr>{n}</nr><periodNumber>1</periodNumber><trDt>2026-01-02</trDt>"
+                      f"<trLine><nr>1</nr><accID>1300</accID><docRef>F{n}</docRef>"
+                      f"<effDate>2026-01-02</effDate><desc>Regel {n}</desc><amnt>1.00</amnt>"
+                      "<amntTp>D</amntTp><custSupID>K7</custSupID></trLine></transaction>")
+        out.write("</journal></transactions></company></auditfile>")
+    return path
+
+
+def test_auditfile_is_read_streaming(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tree never holds more than a few lines: each element is dropped once read."""
+    path = _big_auditfile(tmp_path / "big.xaf", 3000)
+    widest = {"children": 0}
+    ended = _xaf._ended
+
+    def watch(loaded, auditfile, element, parents):  # noqa: ANN001 - the module's own signature
+        ended(loaded, auditfile, element, parents)
+        widest["children"] = max([widest["children"], *(len(p) for p in parents)])
+
+    monkeypatch.setattr(_xaf, "_ended", watch)
+    extract = _xaf.read(_common.load(path), KIND)
+    assert (extract.raw["record"] == "trLine").sum() == 3000
+    assert widest["children"] < 200  # without dropping, the journal would hold 3,000
+
+
+def test_auditfile_records_beyond_the_row_limit(tmp_path: Path) -> None:
+    from workbench import limits
+
+    path = _big_auditfile(tmp_path / "big.xaf", 50)
+    with limits.using(replace(limits.defaults(), max_rows=20)),\
+            pytest.raises(InputError, match="max_rows = 20"):
+        _xaf.read(_common.load(path), KIND)

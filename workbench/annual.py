@@ -42,7 +42,8 @@ INVENTORY_COLUMNS = ["service", "export_kind", "column", "field", "category", "p
 SEVERITY_ORDER = policy_audit.SEVERITY_ORDER
 VERDICT_ORDER = policy_audit.VERDICT_ORDER
 DPIA_META = ("title", "version", "status", "date", "next_review")
-DPIA_RISK_COLUMNS = ["name", "level_before", "level_before_label", "level_after", "level_after_label"]
+DPIA_RISK_COLUMNS = ["name", "level_before", "level_before_label", "level_now", "level_now_label",
+                     "level_after", "level_after_label"]
 DPIA_ACTION_COLUMNS = ["measure", "title", "status", "owner", "due", "progress", "overdue"]
 REQUEST_COLUMNS = ["request_id", "type", "status", "received", "due", "extended_due", "extension_months",
                    "extension_told", "responded", "outcome", "anonymised_on", "keeps_email"]
@@ -361,7 +362,8 @@ def dpia_section(ws: Workspace, register: Register, *, today: date, policy: Path
     plan still open (overdue ones flagged), whether prior consultation (Art. 36) is required, and
     its count of policy findings per verdict (from ``found``, the same findings as the policy
     section)."""
-    assessment = dpia.assess(ws, register, today=today, policy=policy, policy_findings=found)
+    assessment = dpia.assess(ws, register, today=today, policy=policy, policy_findings=found,
+                             lang="en")  # the annual report narrates in English
     actions = assessment.actions
     return {"meta": {k: assessment.meta[k] for k in DPIA_META},
             "risks": assessment.risks[DPIA_RISK_COLUMNS].reset_index(drop=True),

@@ -242,8 +242,10 @@ def head(ws: Workspace | str | Path) -> dict[str, Any] | None:
     return {"seq": last[0].seq, "hash": last[0].hash} if last else None
 
 
-def _db_facts(directory: Path) -> tuple[tuple[int, str] | None, list[str]]:
-    """The anchored head and the request ids of the purges the database records."""
+def _db_facts(directory: Path, manifests: list[tuple[int, str, str]]) -> tuple[tuple[int, str] | None,
+                                                                             list[str]]:
+    """The anchored head and the ids of the purges the database records; ``manifests`` gets the
+    head each package's manifest names (sequence number, hash, request id)."""
     from workbench.workspace import DB_NAME, Workspace
 
     if not (directory / DB_NAME).exists():
@@ -258,6 +260,15 @@ def _db_facts(directory: Path) -> tuple[tuple[int, str] | None, list[str]]:
     if "purges" in tables:
         purged = [str(r) for r in ws.query("SELECT purge_id FROM purges ORDER BY purge_id")
                   ["purge_id"]]
+    if "outputs" in tables:  # each package's manifest names the head before its own entry
+        for row in ws.query("SELECT path, request_id FROM outputs WHERE kind = 'package'").itertuples():
+            manifest = directory / row.path / "manifest.json"  # an absolute path stays absolute
+            try:
+                head = json.loads(manifest.read_text("utf-8")).get("audit_head")
+            except (OSError, ValueError):
+                continue  # deleted, zipped away or elsewhere: nothing to compare
+            if isinstance(head, dict) and isinstance(head.get("seq"), int) and head["seq"] > 0:
+                manifests.append((head["seq"], str(head.get("hash")), str(row.request_id)))
     return anchor, purged
 
 
@@ -273,7 +284,8 @@ def verify(ws: Workspace | str | Path) -> Verification:
     if path.is_symlink():
         return Verification(ok=False, entries=0, broken=1, path=path,
                             reason="the log is a symbolic link, not the workspace's own file")
-    anchor, purged = _db_facts(path.parent)
+    manifests: list[tuple[int, str, str]] = []
+    anchor, purged = _db_facts(path.parent, manifests)
     if not path.exists():
         if anchor:
             return Verification(ok=False, entries=0, broken=1, path=path, reason=(
@@ -304,6 +316,11 @@ def verify(ws: Workspace | str | Path) -> Verification:
                   f"entry {anchor[0]} is not the one the database anchors (the chain was rewritten)")
         return Verification(ok=False, entries=count, broken=min(anchor[0], count + 1), reason=reason,
                             head=head, path=path)
+    for seq, digest, request_id in manifests:
+        if hashes.get(seq) != digest:
+            return Verification(ok=False, entries=count, broken=min(seq, count + 1), head=head, path=path,
+                                reason=f"the manifest of package {request_id} names entry {seq}, which the "
+                                       "log does not hold as it was (cut short or rewritten)")
     missing = [p for p in purged if p not in purges]
     if missing:
         return Verification(ok=False, entries=count, broken=count + 1, head=head, path=path, reason=(

@@ -8,11 +8,23 @@ import secrets
 import shutil
 import sys
 import unicodedata
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
-from workbench import audit, datamap, erasure, linkage, package, pipeline, policy_audit, register, requests
+from workbench import (
+    audit,
+    datamap,
+    erasure,
+    letters,
+    linkage,
+    package,
+    pipeline,
+    policy_audit,
+    register,
+    requests,
+)
 from workbench.errors import WorkbenchError
 from workbench.headers import PROPOSED, confirm_system, store_system, systems
 from workbench.safe_files import sha256_file
@@ -25,7 +37,7 @@ def _print_import(result: ImportResult) -> None:
     if result.unchanged:
         when = result.previous.get("imported_at")
         since = f" (import #{result.previous['import_id']} of {when:%Y-%m-%d})" if when else ""
-        print(f"{result.path}: already imported{since}; nothing changed")
+        print(f"{_shown(str(result.path))}: already imported{since}; nothing changed")
         return
     print(f"{_shown(str(result.path))}: {kind.title} [{kind.key}], import #{result.import_id}")
     if extract.recognition:
@@ -86,7 +98,7 @@ def _system_confirmed(workspace: Workspace, system: str, paths: list[Path]) -> b
     if stored is not None and stored.confirmed:
         return True
     mappings = workspace.header_mappings()
-    matches = [m for path in paths for m in generic.propose(path, mappings)]
+    matches = generic.propose(paths, mappings)
     if stored is None:
         proposal, notes = generic.as_mapping(system, matches, PROPOSED)
         store_system(workspace.mappings, proposal, notes)
@@ -149,6 +161,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if done.request:
         print(f"demo access request {done.request.request['id']}: package in "
               f"{done.request.package.out} ({len(done.request.package.files)} files)")
+    for request_id, kind, path in done.story:
+        print(f"  {request_id}: {kind} letter sent ({path})")
     if done.annual:
         print(f"annual compliance report: {done.annual[1]} and its PDF, tables as CSV in "
               f"{done.annual[0].parent}")
@@ -269,6 +283,187 @@ def cmd_request_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_done(request_id: str, done: list[str]) -> int:
+    for line in done:
+        print(f"{request_id}: {line}")
+    return 0
+
+
+def cmd_request_verify(args: argparse.Namespace) -> int:
+    return _print_done(args.id, requests.verify(Workspace(args.workspace), args.id, method=args.method,
+                                                outcome=args.outcome, on=args.on, today=_today(args)))
+
+
+def cmd_request_extend(args: argparse.Namespace) -> int:
+    return _print_done(args.id, requests.extend(Workspace(args.workspace), args.id, reason=args.reason,
+                                                told=args.told, months=args.months, today=_today(args)))
+
+
+def cmd_request_close(args: argparse.Namespace) -> int:
+    return _print_done(args.id, requests.close(Workspace(args.workspace), args.id, outcome=args.outcome,
+                                               responded=args.responded, today=_today(args)))
+
+
+def cmd_request_refuse(args: argparse.Namespace) -> int:
+    return _print_done(args.id, requests.refuse(Workspace(args.workspace), args.id, reason=args.reason,
+                                                responded=args.responded, today=_today(args)))
+
+
+def cmd_request_note(args: argparse.Namespace) -> int:
+    return _print_done(args.id, requests.note(Workspace(args.workspace), args.id, args.text,
+                                              today=_today(args)))
+
+
+def cmd_request_search(args: argparse.Namespace) -> int:
+    reg = register.load(args.register)
+    if args.system not in reg.systems:
+        raise WorkbenchError(f"system {args.system!r} is not in the register; one of "
+                             f"{', '.join(reg.systems)}")
+    found = requests.record_search(Workspace(args.workspace), args.request, system=args.system,
+                                   result=args.result, on=args.on, today=_today(args))
+    print(f"{args.request}: search of {reg.systems[args.system].name} recorded: {found}")
+    return 0
+
+
+def cmd_request_letter(args: argparse.Namespace) -> int:
+    details = {k: v for k, v in {
+        "questions": args.question, "identity": args.identity or None, "reasons": args.reason,
+        "grounds": args.ground, "explanation": args.explanation, "partial": args.partial or None,
+        "granted": args.granted, "refused": args.refused, "changes": args.change, "stopped": args.stopped,
+        "lift_on": args.lift_on, "recipient": args.recipient, "action": args.action, "client": args.client,
+    }.items() if v}
+    workspace, reg = Workspace(args.workspace), register.load(args.register)
+    plan = fields = None
+    if args.kind == "erasure":
+        row, subjects = _request_subjects(workspace, args, ("erasure",))
+        plan = erasure.plan(workspace, reg, args.request, subject_ids=subjects, today=_today(args))
+        fields = erasure.field_plan(workspace, reg, plan, today=_today(args))
+    written = letters.write(workspace, reg, args.request, args.kind, Path(args.out), lang=args.lang,
+                            draft=args.draft, today=_today(args), plan=plan,
+                            **({"fields": fields} if fields is not None else {}), **details)
+    print(f"{args.kind} letter{' (draft)' if args.draft else ''} for {args.request}: "
+          + ", ".join(str(p) for p in written.files))
+    for gap in written.gaps:
+        print(f"  gap: {gap}")
+    return 0
+
+
+def cmd_request_send(args: argparse.Namespace) -> int:
+    return _print_done(args.request, letters.send(Workspace(args.workspace), register.load(args.register),
+                                                  args.request, Path(args.letter),
+                                                  refuse_reason=args.refuse_reason, today=_today(args)))
+
+
+def _add_request_actions(sub, today: dict) -> None:
+    """One command per operation of the request's state machine (requests.TRANSITIONS)."""
+    ver = sub.add_parser("verify", help="record the identity check (the AP's step 4)")
+    ver.add_argument("id")
+    ver.add_argument("--method", required=True, choices=requests.VERIFY_METHODS)
+    ver.add_argument("--outcome", required=True, choices=requests.VERIFY_OUTCOMES)
+    ver.add_argument("--on", help="date of the check, YYYY-MM-DD (default: today)")
+    ver.set_defaults(run=cmd_request_verify)
+    ext = sub.add_parser("extend", help="extend the deadline (Art. 12(3)); then send the extension letter")
+    ext.add_argument("id")
+    ext.add_argument("--reason", required=True, help="why: the complexity or the number of requests")
+    ext.add_argument("--told", required=True, help="date the requester is told, YYYY-MM-DD")
+    ext.add_argument("--months", type=int, choices=(1, 2), default=2)
+    clo = sub.add_parser("close", help="complete a verified request")
+    clo.add_argument("id")
+    clo.add_argument("--outcome", choices=requests.OUTCOMES, default="granted")
+    clo.add_argument("--responded", help="date the answer went out (default: today)")
+    ref = sub.add_parser("refuse", help="refuse a request with its justification")
+    ref.add_argument("id")
+    ref.add_argument("--reason", required=True)
+    ref.add_argument("--responded", help="date the refusal went out (default: today)")
+    nte = sub.add_parser("note", help="a note on an open request")
+    nte.add_argument("id")
+    nte.add_argument("text")
+    for parser, run in ((ext, cmd_request_extend), (clo, cmd_request_close), (ref, cmd_request_refuse),
+                        (nte, cmd_request_note), (ver, cmd_request_verify)):
+        parser.add_argument("--today", **today)
+        parser.set_defaults(run=run)
+
+    sea = sub.add_parser("search", help="record the search of one system for a request, with its result "
+                         "(a system without an export is searched by hand)")
+    sea.add_argument("--request", required=True)
+    sea.add_argument("--system", required=True, help="the system's key in the register (mail, hosting, ...)")
+    sea.add_argument("--result", required=True,
+                     help="'niets gevonden' / 'nothing found' or 'gevonden' / 'found'")
+    sea.add_argument("--on", help="date of the search (default: today)")
+    sea.add_argument("--today", **today)
+    sea.set_defaults(run=cmd_request_search)
+
+    let = sub.add_parser("letter", help="write a letter for a request (HTML and PDF), registered on it; "
+                         "final only when the gates pass, else --draft")
+    let.add_argument("--request", required=True)
+    let.add_argument("--kind", required=True,
+                     choices=[k for k in letters.KINDS if k not in ("access", "portability")])
+    let.add_argument("--out", required=True, help="folder for the letter")
+    let.add_argument("--lang", choices=letters.LANGUAGES, default="nl")
+    let.add_argument("--draft", action="store_true", help="a watermarked draft, without the gates")
+    let.add_argument("--subject", action="append", help="subject id (erasure) when the e-mail address "
+                     "alone does not say who it is")
+    for flag, text in (("--question", "clarification: a question (repeatable)"),
+                       ("--reason", "extension, restriction_lift: a reason (repeatable)"),
+                       ("--ground", f"refusal: one of {', '.join(letters.REFUSAL_GROUNDS)} (repeatable)"),
+                       ("--granted", "partial refusal: what is done (repeatable)"),
+                       ("--refused", "partial refusal: what is not done (repeatable)"),
+                       ("--change", "rectification: what was changed (repeatable)"),
+                       ("--stopped", "objection: activity key stopped (repeatable)"),
+                       ("--client", "recipient_notice: a line saying which client (repeatable)")):
+        let.add_argument(flag, action="append", help=text)
+    let.add_argument("--identity", action="store_true", help="clarification: ask for identification")
+    let.add_argument("--explanation", help="refusal: the explanation in the letter's language")
+    let.add_argument("--partial", action="store_true", help="refusal: only part of the request is refused")
+    let.add_argument("--lift-on", dest="lift_on", help="restriction_lift: the date it is lifted")
+    let.add_argument("--recipient", help="recipient_notice: the processor's key in the register")
+    let.add_argument("--action", choices=letters.RECIPIENT_ACTIONS, help="recipient_notice: what was done")
+    let.add_argument("--today", **today)
+    let.set_defaults(run=cmd_request_letter)
+
+    snd = sub.add_parser("send", help="mark a letter (its HTML file or package folder) as sent after the "
+                         "gates; "
+                         "an answer closes the request on the letter's date")
+    snd.add_argument("--request", required=True)
+    snd.add_argument("--letter", required=True, help="the letter's .html file, or the package folder")
+    snd.add_argument("--refuse-reason", help="refusal: the justification for the register (default: the "
+                     "letter's grounds)")
+    snd.add_argument("--today", **today)
+    snd.set_defaults(run=cmd_request_send)
+
+
+def cmd_redact(args: argparse.Namespace) -> int:
+    folder = Path(args.package)
+    if args.table is None:
+        pending = package.redaction_todo(folder)
+        print(f"{len(pending)} cell(s) of {folder} still to redact or keep")
+        for item in pending:
+            print(f"  {item['table']} row {item['row']} column {item['column']}: {item['reason']}")
+        return 0
+    if args.row is None or args.column is None or not args.reason:
+        raise WorkbenchError("give --table, --row, --column and --reason together")
+    if args.keep:
+        package.keep(folder, args.table, args.row, args.column, args.reason)
+    else:
+        package.redact(folder, args.table, args.row, args.column, args.reason)
+    print(f"{'kept' if args.keep else 'redacted'}: {args.table} row {args.row} column {args.column}; "
+          f"{len(package.redaction_todo(folder))} left")
+    return 0
+
+
+def _add_redact_command(commands) -> None:
+    red = commands.add_parser("redact", help="third-party data in a package (Art. 15(4)): without --table "
+                              "list what is left; else redact a cell, or --keep it, with a reason (logged "
+                              "in the package's redaction log)")
+    red.add_argument("--package", required=True, help="the package folder")
+    red.add_argument("--table", help="table as listed, e.g. moneybird/contacts")
+    red.add_argument("--row", type=int, help="row from 1")
+    red.add_argument("--column")
+    red.add_argument("--reason")
+    red.add_argument("--keep", action="store_true", help="the cell is the client's own data: keep it")
+    red.set_defaults(run=cmd_redact)
+
+
 def _add_request_commands(commands) -> None:
     req = commands.add_parser("request", help="the register of GDPR requests (Art. 12 deadlines)")
     sub = req.add_subparsers(dest="request_command", required=True)
@@ -314,6 +509,7 @@ def _add_request_commands(commands) -> None:
                          "years ago (retention of the log)")
     prg.add_argument("--today", **today)
     prg.set_defaults(run=cmd_request_purge)
+    _add_request_actions(sub, today)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -385,7 +581,10 @@ def build_parser() -> argparse.ArgumentParser:
     pkg.add_argument("--lang", choices=["nl", "en"], default="nl")
     pkg.add_argument("--portability", action="store_true", help="ad-hoc Art. 20 package: only "
                      "provided data under consent or contract (a request's type decides otherwise)")
+    pkg.add_argument("--draft", action="store_true", help="a watermarked draft, without the gates "
+                     "(an ad-hoc package is always a draft)")
     pkg.set_defaults(run=cmd_package)
+    _add_redact_command(commands)
 
     _add_rights_commands(commands)
     _add_dashboard_command(commands)
@@ -412,7 +611,7 @@ def cmd_package(args: argparse.Namespace) -> int:
     if args.request:
         result = pipeline.answer_request(
             workspace, reg, out=Path(args.out), request_id=args.request, subjects=args.subject,
-            lang=args.lang, zip=args.zip, encrypt=args.encrypt).package
+            lang=args.lang, zip=args.zip, encrypt=args.encrypt, draft=args.draft).package
     else:  # ad hoc: not in the request register
         subjects = args.subject or package.subjects_for(workspace, args.email)
         if not subjects:
@@ -421,7 +620,7 @@ def cmd_package(args: argparse.Namespace) -> int:
         result = package.write_package(
             workspace, reg, subject_ids=subjects, out=Path(args.out), identities={"e-mail": args.email},
             lang=args.lang, portability=args.portability, zip=args.zip or args.encrypt,
-            encrypt=args.encrypt)
+            encrypt=args.encrypt, draft=True)
     print(f"package {result.request_id} written to {result.out} ({len(result.files)} files)")
     for system in result.systems:
         detail = ", ".join(f"{t}: {n}" for t, n in system.records.items()) or system.reason
@@ -483,8 +682,8 @@ def cmd_erasure_plan(args: argparse.Namespace) -> int:
           f"({', '.join(f'{a} {n}' for a, n in erasure.summary(frame).items())})")
     print("the workbench changes no source system: the steps are for the analyst")
     print(erasure.format_plan(frame))
-    files = _write_list(frame, args.out, "plan")
-    erasure.log_plan(workspace, frame, args.request, files)
+    with _written_list(workspace, frame, args.out, "plan") as files:
+        erasure.log_plan(workspace, frame, args.request, files)
     if args.execute:
         result = erasure.purge(workspace, reg, subjects, args.request, today=today)
         for line in result.lines():
@@ -494,13 +693,20 @@ def cmd_erasure_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_list(frame, out: str | None, what: str) -> dict[str, str]:
-    """Write a plan or to-do list as CSV when asked; its name and hash for the audit log."""
+@contextmanager
+def _written_list(workspace: Workspace, frame, out: str | None, what: str):
+    """A plan or to-do list as CSV when asked: written to a temporary file, its name and hash given
+    to the audit entry made in the block, and moved into place only once that entry is written."""
     if not out:
-        return {}
-    path = erasure.write_plan(frame, Path(out))
-    print(f"{what} written to {path}")
-    return {path.name: sha256_file(path)}
+        yield {}
+        return
+    final = Path(out)
+    temp = final.with_name(f".{final.name}.partial-{secrets.token_hex(4)}")
+    with workspace.staging(temp):
+        erasure.write_plan(frame, temp)
+        yield {final.name: sha256_file(temp)}
+        os.replace(temp, final)
+    print(f"{what} written to {final}")
 
 
 def cmd_rights_todo(args: argparse.Namespace) -> int:
@@ -511,11 +717,11 @@ def cmd_rights_todo(args: argparse.Namespace) -> int:
     print(f"{row['type']} to-do list for {args.request}: {len(subjects)} subject(s)")
     print("the workbench changes no source system: the steps are for the analyst")
     print(erasure.format_todo(frame))
-    files = _write_list(frame, args.out, "to-do list")
     digest = erasure.frame_digest(frame)
-    audit.record(workspace, "rights-todo", request_id=args.request, files=files,
-                 details={"type": row["type"], "subjects": len(subjects), "steps": len(frame),
-                          "list_sha256": digest})
+    with _written_list(workspace, frame, args.out, "to-do list") as files:
+        audit.record(workspace, "rights-todo", request_id=args.request, files=files,
+                     details={"type": row["type"], "subjects": len(subjects), "steps": len(frame),
+                              "list_sha256": digest})
     _note(workspace, row, erasure.todo_note(row["type"], frame, digest))
     return 0
 
@@ -595,6 +801,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
           "stored nowhere else)", flush=True)
     sys.argv = ["panel", "serve", str(app), "--address", "127.0.0.1", "--port", str(args.port),
                 "--allow-websocket-origin", f"127.0.0.1:{args.port}", "--basic-auth", str(users),
+                "--basic-login-template", str(dashboard.LOGIN_TEMPLATE),  # Panel's own loads a CDN logo
                 "--warm"]  # --warm: built once at start
     try:
         panel_main()

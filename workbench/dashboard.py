@@ -255,6 +255,7 @@ def reports_dir(ws: Workspace) -> Path:
 
 
 LOGIN_USER = "analyst"
+LOGIN_TEMPLATE = Path(__file__).parent / "templates" / "dashboard_login.html.j2"
 
 
 def login_file() -> tuple[Path, str]:

@@ -9,8 +9,8 @@ number; two capitalised words fit many things besides a person's name).
 
 The confidence is the share of distinct values that validate, discounted for the chance that
 so few values validate by luck (one random nine-digit number passes the 11-proof one time in
-eleven) and, without a name hint, by how ambiguous the kind is. The analyst's decision on a
-column (table ``column_decisions``) always wins over the detector.
+eleven) and, without a name hint, by how ambiguous the kind is. :func:`workbench.inventory.discover`
+applies this to a workspace, where the analyst's decision on a column always wins.
 """
 
 from __future__ import annotations
@@ -28,13 +28,10 @@ from stdnum.nl import postcode
 from workbench import headers, identifiers
 from workbench.masking import mask
 from workbench.model import FIELDS
-from workbench.workspace import Workspace, json_path
 
 SAMPLE = 2000  # distinct values checked per column
 MIN_CONFIDENCE = 0.5  # below this, a kind is not reported
 EXAMPLES = 2
-COLUMNS = ["service", "export_kind", "column", "kind", "field", "confidence", "evidence", "decided_by",
-           "category", "personal"]
 
 
 @dataclass(frozen=True)
@@ -309,74 +306,3 @@ def _evidence(kind: Kind, good: pd.Series, checked: int, filled: int, rows: int,
     return (f"{len(good):,} of {checked:,} distinct values{sampled} pass {kind.test} "
             f"({len(good) / checked:.0%}); {filled:,} of {rows:,} rows filled; {context}; "
             f"e.g. {examples}")
-
-
-# ---------------------------------------------------------------------------------------------
-# the workspace
-
-
-def _unmapped(ws: Workspace) -> pd.DataFrame:
-    return ws.query("""
-        WITH current AS (
-            SELECT import_id, service, export_kind FROM imports
-            QUALIFY row_number() OVER (PARTITION BY service, export_kind ORDER BY import_id DESC) = 1)
-        SELECT cur.import_id, cur.service, cur.export_kind, c.name AS column
-        FROM current cur JOIN columns c USING (import_id)
-        WHERE c.field IS NULL
-        ORDER BY cur.service, cur.export_kind, c.position""")
-
-
-def _values(ws: Workspace, import_id: int, names: list[str]) -> pd.DataFrame:
-    """The values of the named columns of one import, one query for all of them."""
-    picks = ", ".join(f"json_extract_string(record, ?) AS c{i}" for i in range(len(names)))
-    frame = ws.query(f"SELECT {picks} FROM raw_records WHERE import_id = ? ORDER BY source_row",
-                     [*map(json_path, names), import_id])
-    frame.columns = names
-    return frame
-
-
-def _detected(service: str, export_kind: str, column: str, found: Finding | None) -> dict:
-    row = {"service": service, "export_kind": export_kind, "column": column, "decided_by": "detector",
-           "category": None}
-    if found is None:
-        return row | {"kind": None, "field": None, "confidence": 0.0, "personal": None,
-                      "evidence": "no kind recognised in the values and the name"}
-    personal = FIELDS[found.field].personal if found.field else True
-    return row | {"kind": found.kind, "field": found.field, "confidence": found.confidence,
-                  "evidence": found.evidence, "personal": personal}
-
-
-def _decided(row: dict, decision: pd.Series) -> dict:
-    """The analyst's decision replaces the detector's finding; the finding stays as evidence."""
-    said = (f"the detector said {row['kind']} ({row['confidence']:.2f})" if row["kind"]
-            else "the detector recognised nothing")
-    given = {k: (v if pd.notna(v) and v != "" else None) for k, v in decision.items()}
-    when = pd.Timestamp(given["decided_at"]).strftime("%Y-%m-%d") if given["decided_at"] else "?"
-    who = given["decided_by"] or "analyst"
-    note = f": {given['note']}" if given["note"] else ""
-    return row | {"kind": KIND_BY_FIELD.get(given["field"]), "field": given["field"],
-                  "category": given["category"], "confidence": 1.0, "decided_by": who,
-                  "personal": None if given["personal"] is None else bool(given["personal"]),
-                  "evidence": f"decided by {who} on {when}{note}; {said}"}
-
-
-def discover(ws: Workspace) -> pd.DataFrame:
-    """Every unmapped column of the newest import of each export, with what it holds: the
-    analyst's decision where there is one, else the detector's finding."""
-    if not ws.exists:
-        return pd.DataFrame(columns=COLUMNS)
-    columns = _unmapped(ws)
-    decisions = ws.query('SELECT * FROM column_decisions').set_index(["service", "export_kind", "column"])
-    rows = []
-    for (import_id, service, export_kind), group in columns.groupby(
-            ["import_id", "service", "export_kind"], sort=False):
-        names = group["column"].tolist()
-        values = _values(ws, import_id, names)
-        for name in names:
-            row = _detected(service, export_kind, name, classify(name, values[name]))
-            key = (service, export_kind, name)
-            if key in decisions.index:
-                row = _decided(row, decisions.loc[key])
-            rows.append(row)
-    # object columns keep None as None (a str column would turn it into NaN)
-    return pd.DataFrame(rows, columns=COLUMNS, dtype=object).astype({"confidence": "float64"})

@@ -846,9 +846,8 @@ def _level_name(levels: dict, value: int) -> str:
     return f"{levels[str(value)]['en']} / {levels[str(value)]['nl']}"
 
 
-ACTION_COLUMNS = ["measure", "title", "family", "family_key", "cnil_measure", "status", "open", "risks", "owner",
-                  "due",
-                  "frequency", "cost", "difficulty", "progress", "overdue", "description"]
+ACTION_COLUMNS = ["measure", "title", "family", "family_key", "cnil_measure", "status", "open", "risks",
+                  "owner", "due", "frequency", "cost", "difficulty", "progress", "overdue", "description"]
 
 
 def _actions(cfg: Config, today: date) -> pd.DataFrame:

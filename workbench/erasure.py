@@ -90,6 +90,7 @@ CREATE TABLE IF NOT EXISTS erased_raw_rows (
 CREATE TABLE IF NOT EXISTS purges (
     purge_id VARCHAR PRIMARY KEY, request_id VARCHAR, subjects VARCHAR[] NOT NULL, purged_on DATE NOT NULL,
     details JSON NOT NULL, replaced_raw JSON, finished BOOLEAN NOT NULL);
+CREATE TABLE IF NOT EXISTS raw_removed_rows (import_id INTEGER NOT NULL, source_row INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS raw_restored (
     request_id VARCHAR, purge_id VARCHAR NOT NULL, import_id INTEGER NOT NULL, old_sha256 VARCHAR NOT NULL,
     new_sha256 VARCHAR NOT NULL, rows_removed INTEGER NOT NULL, reason VARCHAR NOT NULL,
@@ -574,10 +575,10 @@ def _purge(ws: Workspace, register: Register, subject_ids: list[str], request_id
                   AND NOT EXISTS (SELECT 1 FROM document_versions d WHERE d.import_id = g.import_id
                                   AND d.source_row = g.source_row)""").df()
             con.register("raw_gone", raw)
+            restored = _restore_raw(ws, con, journal, request_id, purge_id, today)  # reads the records
             removed["raw_records"] = con.execute("""
                 DELETE FROM raw_records r WHERE EXISTS (SELECT 1 FROM raw_gone g
                     WHERE g.import_id = r.import_id AND g.source_row = r.source_row)""").fetchone()[0]
-            restored = _restore_raw(ws, con, journal, request_id, purge_id, today)
             con.execute("""INSERT INTO erased_raw_rows SELECT ?, import_id, stored_sha256, source_row, ?
                            FROM raw_gone""", [request_id, today])
             # parties left without any version are gone: so are the analyst's decisions about them
@@ -699,39 +700,48 @@ def _remove_outputs(ws: Workspace, subjects: list[str]) -> tuple[int, list[str]]
     """Delete the earlier packages and lists of these subjects inside the workspace; list the ones
     outside it (the workbench does not delete files elsewhere on the machine)."""
     outputs = ws.outputs(subjects)
-    inside = ws.path.resolve()
-    deleted, manual = 0, []
-    for path in map(Path, outputs["path"]):
-        if not path.is_relative_to(inside):
+    deleted, manual, forget = 0, [], []
+    for recorded in outputs["path"]:
+        path = Path(recorded)
+        if path.is_absolute():  # outside the workspace (inside ones are kept relative to it)
             if path.exists() or path.is_symlink():
                 manual.append(str(path))
             continue
+        path = ws.path / path
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
         deleted += 1
-    ws.forget_outputs([p for p in outputs["path"] if Path(p).is_relative_to(inside)])
+        forget.append(recorded)
+    ws.forget_outputs(forget)
     return deleted, manual
 
 
 def _restore_raw(ws: Workspace, con, journal: dict, request_id: str | None, purge_id: str,
                  today: date) -> set[str]:
     """Re-store each raw file that held removed rows without those rows, under its new SHA-256;
-    ``raw_restored`` keeps the old hash and the reason. Returns the old hashes re-stored. A format
-    that cannot be edited row by row (XML, JSON, MT940) is left as it is: the purge reports it."""
-    gone = con.execute("""SELECT g.import_id, g.source_row, i.stored_sha256, r.record::VARCHAR AS record
-                          FROM raw_gone g JOIN imports i USING (import_id)
-                          JOIN raw_records r USING (import_id, source_row)""").df()
+    ``raw_restored`` keeps the old hash and the reason, ``raw_removed_rows`` the rows taken out (so
+    a later erasure finds each row's place in the file). Returns the old hashes re-stored. A format
+    that cannot be edited row by row (XML, XAF, MT940) is left as it is: the purge reports it."""
+    # where each row is in the stored file now: earlier erasures took rows out before it
+    gone = con.execute("""
+        SELECT g.import_id, g.source_row, i.stored_sha256, r.record::VARCHAR AS record,
+               g.source_row - (SELECT count(*) FROM raw_removed_rows x WHERE x.import_id = g.import_id
+                               AND x.source_row < g.source_row) AS position
+        FROM raw_gone g JOIN imports i USING (import_id)
+        JOIN raw_records r USING (import_id, source_row)""").df()
     done: dict[str, str] = {}
     for old, rows in gone.groupby("stored_sha256"):
         source = ws.raw_dir / old
-        if old in done or not source.is_file():
+        if old in done or not source.is_file() or rows["import_id"].nunique() > 1:
             continue
         data = _without_rows(source.read_bytes(), {int(r): json.loads(t) for r, t in
-                                                   zip(rows["source_row"], rows["record"], strict=True)})
+                                                   zip(rows["position"], rows["record"], strict=True)})
         if data is None:
             continue
+        con.executemany("INSERT INTO raw_removed_rows VALUES (?, ?)", [
+            [int(i), int(r)] for i, r in zip(rows["import_id"], rows["source_row"], strict=True)])
         new = hashlib.sha256(data).hexdigest()
         journal["new_raw"].append(new)
         _write_journal(ws, journal)

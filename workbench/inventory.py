@@ -22,6 +22,8 @@ COLUMNS = ["service", "export_kind", "file_name", "column", "field", "category",
            "special_or_national_id", "fill_rate", "declared", "classified_by", "confidence",
            "examples"]
 EXAMPLES = 3
+DISCOVERY_COLUMNS = ["service", "export_kind", "column", "kind", "field", "confidence", "evidence",
+                     "decided_by", "category", "personal"]
 
 
 def build(ws: Workspace, register: Register) -> pd.DataFrame:
@@ -36,7 +38,7 @@ def build(ws: Workspace, register: Register) -> pd.DataFrame:
         ORDER BY i.service, i.export_kind, c.position""")
     if columns.empty:
         return pd.DataFrame(columns=COLUMNS)
-    found = discovery.discover(ws).set_index(["service", "export_kind", "column"])
+    found = discover(ws).set_index(["service", "export_kind", "column"])
     stats = pd.concat([_fill(ws, import_id, group["column"].tolist())
                        for import_id, group in columns.groupby("import_id")])
     rows = columns.merge(stats, on=["import_id", "column"], how="left")
@@ -110,3 +112,75 @@ def undeclared(inventory: pd.DataFrame) -> pd.DataFrame:
     return (missing.groupby(["service", "category"], as_index=False)
             .agg(columns=("column", lambda c: ", ".join(sorted(set(c)))),
                  exports=("export_kind", lambda k: ", ".join(sorted(set(k))))))
+
+
+# ---------------------------------------------------------------------------------------------
+# discovery on the workspace: the analyst's decision on a column (table ``column_decisions``)
+# always wins over the detector
+
+
+def _unmapped(ws: Workspace) -> pd.DataFrame:
+    return ws.query("""
+        WITH current AS (
+            SELECT import_id, service, export_kind FROM imports
+            QUALIFY row_number() OVER (PARTITION BY service, export_kind ORDER BY import_id DESC) = 1)
+        SELECT cur.import_id, cur.service, cur.export_kind, c.name AS column
+        FROM current cur JOIN columns c USING (import_id)
+        WHERE c.field IS NULL
+        ORDER BY cur.service, cur.export_kind, c.position""")
+
+
+def _column_values(ws: Workspace, import_id: int, names: list[str]) -> pd.DataFrame:
+    """The values of the named columns of one import, one query for all of them."""
+    picks = ", ".join(f"json_extract_string(record, ?) AS c{i}" for i in range(len(names)))
+    frame = ws.query(f"SELECT {picks} FROM raw_records WHERE import_id = ? ORDER BY source_row",
+                     [*map(json_path, names), import_id])
+    frame.columns = names
+    return frame
+
+
+def _detected(service: str, export_kind: str, column: str, found: discovery.Finding | None) -> dict:
+    row = {"service": service, "export_kind": export_kind, "column": column, "decided_by": "detector",
+           "category": None}
+    if found is None:
+        return row | {"kind": None, "field": None, "confidence": 0.0, "personal": None,
+                      "evidence": "no kind recognised in the values and the name"}
+    personal = FIELDS[found.field].personal if found.field else True
+    return row | {"kind": found.kind, "field": found.field, "confidence": found.confidence,
+                  "evidence": found.evidence, "personal": personal}
+
+
+def _decided(row: dict, decision: pd.Series) -> dict:
+    """The analyst's decision replaces the detector's finding; the finding stays as evidence."""
+    said = (f"the detector said {row['kind']} ({row['confidence']:.2f})" if row["kind"]
+            else "the detector recognised nothing")
+    given = {k: (v if pd.notna(v) and v != "" else None) for k, v in decision.items()}
+    when = pd.Timestamp(given["decided_at"]).strftime("%Y-%m-%d") if given["decided_at"] else "?"
+    who = given["decided_by"] or "analyst"
+    note = f": {given['note']}" if given["note"] else ""
+    return row | {"kind": discovery.KIND_BY_FIELD.get(given["field"]), "field": given["field"],
+                  "category": given["category"], "confidence": 1.0, "decided_by": who,
+                  "personal": None if given["personal"] is None else bool(given["personal"]),
+                  "evidence": f"decided by {who} on {when}{note}; {said}"}
+
+
+def discover(ws: Workspace) -> pd.DataFrame:
+    """Every unmapped column of the newest import of each export, with what it holds: the
+    analyst's decision where there is one, else the detector's finding."""
+    if not ws.exists:
+        return pd.DataFrame(columns=DISCOVERY_COLUMNS)
+    columns = _unmapped(ws)
+    decisions = ws.query('SELECT * FROM column_decisions').set_index(["service", "export_kind", "column"])
+    rows = []
+    for (import_id, service, export_kind), group in columns.groupby(
+            ["import_id", "service", "export_kind"], sort=False):
+        names = group["column"].tolist()
+        values = _column_values(ws, import_id, names)
+        for name in names:
+            row = _detected(service, export_kind, name, discovery.classify(name, values[name]))
+            key = (service, export_kind, name)
+            if key in decisions.index:
+                row = _decided(row, decisions.loc[key])
+            rows.append(row)
+    # object columns keep None as None (a str column would turn it into NaN)
+    return pd.DataFrame(rows, columns=DISCOVERY_COLUMNS, dtype=object).astype({"confidence": "float64"})

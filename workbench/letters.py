@@ -94,7 +94,8 @@ class LetterError(WorkbenchError):
 def _tree(value: object, where: str = "") -> dict[str, str]:
     """key path -> kind of value, for comparing the language files."""
     if isinstance(value, dict):
-        return {k: v for key, sub in value.items() for k, v in _tree(sub, f"{where}.{key}".strip(".")).items()}
+        return {k: v for key, sub in value.items()
+                for k, v in _tree(sub, f"{where}.{key}".strip(".")).items()}
     if isinstance(value, list):
         return {where: "list"}
     return {where: type(value).__name__}
@@ -182,7 +183,8 @@ def base_context(register: Register, request: dict, lang: str, today: dt.date, d
     return {
         "t": t, "lang": lang, "draft": draft, "firm": register.controller, "signer": signer(register),
         "addressee": [line for line in (name, email or "") if line],
-        "salutation": t["common"]["salutation"].format(name=name) if name else t["common"]["salutation_unknown"],
+        "salutation": (t["common"]["salutation"].format(name=name) if name
+                       else t["common"]["salutation_unknown"]),
         "date": long_date(today, lang), "reference": request["id"],
         "received": long_date(request.get("received"), lang),
         "due": long_date(request.get("due"), lang),
@@ -229,6 +231,10 @@ def pending_redactions(package: Path) -> int:
     return len(packages.redaction_todo(Path(package)))
 
 
+def _imported(ws: Workspace) -> bool:
+    return ws.exists and bool(ws.query("SELECT count(*) AS n FROM imports")["n"].iloc[0])
+
+
 def blockers(ws: Workspace, register: Register, row: dict, kind: str, *, package: Path | None = None,
              grounds: tuple[str, ...] = (), systems: dict[str, str] | None = None) -> list[str]:
     """Why the letter ``kind`` may not go out yet; [] when it may. ``systems`` is the search result
@@ -245,10 +251,11 @@ def blockers(ws: Workspace, register: Register, row: dict, kind: str, *, package
         if missing:
             found.append(f"not searched for this request: {', '.join(missing)} (record each search with "
                          "requests.record_search, then write the letter again)")
-    if spec.workspace:
+    if spec.workspace and _imported(ws):
         stale = linkage.imports_since_link(ws)
         if stale:
-            found.append(f"{stale} import(s) came after the last link: link first, then write the letter again")
+            found.append(f"{stale} import(s) came after the last link: link first, then write the "
+                         "letter again")
     if package is not None:
         pending = pending_redactions(package)
         if pending:
@@ -298,9 +305,9 @@ def _erasure(ws: Workspace, register: Register, row: dict, lang: str, plan: pd.D
         held = group[group["action"].isin(["retain", "anonymise"]) & group["until"].notna()]
         if not held.empty:
             keep = _categories(per_field, "keep_restricted", label) if per_field is not None else ""
-            what = keep or (t["what"]["document"] if held["action"].eq("retain").any() else t["what"]["blocked"])
-            kept.append(t["kept_line"].format(system=system, what=what,
-                                              until=long_date(pd.Timestamp(held["until"].max()).date(), lang)))
+            what = keep or t["what"]["document" if held["action"].eq("retain").any() else "blocked"]
+            until = long_date(pd.Timestamp(held["until"].max()).date(), lang)
+            kept.append(t["kept_line"].format(system=system, what=what, until=until))
     return {"deleted": deleted, "kept": kept, "nothing": ", ".join(nothing)}
 
 
@@ -348,7 +355,8 @@ def details_of(ws: Workspace, register: Register, row: dict, kind: str, lang: st
         grounds = tuple(given.get("grounds") or ())
         unknown = [g for g in grounds if g not in REFUSAL_GROUNDS]
         if unknown or not (grounds or given.get("explanation")):
-            raise LetterError(f"grounds must be some of {', '.join(REFUSAL_GROUNDS)} (or give an explanation); "
+            raise LetterError(f"grounds must be some of {', '.join(REFUSAL_GROUNDS)} (or give an "
+                              "explanation); "
                               f"unknown: {', '.join(unknown) or '-'}")
         partial = bool(given.get("partial"))
         if partial and not (given.get("granted") and given.get("refused")):
@@ -377,8 +385,9 @@ def details_of(ws: Workspace, register: Register, row: dict, kind: str, lang: st
             raise LetterError(f"recipient must be a processor of the register and action one of "
                               f"{', '.join(RECIPIENT_ACTIONS)}")
         processor = register.processors[key]
-        return {"addressee": [processor.name], "received": "", "salutation": t["recipient_notice"]["salutation"],
-                "action_text": t["recipient_notice"]["actions"][action], "client": _lines(given.get("client"))}
+        notice = t["recipient_notice"]
+        return {"addressee": [processor.name], "received": "", "salutation": notice["salutation"],
+                "action_text": notice["actions"][action], "client": _lines(given.get("client"))}
     return {}
 
 
@@ -416,7 +425,8 @@ def register_letter(ws: Workspace, request_id: str, kind: str, lang: str, today:
 
 
 def write(ws: Workspace, register: Register, request_id: str, kind: str, out: Path, *, lang: str = "nl",
-          draft: bool = False, today: dt.date | None = None, pdf: bool = True, plan: pd.DataFrame | None = None,
+          draft: bool = False, today: dt.date | None = None, pdf: bool = True,
+          plan: pd.DataFrame | None = None,
           **details) -> LetterResult:
     """Write the letter ``kind`` (not ``access``/``portability``: :mod:`workbench.package` writes
     those) for the request into the folder ``out`` as ``<request>-<kind>.html`` and ``.pdf`` and
@@ -435,17 +445,19 @@ def write(ws: Workspace, register: Register, request_id: str, kind: str, out: Pa
     if not draft:
         found = blockers(ws, register, row, kind, grounds=grounds)
         if found:
-            raise LetterError(f"{request_id}: the {kind} letter cannot be written as final: " + "; ".join(found)
+            raise LetterError(f"{request_id}: the {kind} letter cannot be written as final: "
+                              + "; ".join(found)
                               + " (or write a draft)")
     context = base_context(register, request, lang, today, draft, row.get("name"), row.get("email"))
     context.update(details_of(ws, register, row, kind, lang, plan=plan, **details))
     html = render(kind, context)
-    files = write_files(html, out, f"{request_id}-{kind}{'-draft' if draft else ''}", pdf)
+    files = write_files(html, out, f"{request_id}-{kind.replace('_', '-')}{'-draft' if draft else ''}", pdf)
     digest = register_letter(ws, request_id, kind, lang, today, files[0], draft)
     return LetterResult(request_id, kind, files, digest, draft, gaps(register))
 
 
-def send(ws: Workspace, register: Register, request_id: str, letter: Path, *, refuse_reason: str | None = None,
+def send(ws: Workspace, register: Register, request_id: str, letter: Path, *,
+         refuse_reason: str | None = None,
          today: dt.date | None = None) -> list[str]:
     """Mark the letter (its HTML file, or a package folder) as sent, after the gates: see the module
     docstring. Returns what was done."""
@@ -462,6 +474,8 @@ def send(ws: Workspace, register: Register, request_id: str, letter: Path, *, re
         raise LetterError(f"{request_id}: this letter is not registered on the request (changed after it "
                           "was written?); write it again")
     kind = str(match.kind.iloc[-1])
+    if bool(match.draft.iloc[-1]):
+        raise LetterError(f"{request_id}: the {kind} letter is a draft; write it without draft to send it")
     row, _ = request_of(ws, request_id)
     text = html.read_text("utf-8")
     grounds = tuple(g for g in _attribute(text, "data-grounds").split(",") if g)

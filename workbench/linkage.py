@@ -5,11 +5,16 @@ person or organisation behind several parties. Linking runs in three steps:
 
 1. **deterministic**: parties sharing a normalised e-mail address, IBAN, VAT number, KvK number,
    phone number, customer number or system key are linked, unless their names disagree;
-2. **probabilistic**: Splink scores the remaining pairs on names, Dutch postcode, street and city
-   (and the identifiers, whose disagreement counts against a match);
+2. **probabilistic**: Splink scores the pairs that share a postcode, the sound of the family
+   name, a street with house number, an e-mail address, phone, IBAN or birth date (so a pair with
+   one mistyped field still meets) on names as people write them (typos, initials, given and
+   family name swapped), Dutch postcode, street and city, and the identifiers and birth date,
+   whose disagreement counts against a match;
 3. **clustering with constraints**: links are applied strongest first, and a link that would put
-   two different first names, two customer numbers of one numbering, two KvK or VAT numbers, an
-   organisation and a person, or parties the analyst split into one subject is refused.
+   two different first names, two birth dates or BSNs, two KvK or VAT numbers, an organisation and
+   a person, or parties the analyst split into one subject is refused. Names where one first name
+   starts the other (Jan, Janneke) need a personal identifier of their own that agrees (e-mail,
+   phone, birth date, BSN): a shared IBAN or address is what a household has.
 
 Precision comes before recall, because a wrong merge sends one person's data to another. A refused
 link, a link on names alone and a link below the threshold become a *candidate* for the analyst
@@ -17,11 +22,14 @@ link, a link on names alone and a link below the threshold become a *candidate* 
 :func:`link`. Households (partners with one address and a joint IBAN, different first names) thus
 end up as candidates, never as one subject.
 
-Customer numbers are compared only within one numbering: the firm's own client number is used in
-the services of :data:`SHARED_NUMBERING`; any other service's numbers (Mollie's ``cst_...``) are
-compared only within that service. An organisation and its contact persons are different
-subjects: persons link with persons, organisations with organisations (a sole trader's business
-account and the owner as a contact person are two subjects; :func:`find` returns both).
+Customer numbers link only within one numbering. Each system numbers its clients itself unless
+the register declares that systems share a numbering (``numbering`` in ``systems.toml``: the
+firm's own client number typed into each). Within a shared numbering two numbers count against a
+merge, which an agreeing e-mail address, phone, birth date or IBAN (with agreeing names) outweighs;
+within one system's own numbering a client entered twice simply has two numbers. An organisation
+and its contact persons are different subjects: persons link with persons, organisations with
+organisations (a sole trader's business account and the owner as a contact person are two
+subjects; :func:`find` returns both).
 
 The pair generation sits behind :class:`LinkageEngine`. :class:`DuckDBSplinkEngine` runs it on an
 in-memory DuckDB; a larger deployment can implement the same protocol with Splink's Spark backend
@@ -177,10 +185,7 @@ def prepare(ws: Workspace, numberings: dict[str, str] | None = None) -> tuple[pd
     records["city"] = _per_value(raw["city"], fold)
     records["sound"] = _per_value(records["surname"].where(records["role"].eq("person")), _sound)
     records["birth_date"] = raw["birth_date"]
-    for column, kind in (("email", "email"), ("phone", "phone"), ("iban", "iban"), ("bsn", "bsn")):
-        normal, valid = identifiers.normalise_column(raw[column], kind)  # once per distinct value
-        records[column] = normal.where(valid, "")
-    records = records.drop(columns="org")
+    records = _with_identifiers(ws, records).drop(columns="org")
     for column in ["given_name", "surname", "postcode", "street", "city", "sound", "email", "phone",
                    "iban", "bsn", "birth_date"]:
         records[column] = records[column].replace("", None)
@@ -189,6 +194,18 @@ def prepare(ws: Workspace, numberings: dict[str, str] | None = None) -> tuple[pd
         first = keys[keys["kind"].eq(kind)].drop_duplicates("unique_id").set_index("unique_id")["value"]
         records[kind] = records["unique_id"].map(first)
     return records, keys
+
+
+def _with_identifiers(ws: Workspace, records: pd.DataFrame) -> pd.DataFrame:
+    """The records with each party's valid e-mail address, phone, IBAN and BSN as the import
+    normalised them (the first, where a party has several)."""
+    found = ws.query(f"""SELECT service, export_kind, party_key, kind, min(value) AS value FROM identifiers
+                         WHERE valid AND kind IN {_OWN_KINDS} AND coalesce(value, '') <> '' GROUP BY ALL""")
+    wide = found.pivot(index=PARTY, columns="kind", values="value").reindex(columns=list(_OWN_KINDS))
+    return records.merge(wide.reset_index(), on=PARTY, how="left")
+
+
+_OWN_KINDS = ("email", "phone", "iban", "bsn")
 
 
 def _names(row) -> tuple[str, str, str]:
@@ -266,7 +283,8 @@ class LinkageEngine(Protocol):
     def scored_pairs(self, records: pd.DataFrame, floor: float) -> pd.DataFrame:
         """``uid_l, uid_r, probability, evidence, other_evidence`` of pairs scoring ``floor`` or
         more; ``other_evidence`` says whether anything besides the names agrees. ``records``
-        carry a ``group`` column (parties sharing an identifier) to sample training data by."""
+        carry a ``group`` column (parties sharing an identifier), from which to estimate how
+        many pairs match."""
 
 
 def _close(column: str) -> str:
@@ -353,7 +371,7 @@ class DuckDBSplinkEngine:
     with the same name at one address, u by random sampling on every run, m as set in
     :data:`MODEL`."""
 
-    def __init__(self, max_pairs: float = 1e6, seed: int = 1) -> None:
+    def __init__(self, max_pairs: float = 2.5e5, seed: int = 1) -> None:
         self.max_pairs = max_pairs
         self.seed = seed
 

@@ -3,29 +3,40 @@
 :func:`write_package` writes a folder the analyst checks and sends:
 
 ``index.html`` / ``index.pdf``
-    the cover letter in plain Dutch (or English): whether data is processed, every Art. 15(1)(a)-(h)
-    and 15(2) item taken from the register, the request, the identities searched and the result
-    of the search in every system that holds client data (found / not found / exception), so
-    nothing is silently skipped. Self-contained (inline CSS, no external URLs); the PDF is made
-    offline with WeasyPrint.
+    first the letter (:mod:`workbench.letters`, template ``access.html.j2``, texts from
+    ``config/letters/<lang>.toml``): plain Dutch or English, addressee, date, reference, every Art.
+    15(1)(a)-(h) and 15(2)-(4) item, the result of the search in every client system (found, and
+    then only the kinds of data found *there*; nothing found; or searched by hand, as recorded on
+    the request), at most two A4 pages; then the annex "Dit weten wij over u" / "What we hold
+    about you": the subject's values per system under readable labels. Self-contained (inline
+    CSS, no external URLs); the PDF is made offline with WeasyPrint.
 ``data/<service>/<table>.csv|.json`` and ``data.xlsx``
     every source record of the subject with every original column, mapped or not, plus the
     file and row it came from; one sheet per table in the workbook. Only the subject's own
     records (:func:`workbench.datamap.subject_map`), never another subject's.
 ``datapackage.json``
-    a Frictionless Data Package describing every CSV: field names, types, descriptions and the
-    fideslang data category of each field (custom property ``category``).
-``redactions_todo.csv``
-    values inside the subject's records that name someone else, for the analyst to redact with
-    :func:`redact` (source, table, row, column, reason; never the value itself).
+    a Frictionless Data Package in the letter's language describing every CSV: per field its
+    type (numbers for amounts only: an identifier keeps its leading zeros), format, unit, time
+    zone, meaning and fideslang data category.
+``redactions.log``
+    every third-party cell redacted (or kept, with the reason) by :func:`redact` / :func:`keep`:
+    table, row, column, reason, never the value.
 ``manifest.json``
-    every file with its SHA-256 and size, the request id and the confirmation.
+    every file with its SHA-256 and size, the request, the identities searched, the letter's date,
+    whether it is a draft, and the search result per system.
 
-With ``portability=True`` (Art. 20) only tables of systems used by an activity whose legal basis
-is consent or contract are included, without the firm's internal fields (notes, search codes).
-Files are owner-only (0600, folders 0700) and CSV/XLSX cells are safe against formula injection.
-``zip=True`` adds ``<out>.zip``; ``encrypt=True`` makes it an AES-256 zip whose passphrase is
-returned once in the result and stored nowhere. Every package is recorded in the audit log.
+The analyst's to-do list of third-party cells (:func:`third_party`) is written *beside* the
+package (``<out>.redactions-todo.csv``), never in it; the package cannot be sent while a listed
+cell is undecided (:func:`workbench.letters.send`). A package that is not a draft is only written
+for a registered request whose identity is verified and whose client systems are all searched;
+``draft=True`` (always for an ad-hoc package) writes a watermarked draft.
+
+With ``portability=True`` (Art. 20) only tables whose export kind serves an activity based on
+consent or contract are included (``config/portability.toml``: no bookkeeping, no audit files),
+and of those only the fields the person provided. Files are owner-only (0600, folders 0700) and
+CSV/XLSX cells are safe against formula injection. ``zip=True`` adds ``<out>.zip``;
+``encrypt=True`` makes it an AES-256 zip whose passphrase is returned once in the result and
+stored nowhere. Every package is recorded in the audit log.
 """
 
 from __future__ import annotations
@@ -37,10 +48,8 @@ import json
 import os
 import re
 import secrets
-import shutil
 import tomllib
 from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
@@ -168,13 +177,13 @@ def write_package(ws: Workspace, register: Register, *, subject_ids: list[str], 
     # written in a temporary folder beside ``out``, logged, and only then moved into place: a
     # failed audit entry leaves no package
     stage = out.with_name(f".{out.name}.partial-{secrets.token_hex(4)}")
-    with ws.locked(), _staged(stage):
+    with ws.staging(stage, stage.with_name(stage.name + ".zip")):
         result = _write_staged(ws, register, stage, out, subject_ids, request, identities, lang, today,
                                tables, statuses, confirmation, portability, letter, own, warnings,
                                zip, encrypt, pdf, draft)
     result.gaps = letters.gaps(register)
     if not request.get("ad_hoc"):
-        for s in statuses:
+        for s in statuses if not draft else []:  # a draft's search is done again for the final one
             if s.method == "automatic" and s.status in (FOUND, NOT_FOUND):
                 requests.record_search(ws, request["id"], system=s.system, result=s.status, on=today,
                                        method="automatic", today=today)
@@ -197,6 +206,7 @@ def _write_staged(ws, register, out, final, subject_ids, request, identities, la
             written.append(write_pdf(letter, out / "index.pdf"))
         manifest = _write_manifest(out, request, confirmation, portability, lang, audit.head(ws), {
             "identities": identities, "draft": draft, "letter_date": today.isoformat(),
+            "received": request.get("received") or None,
             "searches": {s.system: s.status for s in statuses if s.status != EXCEPTION}})
     files = _hashes(out)
     zip_path = passphrase = None
@@ -211,7 +221,8 @@ def _write_staged(ws, register, out, final, subject_ids, request, identities, la
     if zip_path is not None:
         audit_files["archive.zip"] = sha256_file(zip_path)
     final_zip = final.with_name(final.name + ".zip") if zip_path is not None else None
-    ws.remember_output("package", [final, *([final_zip] if final_zip else [])], request["id"], subject_ids)
+    ws.remember_output("package", [final, todo_path(final), *([final_zip] if final_zip else [])],
+                       request["id"], subject_ids)
     audit.record(ws, "package", request_id=request["id"], files=audit_files, details={
         "type": request["type"], "subjects": list(subject_ids), "lang": lang, "portability": portability,
         "encrypted": encrypt, "confirmation": confirmation,
@@ -226,16 +237,6 @@ def _write_staged(ws, register, out, final, subject_ids, request, identities, la
     return PackageResult(request_id=request["id"], out=final, files=moved[:-1], manifest=moved[-1],
                          systems=statuses, confirmation=confirmation, zip_path=final_zip,
                          passphrase=passphrase, warnings=warnings, draft=draft, letter_date=today)
-
-
-@contextmanager
-def _staged(stage: Path):
-    """Remove the temporary folder (and its zip) of a package that was not moved into place."""
-    try:
-        yield
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-        stage.with_name(stage.name + ".zip").unlink(missing_ok=True)
 
 
 
@@ -336,7 +337,12 @@ def _slug(text: str) -> str:
 def portability_rules() -> tuple[dict[str, str], frozenset[str]]:
     """The reviewed portability rules (config/portability.toml): export kind -> activity, and the
     canonical fields the person provided."""
-    data = tomllib.loads((resources.files("workbench") / "config" / "portability.toml").read_text("utf-8"))
+    path = resources.files("workbench") / "config" / "portability.toml"
+    data = tomllib.loads(path.read_text("utf-8"))
+    unknown = [f for f in data.get("provided", []) if f not in FIELDS]
+    if unknown or not isinstance(data.get("kinds"), dict):
+        raise PackageError(f"{path}: key provided names unknown fields ({', '.join(unknown)}) or [kinds] "
+                           "is missing" if unknown else f"{path}: the table [kinds] is missing")
     return dict(data["kinds"]), frozenset(data["provided"])
 
 
@@ -375,7 +381,8 @@ def _undeclared(register: Register, tables: list[_Table]) -> list[str]:
     for table in tables:
         for column, canonical in table.fields.items():
             category = register.category_of(canonical) if canonical else None
-            if category and table.service in register.systems and not register.declared(category, table.service) \
+            known = table.service in register.systems
+            if category and known and not register.declared(category, table.service) \
                     and any(r.get(column) for r in table.rows):
                 found.add(f"{register.systems[table.service].name}: {category}")
     return [f"undeclared data ({item}): no activity of the register declares it" for item in sorted(found)]
@@ -484,7 +491,7 @@ def _write_datapackage(out: Path, tables: list[_Table], register: Register, requ
                        lang: str) -> Path:
     """A Frictionless Data Package in the letter's language: per column its type, format, unit,
     time zone, meaning and fideslang category."""
-    words, labels = _DESCRIBE[lang], letters.texts(lang)["fields"]
+    words, labels, records = _DESCRIBE[lang], letters.texts(lang)["fields"], letters.texts(lang)["records"]
     resources_ = []
     sheets = _sheets(tables)
     for table in tables:
@@ -502,14 +509,17 @@ def _write_datapackage(out: Path, tables: list[_Table], register: Register, requ
                 description += words["field"].format(label=labels[canonical])
             if category in register.categories:
                 found = register.categories[category]
-                description += words["category"].format(label=found.label_en if lang == "en" else found.label_nl)
-            fields.append({"name": str(safe_cell(column)), **_field_schema(canonical, [r[column] for r in table.rows]),
+                label = found.label_en if lang == "en" else found.label_nl
+                description += words["category"].format(label=label)
+            schema = _field_schema(canonical, [r[column] for r in table.rows])
+            fields.append({"name": str(safe_cell(column)), **schema,
                            "description": description, "category": category, "field": canonical})
         resources_.append({
             "name": _slug(f"{table.service}-{table.name}").replace("_", "-"),
             "path": f"data/{table.service}/{table.name}.csv",
             "profile": "tabular-data-resource", "format": "csv", "mediatype": "text/csv",
-            "encoding": "utf-8", "title": f"{system_name}: {letters.texts(lang)['records'].get(table.export_kind, table.export_kind)}",
+            "encoding": "utf-8",
+            "title": f"{system_name}: {records.get(table.export_kind, table.export_kind)}",
             "system": table.service, "processor": system.processor if system else None,
             "source_files": table.files, "json_path": f"data/{table.service}/{table.name}.json",
             "xlsx_sheet": sheets[table.key], "schema": {"fields": fields}})
@@ -669,7 +679,8 @@ def _letter(register: Register, request: dict, lang: str, today: dt.date, tables
         if system not in register.systems:
             return ""
         processor = register.processors[register.systems[system].processor]
-        return f"{processor.name} ({processor.country})"
+        role = "" if processor.role == "processor" else f"; {t['roles'].get(processor.role, '')}"
+        return f"{processor.name} ({processor.country}{role})"
 
     retention = defaultdict(list)
     for system in found:
@@ -685,7 +696,8 @@ def _letter(register: Register, request: dict, lang: str, today: dt.date, tables
     context.update({
         "confirmation": confirmation, "portability": portability,
         "searched": [{"system": s.name, "keeper": keeper(s.system),
-                      "result": _result(a, s, [label(c) for c in present.get(s.system, [])])} for s in statuses],
+                      "result": _result(a, s, [label(c) for c in present.get(s.system, [])])}
+                     for s in statuses],
         "purposes": [{"name": letters._activity_name(x, lang), "text": a["purpose_line"].format(
             purpose=x.purpose_en if lang == "en" else x.purpose_nl, basis=t["bases"][x.legal_basis])}
             for x in activities],
@@ -795,7 +807,7 @@ def _write_manifest(package: Path, request: dict | None = None, confirmation: bo
         "created": old.get("created", _now()),
         "updated": _now(),
         "audit_head": audit_head or old.get("audit_head"),  # the log's head before this package
-        **{k: old.get(k) for k in ("identities", "draft", "letter_date", "searches") if k in old},
+        **{k: old.get(k) for k in ("identities", "draft", "letter_date", "received", "searches") if k in old},
         **(extra or {}),
         "files": [{"path": name, "sha256": digest, "bytes": (package / name).stat().st_size}
                   for name, digest in _hashes(package).items()],
@@ -909,7 +921,7 @@ def subjects_for(ws: Workspace, email: str) -> list[str]:
     if len(exact) > 1:
         listed = "; ".join(f"{r.subject_id} ({r.systems})" for r in exact.itertuples())
         raise PackageError(f"{len(exact)} subjects hold this e-mail address: {listed}; "
-                           "check them with 'workbench show' and choose with --subject")
+                           "check them with 'workbench show' and name the subject(s) to answer for")
     return exact.subject_id.tolist()
 
 

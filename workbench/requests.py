@@ -20,6 +20,15 @@ checked against the imported data when there is any); another address or a lette
 identity document (``id_document``) or another documented check (``other``). A request can only
 be completed after a verification that passed; a refusal needs its reason (A12-05).
 
+Each action is its own operation (:func:`verify`, :func:`extend`, :func:`close`, :func:`refuse`,
+:func:`note`, :func:`record_search`, :func:`send`), checked against one table of allowed
+transitions, :data:`TRANSITIONS` (operation -> status it starts from -> status it leads to);
+:func:`update` combines them for the command line's ``request update``. Errors name the
+parameters, never a command-line flag. Every search of a system for a request is recorded with its
+result (``request_searches``, also a search by hand), every letter written for it with its kind,
+language, date and hash (``request_letters``, never its text); :func:`send` marks a letter sent on
+the date it carries and, for an answer, closes the request with that same date.
+
 Privacy of the register itself:
 
 * every requester's e-mail address and name are also kept as keyed hashes (HMAC-SHA256) with a

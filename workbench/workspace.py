@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -44,11 +45,13 @@ OWNER_ONLY = 0o077
 LOCK_NAME = ".lock"
 JOURNAL_NAME = ".erasure-journal.json"  # an erasure under way (workbench.erasure)
 COMPACT_MARK = ".compact-needed"  # the database still holds removed values in its free blocks
+PENDING_OUTPUTS = ".outputs-pending.json"  # temporary outputs being written (Workspace.staging)
 OUTPUTS_SCHEMA = """CREATE TABLE IF NOT EXISTS outputs (
     path VARCHAR NOT NULL, kind VARCHAR NOT NULL, request_id VARCHAR, subjects VARCHAR[],
     written_at TIMESTAMP NOT NULL)"""
 _LOCKS: dict[str, list] = {}  # workspace -> [lock fd, exclusive, depth] held by this process
 _RECOVERING: set[str] = set()  # workspaces whose pending work this process is finishing
+_STAGING: set[str] = set()  # workspaces this process is writing temporary outputs for
 
 
 class StorageError(WorkbenchError):
@@ -117,9 +120,14 @@ def _open_db(db_path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 
 def storage_problem(exc: BaseException, path: Path) -> WorkbenchError | None:
-    """A sentence for a full disk or a read-only file system, naming the disk; else None."""
-    code = getattr(exc, "errno", None)
-    text = str(exc)
+    """A sentence for a full disk or a read-only file system, naming the disk; else None. The
+    cause may be an earlier exception (a failed commit under the failed rollback it led to)."""
+    seen = []
+    while exc is not None and len(seen) < 5:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    code = next((e.errno for e in seen if getattr(e, "errno", None)), None)
+    text = " ".join(str(e) for e in seen)
     if code in (errno.ENOSPC, errno.EDQUOT) or "No space left" in text or "Disk quota" in text:
         mount = _mount_point(path)
         return StorageError(
@@ -150,7 +158,7 @@ def storage_errors(path: Path):
     :class:`StorageError` that names the disk."""
     try:
         yield
-    except (OSError, duckdb.IOException, duckdb.FatalException) as exc:
+    except (OSError, duckdb.Error) as exc:
         clear = storage_problem(exc, Path(path))
         if clear is None:
             raise
@@ -337,8 +345,10 @@ class Workspace:
     def _finish_pending(self) -> None:
         """Finish, or roll back, what a process killed half-way through an erasure left behind;
         redo a compaction that did not complete; remove its leftover copies."""
-        pending = [p for p in self.path.glob(".compact-*") if p.is_file()]
+        pending = [p for p in self.path.glob(".compact-*.duckdb*") if p.is_file()]
         journal = self.path / JOURNAL_NAME
+        if (self.path / PENDING_OUTPUTS).exists() and self._key() not in _STAGING:
+            self._remove_pending()  # a killed process's: this one's are still being written
         if not pending and not journal.exists() and not (self.path / COMPACT_MARK).exists():
             return
         _RECOVERING.add(self._key())
@@ -367,6 +377,34 @@ class Workspace:
                     staged.unlink()
             batch.rmdir()
         self.staging_dir.rmdir()
+
+    @contextmanager
+    def staging(self, *paths: Path):
+        """Temporary outputs (a package before it is logged and moved into place), noted durably in
+        the workspace while they are written: whatever is left of them is removed afterwards, also
+        by the next writer when this process is killed."""
+        with self.locked():
+            write_durably(self.path / PENDING_OUTPUTS,
+                          json.dumps([str(Path(p).resolve()) for p in paths]).encode("utf-8"))
+            _STAGING.add(self._key())
+            try:
+                yield
+            finally:
+                _STAGING.discard(self._key())
+                self._remove_pending()
+
+    def _remove_pending(self) -> None:
+        marker = self.path / PENDING_OUTPUTS
+        try:
+            paths = [Path(p) for p in json.loads(marker.read_text("utf-8"))]
+        except (OSError, ValueError):
+            paths = []
+        for path in paths:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        marker.unlink(missing_ok=True)
 
     def mark_compact(self) -> None:
         """Note, durably, that the database must be rewritten; made before a transaction that
@@ -529,11 +567,16 @@ class Workspace:
 
     def remember_output(self, kind: str, paths: Iterable[Path], request_id: str | None,
                         subjects: Iterable[str]) -> None:
-        """Record where a package or list of these subjects was written (absolute paths)."""
+        """Record where a package or list of these subjects was written: relative to the workspace
+        when inside it (so a copied or moved workspace still finds it), else absolute."""
+        inside = self.path.resolve()
+        rows = []
+        for path in map(lambda p: Path(p).resolve(), paths):
+            where = path.relative_to(inside) if path.is_relative_to(inside) else path
+            rows.append([str(where), kind, request_id, list(subjects)])
         with self.connect() as con:
             con.execute(OUTPUTS_SCHEMA)
-            con.executemany("INSERT INTO outputs VALUES (?, ?, ?, ?, now()::TIMESTAMP)",
-                            [[str(Path(p).resolve()), kind, request_id, list(subjects)] for p in paths])
+            con.executemany("INSERT INTO outputs VALUES (?, ?, ?, ?, now()::TIMESTAMP)", rows)
 
     def outputs(self, subjects: list[str]) -> pd.DataFrame:
         """The recorded outputs about any of these subjects."""

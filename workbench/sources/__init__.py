@@ -138,14 +138,14 @@ def _named(module: ModuleType, loaded: Loaded, table: headers.HeaderTable,
            mappings: headers.MappingsLike) -> Extract:
     """A tabular export the user named with ``--source SERVICE/KIND``: its columns must still
     name or identify a party; the ones it lacks for a complete export are reported."""
+    lacking = table.missing(loaded.columns)
+    if not lacking:
+        return module.read(loaded.path, table.kind, mappings)
     if not table.identifying(loaded.columns):
         raise InputError(loaded.path, f"none of its columns names or identifies a party the way a "
                          f"{table.kind.title} does", row=1,
                          expected="a header row with a name, e-mail, IBAN, customer number or "
                          f"other identifier column of a {table.kind.title}")
-    lacking = table.missing(loaded.columns)
-    if not lacking:
-        return module.read(loaded.path, table.kind, mappings)
     why = (f"named with --source {table.kind.key}; {len(table.known(loaded.columns))} of "
            f"{len(loaded.columns)} columns known, lacks {', '.join(lacking)} for a complete export")
     return _partial(module, loaded.path, table, why, mappings)
@@ -165,8 +165,8 @@ def closest(path: Path, mappings: headers.MappingsLike = None, service: str | No
     """The three known exports the file comes nearest to, with what it lacks for each."""
     loaded = load(path)
     services = [service] if service else list(SERVICES)
-    if loaded.format in ("csv", "xlsx"):
-        services = [s for s in services if s in headers_services()]
+    if loaded.format in ("csv", "xlsx") and any(headers.has_tables(s) for s in services):
+        services = [s for s in services if headers.has_tables(s)]
         scored = [
             (t.score(loaded.columns), t)
             for s in services for t in headers.tables(s, mappings)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -292,7 +294,7 @@ def json_records(loaded: Loaded, *wrappers: str) -> list[dict] | None:
         elif isinstance(obj, dict):
             obj = [obj]
     elif isinstance(obj, dict) and "_embedded" in obj:
-        embedded = obj["_embedded"]
+        embedded = obj["_embedded"] if isinstance(obj["_embedded"], dict) else {}
         obj = next((embedded[w] for w in wrappers if w in embedded), None)
     elif isinstance(obj, dict) and isinstance(obj.get("value"), list):
         obj = obj["value"]
@@ -307,17 +309,18 @@ def flatten(records: list[dict]) -> pd.DataFrame:
     """API objects as a table of strings, nested keys joined with dots, lists kept as JSON text,
     rows numbered from 1. Each value is the text the file holds: no column goes through a float
     (pandas' ``json_normalize`` turns whole numbers in a column with gaps into ``1.5e+17``)."""
-    rows = [dict(_flat_items(record, "")) for record in records]
+    rows = [dict(flat_items(record)) for record in records]
     frame = pd.DataFrame(rows, dtype="object").fillna("").astype("str")
     frame.index = pd.RangeIndex(1, len(frame) + 1)
     return frame
 
 
-def _flat_items(obj: dict, prefix: str) -> Iterable[tuple[str, str]]:
+def flat_items(obj: dict, prefix: str = "") -> Iterable[tuple[str, str]]:
+    """One API object's values as text, nested keys joined with dots (see :func:`flatten`)."""
     for key, value in obj.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            yield from _flat_items(value, name + ".")
+            yield from flat_items(value, name + ".")
         else:
             yield name, as_text(value)
 
@@ -341,12 +344,9 @@ def _dumps(value: object) -> str:
     return str(value) if isinstance(value, Number) else json.dumps(value)
 
 
-# A JSON number longer than this is no identifier or amount of any service read here; the limit
-# also keeps Python's 4,300-digit conversion limit and huge exponents out of reach.
+# A JSON number longer than this is no identifier or amount of any service read here (nesting
+# is limited before parsing: ``tabular.check_json_depth``).
 MAX_NUMBER_CHARS = 100
-# API objects nest a handful of levels (Mollie's settlement periods are the deepest, at six).
-MAX_JSON_DEPTH = 64
-_JSON_EXPECTED = "a JSON dump of API objects"
 
 
 class Number(str):
@@ -369,39 +369,42 @@ def _constant(name: str) -> None:
 
 
 def parse_json(path: Path, text: str) -> object:
-    """A JSON document, every number a :class:`Number`; refused with the line when it
-    is no JSON, holds ``NaN``/``Infinity`` or an endless number, or nests too deep."""
+    """A JSON document, every number a :class:`Number`; refused with the line when it is no
+    JSON or holds ``NaN``, ``Infinity`` or a number of more than ``MAX_NUMBER_CHARS``."""
     try:
-        obj = json.loads(text, parse_float=_number, parse_int=_number, parse_constant=_constant)
+        return json.loads(text, parse_float=_number, parse_int=_number, parse_constant=_constant)
     except json.JSONDecodeError as exc:
         raise InputError(path, f"not valid JSON ({exc.msg})", row=exc.lineno,
-                         expected=_JSON_EXPECTED) from None
+                         expected="a JSON dump of API objects") from None
     except _BadNumber as exc:
         raise InputError(path, f"holds {exc}", row=_number_line(text),
-                         expected=f"numbers of at most {MAX_NUMBER_CHARS} characters") from None
-    except RecursionError:
-        obj = None
-    if obj is None and text.strip() != "null" or _too_deep(obj):
-        raise InputError(path, f"nests objects or lists more than {MAX_JSON_DEPTH} levels deep",
-                         expected=_JSON_EXPECTED)
-    return obj
+                         expected=f"finite numbers of at most {MAX_NUMBER_CHARS} characters") from None
+
+
+def api_fields(file_name: str) -> dict[str, dict]:
+    """The reviewed field names of a service's API objects (``config/headers/<file_name>``):
+    per table its keys, with ``names`` added, each listed name mapped to its canonical field
+    (``other`` for the ones listed under ``other``). Every table must say what it rests on."""
+    where = f"workbench/config/headers/{file_name}"
+    text = (resources.files("workbench") / "config" / "headers" / file_name).read_text("utf-8")
+    tables = tomllib.loads(text)
+    for name, table in tables.items():
+        fields = table.get("fields", {})
+        unknown = sorted(f for f in fields if f not in FIELDS)
+        if unknown or not table.get("evidence"):
+            raise headers.MappingError(f"{where}: [{name}] needs evidence and canonical fields "
+                                       f"(not {unknown})")
+        names = {n: f for f, listed in fields.items() for n in listed}
+        table["names"] = names | dict.fromkeys(table.get("other", []), headers.KNOWN_WITHOUT_FIELD)
+    return tables
 
 
 def _number_line(text: str) -> int | None:
-    """The line of the first over-long number or NaN/Infinity, for the message."""
-    pattern = rf"[-+\d.eE]{{{MAX_NUMBER_CHARS + 1},}}|\b(?:NaN|-?Infinity)\b"
-    found = re.search(pattern, text)
-    return text.count("\n", 0, found.start()) + 1 if found else None
-
-
-def _too_deep(obj: object) -> bool:
-    level = [obj]
-    for _ in range(MAX_JSON_DEPTH):
-        level = [v for o in level if isinstance(o, dict | list)
-                 for v in (o.values() if isinstance(o, dict) else o)]
-        if not level:
-            return False
-    return True
+    """The line of the first over-long number or NaN/Infinity outside the strings, for the
+    message (a string's text is blanked, its line breaks kept)."""
+    bare = re.sub(r'"(?:[^"\\]|\\.)*"', lambda m: "\n" * m.group().count("\n"), text)
+    found = re.search(rf"[-+\d.eE]{{{MAX_NUMBER_CHARS + 1},}}|\b(?:NaN|-?Infinity)\b", bare)
+    return bare.count("\n", 0, found.start()) + 1 if found else None
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,8 +30,9 @@ from workbench.sources._common import Loaded
 
 MARGIN = 2  # points the best candidate needs over the runner-up when nobody named the service
 MIN_SHARE = 0.5  # share of a file's columns a candidate must know when nobody named the service
+MAX_VALUE = 100  # a longer caption is not checked for a value's shape (e-mail, IBAN, date, ...)
 
-_NUMBER = re.compile(r"[-+\u2212]?[€$£]?\s*[\d.,'\s]*\d[\d.,'\s]*(?:[-,.]{2}|%)?")
+_NUMBER = re.compile(r"[-+\u2212]?[€$£]?\s*(?=\D*\d)[\d.,'\s]+(?:[-,.]{2}|%)?")
 _DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?\S*)?")
 _POSTCODE = re.compile(r"[1-9]\d{3}\s?[A-Za-z]{2}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -41,6 +42,8 @@ _IBAN = re.compile(r"[A-Za-z]{2}\d{2}[A-Za-z0-9 ]{10,34}")
 def value_shape(caption: str) -> str | None:
     """What a caption looks like when it is a value rather than a column name, else None."""
     text = caption.strip()
+    if len(text) > MAX_VALUE:
+        return None
     if _EMAIL.fullmatch(text) and identifiers.email(text)[1]:
         return "an e-mail address"
     if _IBAN.fullmatch(text) and identifiers.NORMALISERS["iban"](text)[1]:
@@ -119,7 +122,7 @@ class Candidate:
 
     def why(self, columns: int, runner_up: Candidate | None) -> str:
         next_best = (f"next best {runner_up.table.kind.key} with {runner_up.score}"
-                     if runner_up else "no other export of the service fits")
+                     if runner_up else "no other export is a candidate")
         signature = " (one of its own captions among them)" if self.signature else ""
         return (f"chosen by its columns: {self.known} of {columns} known to "
                 f"{self.table.kind.key}{signature}, giving {', '.join(self.identifying)}; "

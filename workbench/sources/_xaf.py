@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from xml.etree.ElementTree import Element, ParseError
 
 import pandas as pd
+import pyarrow as pa
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
@@ -173,8 +174,9 @@ def read(loaded: _common.Loaded, kind: ExportKind) -> Extract:
                          expected="customersSuppliers/customerSupplier or transactions/journal")
     named = system(auditfile.header.get("softwareDesc", ""))
     if named and named != kind.service:
+        # the reading service's title names its own package; this file's is another
         kind = replace(kind, service=named,
-                       title=f"{kind.title.split(' (')[0]} ({auditfile.header['softwareDesc']})")
+                       title=f"XAF {auditfile.version} auditfile ({auditfile.header['softwareDesc']})")
     raw = auditfile.frame()
     column_map = {c: _field(c, auditfile.version) for c in raw.columns}
     canon = _common.canonical_frame(raw, column_map, loaded.path)
@@ -188,29 +190,48 @@ def read(loaded: _common.Loaded, kind: ExportKind) -> Extract:
 
 @dataclass
 class _Auditfile:
-    """What the streaming pass keeps: the header, the version and the records, grouped by the
-    columns they have (lines of one package look alike), so a million lines do not each carry
-    a dictionary of their own."""
+    """What the streaming pass keeps: the header, the version and the records. Records are
+    grouped by the columns they have (the lines of one package look alike) and every few
+    thousand turned into an Arrow table, whose strings take a fraction of Python's room."""
 
     version: str = ""
     header: dict[str, str] = field(default_factory=dict)
     has_company: bool = False
-    groups: dict[tuple[str, ...], list[tuple[int, tuple[str, ...]]]] = field(default_factory=dict)
+    pending: dict[tuple[str, ...], list[tuple[str, ...]]] = field(default_factory=dict)
+    tables: list[pa.Table] = field(default_factory=list)
     rows: int = 0
+    # the flattened leaves of the transaction and journal now open, shared by all their lines
+    contexts: dict[str, tuple[Element, dict[str, str]]] = field(default_factory=dict)
 
     def add(self, record: dict[str, str]) -> None:
         self.rows += 1
-        self.groups.setdefault(tuple(record), []).append((self.rows, tuple(record.values())))
+        columns = (_ROW, *record)
+        rows = self.pending.setdefault(columns, [])
+        rows.append((self.rows, *record.values()))
+        if len(rows) >= _CHUNK:
+            self._store(columns)
+
+    def _store(self, columns: tuple[str, ...]) -> None:
+        rows = self.pending.pop(columns)
+        self.tables.append(pa.table({name: pa.array([r[i] for r in rows],
+                                                    pa.int64() if i == 0 else pa.string())
+                                     for i, name in enumerate(columns)}))
 
     def frame(self) -> pd.DataFrame:
-        parts = [pd.DataFrame([values for _, values in rows], columns=list(columns),
-                              index=[n for n, _ in rows]) for columns, rows in self.groups.items()]
-        raw = pd.concat(parts).sort_index().fillna("").astype("str") if len(parts) > 1 \
-            else parts[0].astype("str")
-        raw = raw[sorted(raw.columns, key=lambda c: (_RANK.get(c.partition("/")[0], len(_RANK)),
-                                                     "History/" in c))]
+        """The records in file order, a column per path, "" where a record has none."""
+        for columns in list(self.pending):
+            self._store(columns)
+        table = pa.concat_tables(self.tables, promote_options="default").sort_by(_ROW)
+        self.tables = []
+        names = sorted((c for c in table.column_names if c != _ROW),
+                       key=lambda c: (_RANK.get(c.partition("/")[0], len(_RANK)), "History/" in c))
+        raw = pd.DataFrame({name: table[name].fill_null("").to_pandas().astype("str")
+                            for name in names})
         raw.index = pd.RangeIndex(1, len(raw) + 1)
         return raw
+
+
+_ROW, _CHUNK = "\x00row", 20_000
 
 
 def _stream(loaded: _common.Loaded) -> _Auditfile:
@@ -268,15 +289,25 @@ def _ended(loaded: _common.Loaded, auditfile: _Auditfile, element: Element,
         if auditfile.rows >= limits.current().max_rows:
             raise limits.refuse(loaded.path, "the auditfile's records", auditfile.rows + 1,
                                 "max_rows")
-        auditfile.add({"record": name, **_xml.flatten(element, name), **_context(parents, name)})
+        auditfile.add({"record": name, **_xml.flatten(element, name),
+                       **_context(auditfile, parents, name)})
     # read: drop it, so the tree never grows with the file; a context's own leaves stay until
     # the context ends, its records need them
-    dropped = above in _DROPPED_BELOW and (above not in CONTEXTS or name in RECORDS or name in CONTEXTS)
-    if dropped and len(parents[-1]) and parents[-1][-1] is element:
-        del parents[-1][-1]
+    if above in _DROPPED_BELOW and (above not in CONTEXTS or name in RECORDS or name in CONTEXTS):
+        _drop(parents[-1], element)
 
 
-def _context(parents: list[Element], record: str) -> dict[str, str]:
+def _drop(parent: Element, element: Element) -> None:
+    """Remove a child that has been read. The parser runs ahead of the events, so later siblings
+    may already hang below the parent; the earlier ones are gone or are a context's few leaves,
+    so the child is found near the front."""
+    for index, child in enumerate(parent):
+        if child is element:
+            del parent[index]
+            return
+
+
+def _context(auditfile: _Auditfile, parents: list[Element], record: str) -> dict[str, str]:
     """The leaves of the elements a record sits in (its transaction's and journal's), which
     come before the records in every version's schema, so they are all there when it ends."""
     out: dict[str, str] = {}
@@ -284,7 +315,11 @@ def _context(parents: list[Element], record: str) -> dict[str, str]:
     while context:
         holder = next((p for p in reversed(parents) if _xml.local(p.tag) == context), None)
         if holder is not None:
-            out.update(_xml.flatten(holder, context, skip=(*RECORDS, *CONTEXTS)))
+            cached = auditfile.contexts.get(context)
+            if cached is None or cached[0] is not holder:
+                cached = holder, _xml.flatten(holder, context, skip=(*RECORDS, *CONTEXTS))
+                auditfile.contexts[context] = cached
+            out.update(cached[1])
         context = CONTEXTS.get(context)
     return out
 

@@ -92,6 +92,10 @@ class Layouts:
 def layouts() -> Layouts:
     """``banks.toml``, its patterns compiled."""
     data = tomllib.loads(CONFIG.read_text(encoding="utf-8"))
+    unknown = [b["statement_line"] for b in data["bank"]
+               if b.get("statement_line") and not hasattr(mt940.tags, b["statement_line"])]
+    if unknown:  # reviewed data naming a tag the installed library lacks: say so on load
+        raise ValueError(f"{CONFIG}: statement_line {unknown} is no tag of mt940.tags")
     banks = tuple(
         Bank(b["name"], re.compile(b["header"], re.M), re.compile(b["account"]),
              b.get("statement_line", ""),
@@ -172,7 +176,9 @@ def _mt940(loaded: _common.Loaded) -> Extract:
         raise InputError(loaded.path, f"{len(rows)} :61: lines but {len(transactions)} readable",
                          expected="one :61: line per booking")
     records = [_mt940_record(t.data, bank) for t in transactions]
-    raw = pd.DataFrame(records, index=pd.Index(rows)).fillna("")
+    raw = pd.DataFrame(records, index=pd.Index(rows, dtype="int64"))
+    # a statement of a quiet day has no booking: the columns every booking has, no rows
+    raw = raw.reindex(columns=list(dict.fromkeys([*_mt940_record({}, None), *raw.columns]))).fillna("")
     column_map, priority = _rule_map(list(raw.columns), _MT940_RULES, _MT940_OTHER)
     canon = _common.canonical_frame(raw, priority, loaded.path)
     own_accounts = set(_compact(raw[":25:"]))
@@ -470,7 +476,8 @@ def _finish(kind: ExportKind, raw: pd.DataFrame, view: pd.DataFrame, canon: pd.D
     account = _first(raw, [":25:", "Stmt/Acct/Id/IBAN", "Stmt/Acct/Id/Othr/Id"])
     key_frame = pd.DataFrame({"account": account, "date": canon["date"].astype("str"),
                               "amount": canon["amount"].astype("str"),
-                              "text": view.astype("str").agg("|".join, axis=1)})
+                              "text": pd.Series(["|".join(row) for row in view.astype("str").itertuples(
+                                  index=False)], index=view.index, dtype="str")})
     key_frame["nth"] = key_frame.groupby(list(key_frame.columns)).cumcount().astype("str")
     documents["doc_key"] = _common.content_key(key_frame, key_frame.columns, prefix="b:")
     extract = _common.finish(kind, view, parties, documents, column_map)

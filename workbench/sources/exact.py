@@ -16,18 +16,21 @@ Exports read here (menu paths from third-party guides where said, otherwise infe
   contact and per invoice (column ``record``);
 * XAF 3.2 auditfile: Financial > Audit > XAF Audit File (vectel.nl guide), read by the shared
   XAF reader and claimed for Exact only when its ``softwareDesc`` names Exact;
-* JSON dumps of the REST API (``crm/Accounts``, ``crm/Contacts``,
-  ``salesinvoice/SalesInvoices``) as an integration or a consultant pulls them: a plain list
-  or the OData ``{"d": {"results": [...]}}`` wrapper, dates as ``/Date(ms)/``. A contact's
-  ``Account`` is its relation's ``ID``, so REST relations are keyed by ``ID``.
+* JSON dumps of the REST API as an integration or a consultant pulls them: ``crm/Accounts``,
+  ``crm/Contacts``, ``salesinvoice/SalesInvoices`` (and their lines), ``salesorder/SalesOrders``,
+  ``crm/Quotations``, ``financialtransaction/BankEntries`` (and their lines) and
+  ``financialtransaction/TransactionLines``; a plain list, the OData ``{"d": {"results": [...]}}``
+  wrapper or one entity ``{"d": {...}}``, dates as ``/Date(ms)/``; lines pulled with ``$expand``
+  become records of their own. A contact's ``Account`` is its relation's ``ID``, so REST
+  relations are keyed by ``ID``. The field names per entity are reviewed data
+  (``config/headers/exact_api.toml``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from xml.etree.ElementTree import Element
 
@@ -59,24 +62,16 @@ class _Entity:
     some: frozenset[str]
     doc_type: str
     fields: dict[str, str]  # name -> canonical field or "other"
+    expanded_in: str  # the key another entity carries these under as its $expand-ed lines
 
 
 def _entities() -> dict[str, _Entity]:
-    """The reviewed REST field names per entity, checked against the canonical model."""
-    where = "workbench/config/headers/exact_api.toml"
-    text = (resources.files("workbench") / "config" / "headers" / "exact_api.toml").read_text("utf-8")
     out = {}
-    for name, table in tomllib.loads(text).items():
-        fields = table.get("fields", {})
-        unknown = [f for f in fields if f not in FIELDS]
-        if unknown or not table.get("evidence") or not table.get("needed"):
-            raise headers.MappingError(f"{where}: [{name}] needs evidence, needed keys and "
-                                       f"canonical fields (not {unknown})")
-        names = {n: f for f, listed in fields.items() for n in listed}
-        names.update(dict.fromkeys(table.get("other", []), OTHER))
+    for name, table in _common.api_fields("exact_api.toml").items():
         kind = ExportKind(SERVICE, f"api_{name}", table["title"])
         out[kind.name] = _Entity(kind, table.get("odata_type", ""), frozenset(table["needed"]),
-                                 frozenset(table.get("some", [])), table["doc_type"], names)
+                                 frozenset(table.get("some", [])), table["doc_type"], table["names"],
+                                 table.get("expanded_in", ""))
     return out
 
 
@@ -315,15 +310,70 @@ def _read_api(loaded: _common.Loaded, kind: ExportKind) -> Extract:
     if not entity.needed <= keys:
         raise InputError(loaded.path, f"lacks the fields {', '.join(sorted(entity.needed - keys))}",
                          expected=kind.title)
-    raw = _common.flatten(records)
-    column_map = {c: entity.fields.get(c, OTHER if _odata_plumbing(c) else None) for c in raw.columns}
+    rows, names = _expanded(records, entity)
+    raw = _common.flatten(rows)
+    entities = pd.Series(names, index=raw.index)
+    parts = [_api_part(loaded, raw[entities.eq(n)], _API[n]) for n in dict.fromkeys(names)]
+    if len(parts) == 1:
+        return dataclasses.replace(parts[0], raw=raw)
+    documents = pd.concat([p.documents for p in parts]).sort_values("source_row")
+    parties = pd.concat([p.parties for p in parts])
+    column_map = {c: max((p.column_map.get(c) for p in parts), key=_telling) for c in raw.columns}
+    return Extract(kind, raw, parties[~parties["party_key"].duplicated()].sort_values("source_row"),
+                   _inherit_parties(raw, documents), column_map,
+                   pd.concat([p.identifiers for p in parts], ignore_index=True))
+
+
+def _api_part(loaded: _common.Loaded, raw: pd.DataFrame, entity: _Entity) -> Extract:
+    """The records of one entity (an invoice, or the lines expanded in it)."""
+    column_map = {c: entity.fields.get(c, OTHER if _odata_plumbing(c) or c == _EMBEDDED else None)
+                  for c in raw.columns}
     canon = _common.canonical_frame(raw, _prefer(column_map), loaded.path)
-    if kind == API_CONTACTS:
+    if entity.kind == API_CONTACTS:
         canon["street"] = _street(raw, "Address", "StreetNumber", "StreetNumberSuffix")
-    if kind == API_ACCOUNTS:
+    if entity.kind == API_ACCOUNTS:
         canon = _organisations(canon)
     parties, documents = _common.split(canon, entity.doc_type)
-    return _common.finish(kind, raw, parties, documents, column_map)
+    return _common.finish(entity.kind, raw, parties, documents, column_map)
+
+
+_EMBEDDED = "embedded in"  # the raw column naming the row of the entity a line came in
+
+
+def _expanded(records: list[dict], entity: _Entity) -> tuple[list[dict], list[str]]:
+    """The records and, right after each, the lines $expand put in it (``{"results": [...]}``
+    under a key an entity of the toml names), each with the kind it is read as."""
+    expands = {e.expanded_in: e.kind.name for e in _API.values() if e.expanded_in}
+    rows, names = [], []
+    for record in records:
+        lines = {k: v["results"] for k, v in record.items() if k in expands and _lines(v)}
+        rows.append({k: v for k, v in record.items() if k not in lines})
+        names.append(entity.kind.name)
+        parent = len(rows)
+        for key, items in lines.items():
+            rows += [{_EMBEDDED: f"row {parent}", **item} for item in items]
+            names += [expands[key]] * len(items)
+    return rows, names
+
+
+def _lines(value: object) -> bool:
+    results = value.get("results") if isinstance(value, dict) else None
+    return isinstance(results, list) and bool(results) and all(isinstance(r, dict) for r in results)
+
+
+def _inherit_parties(raw: pd.DataFrame, documents: pd.DataFrame) -> pd.DataFrame:
+    """A line without a party of its own belongs to the party of the entity it came in."""
+    parent_row = raw[_EMBEDDED].str.removeprefix("row ").reindex(documents["source_row"]).to_numpy()
+    key_of = dict(zip(documents["source_row"].astype("str"), documents["party_key"], strict=True))
+    inherited = pd.Series(parent_row, index=documents.index).map(key_of).fillna("")
+    return documents.assign(party_key=documents["party_key"].mask(documents["party_key"].eq(""), inherited))
+
+
+def _telling(target: str | None) -> int:
+    """How much a column's field says: personal data first, then any field, then known."""
+    if target in FIELDS:
+        return 3 if FIELDS[target].personal else 2
+    return 1 if target == OTHER else 0
 
 
 def _odata_plumbing(column: str) -> bool:

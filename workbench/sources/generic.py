@@ -88,11 +88,17 @@ def _records(loaded: _common.Loaded) -> list[dict] | None:
     return _common.json_records(loaded)
 
 
-def propose(path: Path, mappings: headers.MappingsLike = None) -> list[Match]:
-    """A proposed field for every column of the file."""
-    _, raw = table(path, mappings)
+def propose(paths: list[Path], mappings: headers.MappingsLike = None) -> list[Match]:
+    """A proposed field for every column of the files, once per column name (the first file
+    that has it decides)."""
     votes = _synonyms(mappings)
-    return [_match(column, raw[column], votes) for column in raw.columns]
+    matches: dict[str, Match] = {}
+    for path in paths:
+        _, raw = table(path, mappings)
+        for column in raw.columns:
+            if headers.fold(column) not in matches:
+                matches[headers.fold(column)] = _match(column, raw[column], votes)
+    return list(matches.values())
 
 
 def _synonyms(mappings: headers.MappingsLike) -> dict[str, Counter]:

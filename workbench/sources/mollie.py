@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
-from importlib import resources
 from pathlib import Path
 from xml.etree.ElementTree import Element
 
@@ -430,18 +428,13 @@ class _Resource:
 
 
 def _resources() -> dict[str, _Resource]:
-    """The reviewed field paths per resource, checked against the canonical model."""
-    where = "workbench/config/headers/mollie_api.toml"
-    data = tomllib.loads((resources.files("workbench") / "config" / "headers" / "mollie_api.toml")
-                         .read_text("utf-8"))
+    """The reviewed field paths per resource, in the order the file lists each field's paths."""
     out = {}
-    for name, table in data.items():
-        fields = table.get("fields", {})
-        unknown = [f for f in fields if f not in FIELDS]
-        if unknown or not table.get("evidence") or table.get("party", "") not in _PARTY_ROLES:
-            raise headers.MappingError(f"{where}: [{name}] needs evidence, a known party role and "
-                                       f"canonical fields (not {unknown})")
-        rules = [(f, re.escape(path)) for f, paths in fields.items() for path in paths]
+    for name, table in _common.api_fields("mollie_api.toml").items():
+        if table.get("party", "") not in _PARTY_ROLES:
+            raise headers.MappingError(f"workbench/config/headers/mollie_api.toml: [{name}].party "
+                                       f"is not one of {_PARTY_ROLES}")
+        rules = [(f, re.escape(path)) for f, paths in table.get("fields", {}).items() for path in paths]
         out[name] = _Resource(name, table["plural"], table["doc_type"], table.get("party", ""),
                               table.get("sign", 1), rules, "|".join(table.get("other", [])))
     return out
@@ -460,8 +453,8 @@ def _api_objects(loaded: _common.Loaded) -> list[dict] | None:
     one object, a list, or a HAL page (``_embedded`` holding one list, ``count``, ``_links``)."""
     obj = loaded.json
     if isinstance(obj, dict) and isinstance(obj.get("_embedded"), dict) and "resource" not in obj:
-        lists = [v for v in obj["_embedded"].values() if isinstance(v, list)]
-        obj = lists[0] if len(lists) == 1 else None
+        lists = list(obj["_embedded"].values())
+        obj = [o for v in lists for o in v] if all(isinstance(v, list) for v in lists) else None
     elif isinstance(obj, dict):
         obj = [obj]
     if (isinstance(obj, list) and obj and all(isinstance(o, dict) for o in obj)
@@ -479,7 +472,7 @@ def _api_records(objects: list[dict]) -> list[dict[str, str]]:
         children: list[dict] = []
         own = {k: v for k, v in obj.items() if not _holds_objects(k, v, children)}
         row = {_EMBEDDED: parent} if parent else {}
-        row.update(_common.flatten([own]).iloc[0].to_dict() if own else {})
+        row.update(_common.flat_items(own))
         rows.append(row)
         for child in children:
             visit(child, f"{obj.get('resource', '')} {_common.as_text(obj.get('id'))}".strip())
@@ -492,6 +485,8 @@ def _api_records(objects: list[dict]) -> list[dict[str, str]]:
 def _holds_objects(key: str, value: object, children: list[dict]) -> bool:
     """Whether ``value`` holds API objects of their own (``lines``, ``_embedded``); if so they
     are added to ``children``."""
+    if not isinstance(value, list | dict):
+        return False
     values = list(value.values()) if key == "_embedded" and isinstance(value, dict) else [value]
     items = [i for v in values for i in (v if isinstance(v, list) else [v])]
     if not items or not all(isinstance(i, dict) and isinstance(i.get("resource"), str) for i in items):
@@ -539,8 +534,9 @@ def _api_part(loaded: _common.Loaded, raw: pd.DataFrame, resource: _Resource) ->
     """The objects of one resource: each has its own meaning for ``id`` and ``createdAt``."""
     rows = raw[raw["resource"].eq(resource.name)]
     columns = [c for c in rows.columns if rows[c].ne("").any()]
-    # a key the objects all leave null (a chargeback's reversedAt) is still known
-    empty, _ = _rule_map([c for c in rows.columns if c not in columns], resource.rules, resource.other)
+    # a key every object in the file leaves null (a chargeback's reversedAt) is still known
+    nulls = [c for c in rows.columns if not raw[c].ne("").any()]
+    empty, _ = _rule_map(nulls, resource.rules, resource.other)
     rows = rows[columns]
     column_map, priority = _rule_map(columns, resource.rules, resource.other)
     canon = _common.canonical_frame(rows, priority, loaded.path)
@@ -565,17 +561,22 @@ def _api_part(loaded: _common.Loaded, raw: pd.DataFrame, resource: _Resource) ->
 
 def _inherit_parties(raw: pd.DataFrame, documents: pd.DataFrame) -> pd.DataFrame:
     """An embedded object without a party of its own (an order's lines, a refund in a payment)
-    belongs to the party of the object it came in."""
+    belongs to the party of the object it came in; an object without one that embeds one
+    with a party (a refund with its payment) belongs to that party."""
     if documents.empty or _EMBEDDED not in raw.columns:
         return documents
-    own = (raw["resource"] + " " + _col(raw, "id")).str.strip()
-    parent = raw[_EMBEDDED].reindex(documents["source_row"]).to_numpy()
-    key_of = dict(zip(own.reindex(documents["source_row"]).to_numpy(), documents["party_key"], strict=True))
+    rows = documents["source_row"]
+    own = pd.Series((raw["resource"] + " " + _col(raw, "id")).str.strip().reindex(rows).to_numpy(),
+                    index=documents.index)
+    parent = pd.Series(raw[_EMBEDDED].reindex(rows).to_numpy(), index=documents.index)
     keys = documents["party_key"].copy()
     for _ in range(3):  # an order's refund's lines are three levels down
-        fill = keys.eq("")
-        keys = keys.mask(fill, pd.Series(parent, index=keys.index).map(key_of).fillna(""))
-        key_of.update(zip(own.reindex(documents["source_row"]).to_numpy(), keys, strict=True))
+        known = keys.ne("")
+        down = dict(zip(own[known], keys[known], strict=True))
+        up = dict(zip(parent[known & parent.ne("")][::-1], keys[known & parent.ne("")][::-1],
+                      strict=True))  # the first embedded object with a party
+        found = [down.get(p) or up.get(o) or "" for p, o in zip(parent, own, strict=True)]
+        keys = keys.mask(~known, pd.Series(found, index=keys.index, dtype="str"))
     return documents.assign(party_key=keys)
 
 

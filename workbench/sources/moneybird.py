@@ -9,8 +9,9 @@ Exports read here (MoneyBird web app unless said otherwise):
 * sales invoices export: the *Facturen* list > *Exporteren*, Excel or CSV (menu and columns
   inferred: MoneyBird documents only the contacts export); one row per invoice, pointing at
   the contact by its customer number;
-* API dumps: ``GET /api/v2/<administration>/contacts.json``, ``.../sales_invoices.json`` and
-  ``.../financial_mutations.json`` saved as JSON (a list of objects, or one object). A
+* API dumps: ``GET /api/v2/<administration>/contacts.json``, ``.../sales_invoices.json``,
+  ``.../external_sales_invoices.json``, ``.../financial_mutations.json`` and a sales invoice's
+  payments saved as JSON (a list of objects, or one object). A
   contact's ``contact_people`` become parties of their own that belong to the contact; a sales
   invoice carries a snapshot of its contact, and its ``contact_person`` is another person named
   on the invoice; a financial mutation (a bank line) names the counterparty
@@ -23,6 +24,7 @@ Exports read here (MoneyBird web app unless said otherwise):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -36,10 +38,14 @@ SERVICE = "moneybird"
 API_CONTACTS = ExportKind(SERVICE, "api_contacts", "MoneyBird API contacts (JSON dump)")
 API_SALES_INVOICES = ExportKind(SERVICE, "api_sales_invoices",
                                 "MoneyBird API sales invoices (JSON dump)")
-API_FINANCIAL_MUTATIONS = ExportKind(SERVICE, "api_financial_mutations",
-                                     "MoneyBird API financial mutations (JSON dump)")
 XAF = ExportKind(SERVICE, "xaf", "MoneyBird XAF auditfile")
-_API_KINDS = (API_CONTACTS, API_SALES_INVOICES, API_FINANCIAL_MUTATIONS)
+# the other API objects read here; their field names are reviewed data
+_API = _common.api_fields("moneybird_api.toml")
+API_FINANCIAL_MUTATIONS, API_PAYMENTS, API_EXTERNAL_SALES_INVOICES = (
+    ExportKind(SERVICE, f"api_{name}", _API[name]["title"])
+    for name in ("financial_mutations", "payments", "external_sales_invoices"))
+_API_KINDS = (API_CONTACTS, API_SALES_INVOICES, API_FINANCIAL_MUTATIONS, API_PAYMENTS,
+              API_EXTERNAL_SALES_INVOICES)
 KINDS: list[ExportKind] = [t.kind for t in headers.tables(SERVICE)] + [*_API_KINDS, XAF]
 FORMATS: dict[str, tuple[str, ...]] = {t.kind.name: t.formats for t in headers.tables(SERVICE)} | {
     **{k.name: ("json",) for k in _API_KINDS}, XAF.name: ("xml",)}
@@ -54,32 +60,7 @@ _PERSON_FIELDS = {"id": "party_key", "firstname": "given_name", "lastname": "fam
                   "phone": "phone", "email": "email", "department": "job_title"}
 _PERSON_OTHER = {"contact_id", "administration_id", "created_at", "updated_at", "version"}
 PERSON = "contact_people."
-# The contact person an invoice is addressed to (``contact_person``, same fields as above): a
-# person at the client other than the invoiced contact. Kept as personal data of the invoice
-# (other_name, other_address), not merged into the contact's party: the contacts dump holds the
-# same person as a party of their own (``contact_people``, keyed by the id the invoice names in
-# ``contact_person_id``). REAL: api-getSalesInvoices.json (moneybird-dotnet) has it null on one
-# invoice and filled (firstname, lastname, phone, email, department) on another.
-_INVOICE_PERSON = {"firstname": "other_name", "lastname": "other_name", "phone": "other_address",
-                   "email": "other_address", "department": "job_title"}
-# Financial mutations (bank lines), ``GET /financial_mutations``: field names VERIFIED-DOC
-# (developer.moneybird.com/api/financial_mutations) and REAL (moneybird-dotnet's
-# getFinancialMutations.json: id and financial_account_id as 18-digit strings, amount "100.0",
-# date, message, contra_account_name null, contra_account_number "", state, settlement_state,
-# amount_open, sepa_fields null, version 1784283537 as a JSON integer). The counterparty's name
-# and account number are the party (its holder and IBAN). ``sepa_fields`` (SEPA remittance
-# details that may name people) and ``payments`` stay for review.
-_MUTATION_FIELDS = {
-    "id": "doc_key", "date": "date", "amount": "amount", "currency": "currency",
-    "message": "description", "state": "status", "contra_account_name": "account_holder",
-    "contra_account_number": "iban", "account_servicer_transaction_id": "reference",
-    **dict.fromkeys([
-        "administration_id", "code", "settlement_state", "amount_open", "batch_reference",
-        "financial_account_id", "original_amount", "created_at", "updated_at", "version",
-        "financial_statement_id", "processed_at", "ledger_account_bookings"],
-        headers.KNOWN_WITHOUT_FIELD),
-}
-_MUTATION_KEYS = {"contra_account_name", "contra_account_number", "financial_account_id"}
+_INVOICE_PERSON = "contact_person"  # see [contact_person] in config/headers/moneybird_api.toml
 
 
 def detect(path: Path, mappings: headers.MappingsLike = None) -> ExportKind | None:
@@ -104,15 +85,22 @@ def read(path: Path, kind: ExportKind | None = None, mappings: headers.MappingsL
         if _json_kind(records) != kind:
             raise InputError(path, f"not a {kind.title}",
                              expected="a JSON list of MoneyBird API objects as GET /contacts.json, "
-                             "/sales_invoices.json or /financial_mutations.json returns them")
-        if kind == API_FINANCIAL_MUTATIONS:
-            return _api_financial_mutations(loaded, records)
+                             "/sales_invoices.json, /external_sales_invoices.json or "
+                             "/financial_mutations.json returns them")
+        if kind in (API_FINANCIAL_MUTATIONS, API_PAYMENTS):
+            return _api_documents(loaded, records, kind)
         contacts = _table("contacts", mappings)
         if kind == API_CONTACTS:
             return _api_contacts(loaded, records, contacts)
-        return _api_sales_invoices(loaded, records, _table("sales_invoices", mappings), contacts)
+        if kind == API_EXTERNAL_SALES_INVOICES:
+            names = _API["external_sales_invoices"]["names"]
+            return _api_sales_invoices(loaded, records, kind, names.get, contacts)
+        table = _table("sales_invoices", mappings)
+        return _api_sales_invoices(loaded, records, kind, lambda c: table.column_map([c])[c], contacts)
     table = _common.table_for(kind, mappings)
-    return _common.read_tabular(loaded, table, doc_type="invoice" if kind.name == "sales_invoices" else "")
+    extract = _common.read_tabular(loaded, table, doc_type="invoice" if kind.name == "sales_invoices" else "")
+    extract.parties["party_type"] = _organisations(extract.parties)["party_type"]
+    return extract
 
 
 def _json_kind(records: list[dict] | None) -> ExportKind | None:
@@ -123,9 +111,9 @@ def _json_kind(records: list[dict] | None) -> ExportKind | None:
         return API_CONTACTS
     if {"invoice_id", "contact_id"} <= keys and keys & _INVOICE_KEYS:
         return API_SALES_INVOICES
-    if {"id", "amount", "date", *_MUTATION_KEYS} <= keys:
-        return API_FINANCIAL_MUTATIONS
-    return None
+    kinds = {"financial_mutations": API_FINANCIAL_MUTATIONS, "payments": API_PAYMENTS,
+             "external_sales_invoices": API_EXTERNAL_SALES_INVOICES}
+    return next((kind for name, kind in kinds.items() if set(_API[name]["needed"]) <= keys), None)
 
 
 def _table(name: str, mappings: headers.MappingsLike) -> headers.HeaderTable:
@@ -169,31 +157,30 @@ def _person_field(column: str) -> str | None:
     return headers.KNOWN_WITHOUT_FIELD if leaf in _PERSON_OTHER else None
 
 
-def _api_sales_invoices(loaded: _common.Loaded, records: list[dict], table: headers.HeaderTable,
-                        contacts: headers.HeaderTable) -> Extract:
+def _api_sales_invoices(loaded: _common.Loaded, records: list[dict], kind: ExportKind,
+                        field_of: Callable[[str], str | None], contacts: headers.HeaderTable) -> Extract:
     """Invoices with their contact snapshot (``contact.*``) as the party; the description is
     the text of the invoice lines, or of the notes when there are no lines."""
     raw = _common.flatten(records)
     column_map = {c: _snapshot_field(c, contacts) if c.startswith("contact.")
-                  else _invoice_person_field(c) if c.startswith("contact_person")
-                  else table.column_map([c])[c] for c in raw.columns}
+                  else _invoice_person_field(c) if c.startswith(_INVOICE_PERSON)
+                  else field_of(c) for c in raw.columns}
     canon = _organisations(_common.canonical_frame(raw, column_map, loaded.path))
     if "notes" in canon.columns:
-        canon["notes"] = _notes([(r.get("contact") or {}).get("notes") for r in records], canon["notes"])
+        snapshots = [r.get("contact") if isinstance(r.get("contact"), dict) else {} for r in records]
+        canon["notes"] = _notes([c.get("notes") for c in snapshots], canon["notes"])
     if "description" in canon.columns:
         lines = pd.Series([_texts(r.get("details"), "description") for r in records], index=raw.index)
         notes = pd.Series([_texts(r.get("notes"), "note") for r in records], index=raw.index)
         canon["description"] = lines.where(lines.ne(""), notes).astype("str")
     parties, documents = _common.split(canon, "invoice")
-    return _common.finish(API_SALES_INVOICES, raw, parties, documents, column_map)
+    return _common.finish(kind, raw, parties, documents, column_map)
 
 
 def _invoice_person_field(column: str) -> str | None:
-    leaf = column.removeprefix("contact_person.")
-    if leaf in _INVOICE_PERSON:
-        return _INVOICE_PERSON[leaf]
-    known = _PERSON_OTHER | {"id", "contact_person", "contact_person_id"}  # an empty one: null
-    return headers.KNOWN_WITHOUT_FIELD if leaf in known else None
+    if column in (_INVOICE_PERSON, f"{_INVOICE_PERSON}_id"):  # the id, or the person null
+        return headers.KNOWN_WITHOUT_FIELD
+    return _API[_INVOICE_PERSON]["names"].get(column.removeprefix(f"{_INVOICE_PERSON}."))
 
 
 def _organisations(canon: pd.DataFrame, contacts: pd.Series | None = None) -> pd.DataFrame:
@@ -208,13 +195,16 @@ def _organisations(canon: pd.DataFrame, contacts: pd.Series | None = None) -> pd
     return canon.assign(party_type=kinds.mask(business, "organisation"))
 
 
-def _api_financial_mutations(loaded: _common.Loaded, records: list[dict]) -> Extract:
-    """Bank lines with their counterparty (holder name and account) as the party."""
+def _api_documents(loaded: _common.Loaded, records: list[dict], kind: ExportKind) -> Extract:
+    """Bank lines with their counterparty (holder name and account) as the party, or payments
+    (which name nobody)."""
     raw = _common.flatten(records)
-    column_map = {c: _MUTATION_FIELDS.get(c) for c in raw.columns}
+    names = _API[kind.name.removeprefix("api_")]["names"]
+    column_map = {c: names.get(c) for c in raw.columns}
     canon = _common.canonical_frame(raw, column_map, loaded.path)
-    parties, documents = _common.split(canon, "bank_line")
-    return _common.finish(API_FINANCIAL_MUTATIONS, raw, parties, documents, column_map)
+    doc_type = "bank_line" if kind == API_FINANCIAL_MUTATIONS else "payment"
+    parties, documents = _common.split(canon, doc_type)
+    return _common.finish(kind, raw, parties, documents, column_map)
 
 
 def _snapshot_field(column: str, contacts: headers.HeaderTable) -> str | None:
