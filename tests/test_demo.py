@@ -41,14 +41,17 @@ def test_every_file_is_detected_as_its_own_service(demo_files: list[Path]) -> No
         module, kind = sources.detect(path)
         assert kind.service == path.parent.name, f"{path.name} detected as {kind.key}"
         kinds.add(kind.key)
-    assert kinds == {k.key for k in sources.all_kinds()}, "every supported export is in the demo"
+    # API responses and bank statements come from real files (tests/test_real_api.py,
+    # tests/test_real_banks.py); every export the demo firm downloads from a service's screens is here.
+    screens = {k.key for k in sources.all_kinds() if not k.name.startswith("api") and k.service != "bank"}
+    assert kinds >= screens, f"not in the demo: {sorted(screens - kinds)}"
 
 
 def test_about_300_clients_spread_over_four_services(demo_workspace: Workspace) -> None:
     per_service = demo_workspace.query(
         "SELECT service, count(DISTINCT party_key) AS n FROM parties GROUP BY service")
-    counts = dict(zip(per_service.service, per_service.n, strict=True))
-    assert set(counts) == {"mollie", "moneybird", "factuursturen", "exact"}
+    counts = {s: n for s, n in zip(per_service.service, per_service.n, strict=True) if s in demo.SERVICES}
+    assert set(counts) == {"mollie", "moneybird", "factuursturen", "exact"}  # the website's aside
     assert all(n >= 100 for n in counts.values()), counts
 
 

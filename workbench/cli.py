@@ -19,6 +19,7 @@ from workbench import (
     erasure,
     letters,
     linkage,
+    mail,
     package,
     pipeline,
     policy_audit,
@@ -82,10 +83,24 @@ def cmd_import(args: argparse.Namespace) -> int:
         if not _system_confirmed(workspace, args.system, [Path(f) for f in args.files]):
             return PROPOSED_EXIT
     source = f"{SYSTEM_PREFIX}{args.system}" if args.system else args.source
-    results = workspace.import_files([Path(f) for f in args.files], source, progress)
+    paths = [Path(f) for f in args.files]
+    mailboxes = [p for p in paths if not args.system and source in (None, mail.SERVICE) and mail.is_mail(p)]
+    results = workspace.import_files([p for p in paths if p not in mailboxes], source, progress) \
+        if len(mailboxes) < len(paths) else []
     for result in results:
         _print_import(result)
+    for path in mailboxes:  # streamed into the mail index, each in a transaction of its own
+        _print_mail(mail.import_mail(workspace, path))
     return 0
+
+
+def _print_mail(result: mail.MailImport) -> None:
+    if result.import_id is None:
+        print(f"{_shown(str(result.path))}: already imported (import #{result.previous['import_id']}); "
+              "nothing changed")
+        return
+    print(f"{_shown(str(result.path))}: {result.kind} [{mail.SERVICE}], import #{result.import_id}")
+    print(f"  messages: {result.messages}, attachments: {result.attachments}")
 
 
 PROPOSED_EXIT = 3  # nothing imported: a mapping of another system awaits the analyst
@@ -207,6 +222,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"== {service}/{kind}: processor {first.processor}; purpose: {first.purpose}; "
               f"legal basis: {first.legal_basis}")
         print(group[columns + ["retention"]].to_string(index=False, na_rep=""))
+    if mail.imported(workspace):
+        found = mail.subject_messages(workspace, [args.subject])
+        print(f"== mail: {len(found)} messages from, to or naming the subject")
+        if not found.empty:
+            print(found[["date", "from", "to", "subject", "evidence"]].to_string(index=False, na_rep=""))
     return 0
 
 
@@ -583,6 +603,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "provided data under consent or contract (a request's type decides otherwise)")
     pkg.add_argument("--draft", action="store_true", help="a watermarked draft, without the gates "
                      "(an ad-hoc package is always a draft)")
+    pkg.add_argument("--ga-client-id", help="the requester's Google Analytics client id: the value of "
+                     "the _ga cookie (GA1.1.123.456) or its last two parts (123.456)")
+    pkg.add_argument("--ga-user-id", help="the user id the website sent to Google Analytics for them")
     pkg.set_defaults(run=cmd_package)
     _add_redact_command(commands)
 
@@ -608,17 +631,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_package(args: argparse.Namespace) -> int:
     workspace, reg = Workspace(args.workspace), register.load(args.register)
+    analytics = {k: v for k, v in (("ga_client_id", args.ga_client_id), ("ga_user_id", args.ga_user_id)) if v}
     if args.request:
         result = pipeline.answer_request(
             workspace, reg, out=Path(args.out), request_id=args.request, subjects=args.subject,
-            lang=args.lang, zip=args.zip, encrypt=args.encrypt, draft=args.draft).package
+            lang=args.lang, zip=args.zip, encrypt=args.encrypt, draft=args.draft, analytics=analytics).package
     else:  # ad hoc: not in the request register
         subjects = args.subject or package.subjects_for(workspace, args.email)
         if not subjects:
             raise WorkbenchError("no subject holds this e-mail address; look further with 'workbench "
                                  "find' (name, IBAN, phone) and pass --subject")
         result = package.write_package(
-            workspace, reg, subject_ids=subjects, out=Path(args.out), identities={"e-mail": args.email},
+            workspace, reg, subject_ids=subjects, out=Path(args.out),
+            identities={"e-mail": args.email, **analytics},
             lang=args.lang, portability=args.portability, zip=args.zip or args.encrypt,
             encrypt=args.encrypt, draft=True)
     print(f"package {result.request_id} written to {result.out} ({len(result.files)} files)")
@@ -627,9 +652,8 @@ def cmd_package(args: argparse.Namespace) -> int:
         print(f"  {system.name}: {system.status}{f' ({detail})' if detail else ''}")
     for warning in result.warnings:
         print(f"  check: {warning}")
-    if result.zip_path and args.encrypt:  # what goes out is the encrypted zip: no plain copy stays
-        shutil.rmtree(result.out)
-        print(f"archive: {result.zip_path} (the plain folder was removed)")
+    if result.zip_path and args.encrypt:
+        print(f"archive: {result.zip_path} (encrypted; no plain copy was kept)")
     elif result.zip_path:
         print(f"archive: {result.zip_path}")
     if result.passphrase:
@@ -801,8 +825,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
           "stored nowhere else)", flush=True)
     sys.argv = ["panel", "serve", str(app), "--address", "127.0.0.1", "--port", str(args.port),
                 "--allow-websocket-origin", f"127.0.0.1:{args.port}", "--basic-auth", str(users),
-                "--basic-login-template", str(dashboard.LOGIN_TEMPLATE),  # Panel's own loads a CDN logo
-                "--warm"]  # --warm: built once at start
+                "--basic-login-template", str(dashboard.LOGIN_TEMPLATE)]  # Panel's own loads a CDN logo
+    # the caches are warmed once the server listens, not before: it answers its first page at once
+    dashboard.warm_when_listening(workspace, register.load(args.register), args.port)
     try:
         panel_main()
     finally:

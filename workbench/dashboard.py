@@ -16,8 +16,11 @@ import html
 import json
 import os
 import secrets
-import shutil
+import socket
+import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +29,7 @@ import pandas as pd
 from workbench import datamap, inventory, linkage, package, pipeline, policy_audit, requests
 from workbench.errors import WorkbenchError
 from workbench.register import Register
-from workbench.workspace import Workspace
+from workbench.workspace import RAW_VALUES_SQL, Workspace
 
 PACKAGES = "dashboard-packages"  # folder under the reports area for packages written from the dashboard
 STAGES = ("category → system", "system → processor", "processor → location")
@@ -78,7 +81,7 @@ def _export_holdings(con, personal: pd.DataFrame, export, categories: set[str] |
     cats = sorted(groups)
     filters = [_any_filled(groups[cat]) for cat in cats] + [_any_filled(wanted)]
     sql = ("SELECT " + ", ".join(f"count(*) FILTER (WHERE {f}) AS c{i}" for i, f in enumerate(filters))
-           + " FROM (SELECT json_extract_string(record, ?::VARCHAR[]) AS v FROM raw_records"
+           + f" FROM (SELECT {RAW_VALUES_SQL.format(names='?::VARCHAR[]')} AS v FROM raw_records"
            " WHERE import_id = ?)")
     counts = con.execute(sql, [names, int(export.import_id)]).fetchall()[0]
     return [[export.service, export.export_kind, cat, int(n)]
@@ -297,7 +300,6 @@ def write_package(ws: Workspace, register: Register, subject_id: str, request_id
                                      subjects=[subject_id], lang=lang, encrypt=True).package
     if result.zip_path is None:
         raise WorkbenchError(f"the package in {result.out} lists cells to redact first; no zip was made")
-    shutil.rmtree(result.out)
     return result
 
 
@@ -315,13 +317,52 @@ def workspace_state(ws: Workspace) -> tuple:
 
 
 def shared(key: tuple, compute):
-    """``compute()``, once per key for every session the server runs (``panel serve --warm`` builds
-    the page once at start, so the first visitor does not wait for the inventory)."""
-    if key not in _SHARED:
-        if len(_SHARED) >= _SHARED_LIMIT:
-            _SHARED.clear()
-        _SHARED[key] = compute()
-    return _SHARED[key]
+    """``compute()``, once per key for every session the server runs (:func:`warm_when_listening`
+    computes the first page's once the server listens; a visitor meanwhile waits for that result
+    instead of computing it a second time)."""
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            if len(_SHARED) >= _SHARED_LIMIT:
+                _SHARED.clear()
+            _SHARED[key] = compute()
+        return _SHARED[key]
+
+
+_SHARED_LOCK = threading.RLock()
+
+
+def warm(ws: Workspace, register: Register) -> None:
+    """Compute what the first page shows (the inventory, the unfiltered flows, the systems without
+    records) and load the plotting libraries, into the caches every session shares."""
+    import holoviews.plotting.bokeh  # noqa: F401  (the Sankey's backend: seconds to import)
+
+    board = Dashboard(ws, register)
+    board._flows(Selection())
+    shared(("undeclared", *board.key), lambda: undeclared_systems(register, holdings(ws, board.fields)))
+
+
+def warm_when_listening(ws: Workspace, register: Register, port: int,
+                        wait: float = 120.0) -> threading.Thread:
+    """Warm the caches in the background once the server on ``port`` accepts connections: the
+    server answers its first page at once, and the data is ready (or being made) for the visitor."""
+    def run() -> None:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except OSError:
+                time.sleep(0.05)
+                continue
+            try:
+                warm(ws, register)
+            except Exception as error:  # noqa: BLE001 - the first visitor then computes it and sees why
+                print(f"workbench: the dashboard's warm-up stopped ({type(error).__name__})",
+                      file=sys.stderr, flush=True)
+            return
+
+    thread = threading.Thread(target=run, name="dashboard-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 # --- Panel components ------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ from stdnum.nl import postcode
 
 from workbench import headers, identifiers
 from workbench.masking import mask
-from workbench.model import FIELDS
 
 SAMPLE = 2000  # distinct values checked per column
 MIN_CONFIDENCE = 0.5  # below this, a kind is not reported

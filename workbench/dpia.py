@@ -1,4 +1,4 @@
-"""The DPIA-style report (issue 6, part 1): the CNIL PIA method and the Dutch Model DPIA
+"""The DPIA-style report: the CNIL PIA method and the Dutch Model DPIA
 Rijksdienst, checked against the checklist D35-01..D35-12 of the research notes.
 
 Judgements are reviewed data in ``config/dpia/`` (or another firm's folder): ``assessment.toml``
@@ -41,7 +41,7 @@ from workbench.errors import WorkbenchError
 from workbench.masking import mask
 from workbench.register import LEGAL_BASES, SAFEGUARDS, Processor, Register
 from workbench.safe_files import owner_only, write_csv, write_pdf
-from workbench.workspace import Workspace, json_path
+from workbench.workspace import RAW_VALUES_SQL, Workspace
 
 CONFIG_FILES = ("assessment", "screening", "risks", "measures")
 LANGS = ("nl", "en")
@@ -477,14 +477,15 @@ def _coverage(ws: Workspace, fields: pd.DataFrame) -> pd.DataFrame:
         cats = sorted(set(rolled))
         tests = [" OR ".join(f"coalesce(v[{i + 1}], '') <> ''" for i, c in enumerate(rolled) if c == cat)
                  for cat in cats]
+        values = RAW_VALUES_SQL.format(names="?::VARCHAR[]")
         rows = ws.query(
-            "WITH r AS (SELECT source_row, json_extract_string(record, ?::VARCHAR[]) AS v FROM raw_records "
+            f"WITH r AS (SELECT source_row, {values} AS v FROM raw_records "
             "WHERE import_id = ?), who AS (SELECT source_row, party_key FROM parties WHERE import_id = ? "
             "UNION SELECT source_row, party_key FROM documents WHERE import_id = ?) "
             "SELECT r.source_row, s.subject_id, " + ", ".join(f"({t}) AS c{i}" for i, t in enumerate(tests))
             + " FROM r LEFT JOIN who USING (source_row) LEFT JOIN subjects s ON s.service = ? AND "
             "s.export_kind = ? AND s.party_key = who.party_key",
-            [[json_path(n) for n in names], *[int(export.import_id)] * 3, export.service, export.export_kind])
+            [names, *[int(export.import_id)] * 3, export.service, export.export_kind])
         for i, cat in enumerate(cats):
             hit = rows[rows[f"c{i}"]]
             parts.append(pd.DataFrame({"service": export.service, "export_kind": export.export_kind,
@@ -507,9 +508,9 @@ def _counted(ws: Workspace, register: Register, fields: pd.DataFrame, sparse: fl
         names = group.column.tolist()
         row = ws.query("SELECT count(*) AS total, " + ", ".join(
             f"count(*) FILTER (WHERE coalesce(v[{i + 1}], '') <> '') AS c{i}" for i in range(len(names)))
-            + " FROM (SELECT json_extract_string(record, ?::VARCHAR[]) AS v FROM raw_records "
+            + f" FROM (SELECT {RAW_VALUES_SQL.format(names='?::VARCHAR[]')} AS v FROM raw_records "
               "WHERE import_id = ?)",
-            [[json_path(n) for n in names], int(newest[(service, export_kind)])]).iloc[0]
+            [names, int(newest[(service, export_kind)])]).iloc[0]
         filled = [int(row[f"c{i}"]) for i in range(len(names))]
         parts.append(group.assign(filled=filled, total=int(row.total)))
     return pd.concat(parts, ignore_index=True) if parts else chosen.assign(filled=0, total=0)

@@ -16,7 +16,7 @@ from workbench import discovery
 from workbench.masking import mask
 from workbench.model import FIELDS
 from workbench.register import Register
-from workbench.workspace import Workspace, json_path
+from workbench.workspace import RAW_VALUES_SQL, Workspace
 
 COLUMNS = ["service", "export_kind", "file_name", "column", "field", "category", "personal",
            "special_or_national_id", "fill_rate", "declared", "classified_by", "confidence",
@@ -48,15 +48,15 @@ def build(ws: Workspace, register: Register) -> pd.DataFrame:
 
 def _fill(ws: Workspace, import_id: int, names: list[str]) -> pd.DataFrame:
     """Fill rate and masked examples of each column of one import, in one pass over its rows."""
-    paths = [json_path(n) for n in names]
-    counts = ws.query("""
+    values_sql = RAW_VALUES_SQL.format(names="?::VARCHAR[]")
+    counts = ws.query(f"""
         SELECT idx, count(*) FILTER (WHERE coalesce(v, '') <> '') AS filled, count(*) AS total
         FROM (SELECT unnest(vals) AS v, unnest(range(len(vals))) AS idx
-              FROM (SELECT json_extract_string(record, ?::VARCHAR[]) AS vals
+              FROM (SELECT {values_sql} AS vals
                     FROM raw_records WHERE import_id = ?))
-        GROUP BY idx""", [paths, import_id]).set_index("idx")
-    sample = ws.query("""SELECT json_extract_string(record, ?::VARCHAR[]) AS vals FROM raw_records
-                         WHERE import_id = ? ORDER BY source_row LIMIT 200""", [paths, import_id])
+        GROUP BY idx""", [names, import_id]).set_index("idx")
+    sample = ws.query(f"""SELECT {values_sql} AS vals FROM raw_records
+                          WHERE import_id = ? ORDER BY source_row LIMIT 200""", [names, import_id])
     values = pd.DataFrame(sample["vals"].tolist(), columns=names) if len(sample) else None
     out = []
     for idx, name in enumerate(names):
@@ -132,9 +132,9 @@ def _unmapped(ws: Workspace) -> pd.DataFrame:
 
 def _column_values(ws: Workspace, import_id: int, names: list[str]) -> pd.DataFrame:
     """The values of the named columns of one import, one query for all of them."""
-    picks = ", ".join(f"json_extract_string(record, ?) AS c{i}" for i in range(len(names)))
+    picks = ", ".join(f"cells[list_position(names, ?)] AS c{i}" for i in range(len(names)))
     frame = ws.query(f"SELECT {picks} FROM raw_records WHERE import_id = ? ORDER BY source_row",
-                     [*map(json_path, names), import_id])
+                     [*names, import_id])
     frame.columns = names
     return frame
 

@@ -14,6 +14,11 @@
     every source record of the subject with every original column, mapped or not, plus the
     file and row it came from; one sheet per table in the workbook. Only the subject's own
     records (:func:`workbench.datamap.subject_map`), never another subject's.
+``mail/NNNN.eml`` and ``mail/index.csv``
+    when a mailbox is imported (:mod:`workbench.mail`): each message from, to, cc or bcc the
+    subject or naming them, as the ``.eml`` it was, and an index (date, from, to, cc, subject); the
+    table ``data/mail/messages.csv`` adds each message's evidence and, in ``others``, the other
+    people in it, which go on the redaction list.
 ``datapackage.json``
     a Frictionless Data Package in the letter's language describing every CSV: per field its
     type (numbers for amounts only: an identifier keeps its leading zeros), format, unit, time
@@ -36,7 +41,7 @@ consent or contract are included (``config/portability.toml``: no bookkeeping, n
 and of those only the fields the person provided. Files are owner-only (0600, folders 0700) and
 CSV/XLSX cells are safe against formula injection. ``zip=True`` adds ``<out>.zip``;
 ``encrypt=True`` makes it an AES-256 zip whose passphrase is returned once in the result and
-stored nowhere. Every package is recorded in the audit log.
+stored nowhere, and no plain copy of the folder stays. Every package is recorded in the audit log.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -59,7 +65,7 @@ from pathlib import Path
 import pandas as pd
 from babel.numbers import format_decimal
 
-from workbench import audit, letters, linkage, requests
+from workbench import audit, letters, linkage, mail, requests, weblogs
 from workbench.datamap import subject_map
 from workbench.discovery import looks_like_name
 from workbench.errors import WorkbenchError
@@ -119,6 +125,7 @@ class _Table:
     fields: dict[str, str | None]  # original column -> canonical field (None: unmapped)
     rows: list[dict[str, str]]
     files: list[str]
+    messages: list[dict] = field(default_factory=list)  # mail: where each row's message is kept
 
     @property
     def key(self) -> str:
@@ -155,7 +162,7 @@ def write_package(ws: Workspace, register: Register, *, subject_ids: list[str], 
     request = _request(request, subject_ids, identities, portability, today)
     draft = draft or bool(request.get("ad_hoc"))  # an ad-hoc package is in no register: never sent
     manual = {} if request.get("ad_hoc") else requests.searches(ws, request["id"])
-    tables, statuses = _search(ws, register, subject_ids, manual)
+    tables, statuses = _search(ws, register, subject_ids, manual, identities)
     if not draft:
         row, _, _ = requests.show(ws, request["id"])
         found = letters.blockers(ws, register, row, request["type"],
@@ -189,6 +196,8 @@ def write_package(ws: Workspace, register: Register, *, subject_ids: list[str], 
                                        method="automatic", today=today)
         result.letter_sha256 = letters.register_letter(ws, request["id"], request["type"], lang, today,
                                                        result.out / "index.html", draft)
+    if encrypt and result.zip_path is not None:  # what goes out is the encrypted zip: no plain copy stays
+        shutil.rmtree(result.out)
     return result
 
 
@@ -199,6 +208,7 @@ def _write_staged(ws, register, out, final, subject_ids, request, identities, la
         out.mkdir(parents=True, exist_ok=True, mode=0o700)
         out.chmod(0o700)
         written = _write_data(out, tables)
+        written += _write_mail(ws, out, tables)
         written.append(_write_datapackage(out, tables, register, request["id"], lang))
         _write_todo(todo_path(final), tables, own)  # the analyst's list stays beside the package
         written.append(_write_text(out / "index.html", letter))
@@ -259,14 +269,23 @@ def _request(request: dict | None, subject_ids: list[str], identities: dict[str,
 # searching: the subject's records, table by table, and a status for every system
 
 
-def _search(ws: Workspace, register: Register, subject_ids: list[str],
-            manual: dict[str, dict]) -> tuple[list[_Table], list[SystemStatus]]:
+def _search(ws: Workspace, register: Register, subject_ids: list[str], manual: dict[str, dict],
+            identities: dict[str, str] | None = None) -> tuple[list[_Table], list[SystemStatus]]:
     """The subject's tables and a status for every client system of the register and every
     imported one: found or not found by the workbench; for a system without an export, the search
-    recorded by hand on the request (``manual``), or an exception ("unsearched") while there is none."""
-    cells = pd.concat([subject_map(ws, register, sid) for sid in subject_ids], ignore_index=True)
+    recorded by hand on the request (``manual``), or an exception ("unsearched") while there is none.
+    The web server's log lines come with the evidence that ties them to the subject; Google
+    Analytics is searched by the client id or user id in ``identities`` (``ga_client_id``,
+    ``ga_user_id``), and without one its result says why it cannot be searched."""
+    identities = identities or {}
+    tied = weblogs.tied_lines(ws, subject_ids)
+    analytics = weblogs.analytics_events(ws, client=identities.get("ga_client_id", ""),
+                                         user=identities.get("ga_user_id", ""))
+    cells = pd.concat([*(subject_map(ws, register, sid) for sid in subject_ids), weblogs.cells(tied),
+                       analytics], ignore_index=True)
     imported = ws.query("SELECT DISTINCT service FROM imports ORDER BY service")["service"].tolist()
-    systems = letters.client_systems(register) + [s for s in imported if s not in register.systems]
+    systems = letters.client_systems(register) + [s for s in imported if s not in register.systems
+                                                  or s == weblogs.ANALYTICS]  # visitors only, yet asked
     tables: list[_Table] = []
     statuses = []
     for system in dict.fromkeys(systems):
@@ -277,15 +296,30 @@ def _search(ws: Workspace, register: Register, subject_ids: list[str],
                             else SystemStatus(system, name, EXCEPTION, reason="unsearched"))
             continue
         try:
-            found = _tables(ws, cells[cells.service.eq(system)])
+            found = (_mail_tables(ws, register, subject_ids) if system == mail.SERVICE
+                     else _tables(ws, cells[cells.service.eq(system)]))
         except Exception as exc:  # noqa: BLE001 - one system's failure must show, not stop the rest
             statuses.append(SystemStatus(system, name, EXCEPTION, reason=f"{type(exc).__name__}: {exc}"))
             continue
+        if system == weblogs.HOSTING and not tied.empty:
+            found.append(_tie_table(tied))
         tables.extend(found)
         counts = {t.key: len(t.rows) for t in found}
         reason = "" if system in register.systems else "not_in_register"
+        if system == weblogs.ANALYTICS and not {"ga_client_id", "ga_user_id"} & identities.keys():
+            reason = "pseudonymous"
         statuses.append(SystemStatus(system, name, FOUND if counts else NOT_FOUND, counts, reason))
     return tables, statuses
+
+
+def _tie_table(tied: pd.DataFrame) -> _Table:
+    """Which log lines are the subject's and why: the evidence beside the log records."""
+    columns = ["time", "ip", "request", "tie", "evidence"]
+    rows = [{SOURCE_COLUMNS[0]: r.file_name, SOURCE_COLUMNS[1]: str(r.source_row),
+             **{c: _text(str(getattr(r, c))) for c in columns}} for r in tied.itertuples()]
+    return _Table(weblogs.HOSTING, "ip_evidence", "ip_evidence", [*SOURCE_COLUMNS, *columns],
+                  {"time": None, "ip": "ip_address", "request": None, "tie": None, "evidence": None},
+                  rows, list(dict.fromkeys(tied.file_name)))
 
 
 def _tables(ws: Workspace, cells: pd.DataFrame) -> list[_Table]:
@@ -321,6 +355,52 @@ def _tables(ws: Workspace, cells: pd.DataFrame) -> list[_Table]:
             tables.append(_Table(str(part["service"].iloc[0]), str(kind), name, [*SOURCE_COLUMNS, *shape],
                                  fields, records, list(dict.fromkeys(part["file_name"]))))
     return tables
+
+
+# Only the subject's own addresses are theirs: from, to and cc hold other people's too.
+MAIL_FIELDS = {"own_addresses": "email", "others": "other_name"}
+MAIL_COLUMNS = ["date", "from", "to", "cc", "bcc", "subject", "message_id", "thread", "labels",
+                "attachments", "eml", "evidence", "own_addresses", "others"]
+
+
+def _mail_tables(ws: Workspace, register: Register, subject_ids: list[str]) -> list[_Table]:
+    """The subject's messages (:func:`workbench.mail.subject_messages`) as one table, each row
+    with its evidence and the other people in it (the firm's own addresses aside), and the
+    message itself written as ``mail/NNNN.eml``."""
+    found = mail.subject_messages(ws, subject_ids)
+    if found.empty:
+        return []
+    firm = register.controller.email.rpartition("@")[2].lower()
+    rows, messages = [], []
+    for number, row in enumerate(found.to_dict("records"), start=1):
+        others = [a for a in row["others"].split("; ")
+                  if a and (not firm or not a.rstrip(">").endswith("@" + firm))]
+        values = {**row, "date": "" if pd.isna(row["date"]) else pd.Timestamp(row["date"]).isoformat(),
+                  "eml": f"mail/{number:04d}.eml", "own_addresses": row["own"], "others": "; ".join(others)}
+        rows.append({SOURCE_COLUMNS[0]: row["file"], SOURCE_COLUMNS[1]: str(row["msg_no"]),
+                     **{c: _text(values[c]) for c in MAIL_COLUMNS}})
+        messages.append({k: row[k] for k in ("file_sha256", "offset", "length")})
+    kinds = ws.query("SELECT DISTINCT export_kind FROM imports WHERE service = ?", [mail.SERVICE])
+    return [_Table(mail.SERVICE, ", ".join(kinds["export_kind"]), "messages",
+                   [*SOURCE_COLUMNS, *MAIL_COLUMNS],
+                   {c: MAIL_FIELDS.get(c) for c in MAIL_COLUMNS}, rows, list(dict.fromkeys(found["file"])),
+                   messages)]
+
+
+def _write_mail(ws: Workspace, out: Path, tables: list[_Table]) -> list[Path]:
+    """Each found message as the ``.eml`` file it was, and ``mail/index.csv``: date, from, to, cc
+    and subject of each, to read before opening them."""
+    written = []
+    for table in (t for t in tables if t.messages):
+        folder = out / "mail"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for row, where in zip(table.rows, table.messages, strict=True):
+            path = out / row["eml"]
+            path.write_bytes(mail.message_bytes(ws, where))
+            written.append(path)
+        index = pd.DataFrame(table.rows)[["date", "from", "to", "cc", "subject", "eml"]]
+        written.append(write_csv(index, folder / "index.csv"))
+    return written
 
 
 def _text(value: object) -> str:
@@ -696,7 +776,8 @@ def _letter(register: Register, request: dict, lang: str, today: dt.date, tables
     context.update({
         "confirmation": confirmation, "portability": portability,
         "searched": [{"system": s.name, "keeper": keeper(s.system),
-                      "result": _result(a, s, [label(c) for c in present.get(s.system, [])])}
+                      "result": weblogs.pseudonymous_text(lang) if s.reason == "pseudonymous"
+                      else _result(a, s, [label(c) for c in present.get(s.system, [])])}
                      for s in statuses],
         "purposes": [{"name": letters._activity_name(x, lang), "text": a["purpose_line"].format(
             purpose=x.purpose_en if lang == "en" else x.purpose_nl, basis=t["bases"][x.legal_basis])}
@@ -706,7 +787,7 @@ def _letter(register: Register, request: dict, lang: str, today: dt.date, tables
                     for x in activities],
         "transfers": [a["transfers_line"].format(name=p.name, country=p.country,
                                                  safeguard=t["safeguards"][p.transfer_safeguard])
-                      for p in dict.fromkeys(abroad)],
+                      for p in {p.name: p for p in abroad}.values()],  # a processor holds dicts: unhashable
         "annex": _annex(register, tables, t, own, lang),
     })
     return letters.render("access", context)

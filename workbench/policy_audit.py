@@ -1,4 +1,4 @@
-"""The privacy policy audited against the data, the register and the law (issue 8).
+"""The privacy policy audited against the data, the register and the law.
 
 The policy's checkable sentences are reviewed data (``config/policy/claims.toml``, or another
 firm's file): per claim the Dutch sentence, what it asserts, the check type that tests it, its
@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from workbench import weblogs
 from workbench.errors import WorkbenchError
 from workbench.masking import mask
 from workbench.register import AGREEMENTS_ON_FILE, Register
@@ -108,6 +109,7 @@ PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
     "category_statement": {"policy_says": (str, True), "categories": (list, True), "reasoning": (str, True)},
     "transfers_named": {"transfer_patterns": (list, True), "safeguard_patterns": (list, True)},
     "completeness": {"elements": (list, True)},
+    "logs_hold_ips": {},
 }
 ELEMENT_KEYS = {"id", "label", "article", "patterns", "all", "section", "suggestion"}
 
@@ -294,9 +296,11 @@ def past_retention(ws: Workspace, register: Register, today: date, year_end: boo
     docs = ws.query("""SELECT service, export_kind, year(date) AS year, count(*) AS records,
                               max(date) AS newest
                        FROM documents WHERE date IS NOT NULL GROUP BY ALL ORDER BY ALL""")
-    rows = []
+    rows = _past_short_rules(ws, register, today)
     for row in docs.itertuples():
         years = _longest_rule(register, row.service)
+        if years is not None and 0 < years < 1:
+            continue  # counted record by record (below a year, the end of the year is no bound)
         start = date(int(row.year), 12, 31) if year_end else pd.Timestamp(row.newest).date()
         until = _add_years(start, years) if years is not None else None
         if until is None or until < today:
@@ -305,6 +309,24 @@ def past_retention(ws: Workspace, register: Register, today: date, year_end: boo
                          "longest_rule_years": years})
     return pd.DataFrame(rows, columns=["service", "export_kind", "year", "records", "kept_until",
                                        "longest_rule_years"])
+
+
+def _past_short_rules(ws: Workspace, register: Register, today: date) -> list[dict]:
+    """Records of systems whose longest rule is months (web server logs: 3), each measured from its
+    own date: per export and year, those older than the rule."""
+    rows = []
+    for service in ws.query("SELECT DISTINCT service FROM documents WHERE date IS NOT NULL").service:
+        years = _longest_rule(register, service)
+        if years is None or not 0 < years < 1:
+            continue
+        months = round(years * 12)
+        late = ws.query("""SELECT export_kind, year(date) AS year, count(*) AS records, max(date) AS newest
+                           FROM documents WHERE service = ? AND date < ? GROUP BY ALL ORDER BY ALL""",
+                        [service, add_months(today, -months)])
+        rows += [{"service": service, "export_kind": r.export_kind, "year": int(r.year),
+                  "records": int(r.records), "kept_until": add_months(pd.Timestamp(r.newest).date(), months),
+                  "longest_rule_years": years} for r in late.itertuples()]
+    return rows
 
 
 def _longest_rule(register: Register, service: str) -> float | None:
@@ -468,6 +490,25 @@ def check_category_statement(claim: Claim, ctx: Context) -> list[Finding]:
                      data="register: activities.toml (data_categories); law: the claim's source")]
 
 
+def check_logs_hold_ips(claim: Claim, ctx: Context) -> list[Finding]:
+    """A statement that IP addresses are not personal data, against what the web server's logs
+    hold: full (not shortened) addresses on lines with a known subject's user name (an authenticated
+    request) or e-mail address (in the query) identify that person, and tie the address's other
+    requests to them."""
+    held = weblogs.holdings(ctx.ws) if ctx.ws.exists else {}
+    data = "workspace: web server logs (hosting), subjects"
+    if not held:
+        return [_finding(claim, NOT_CHECKABLE, "no web server logs imported", data=data,
+                         reason="import the web server's access logs to check what they hold")]
+    tied = held["lines_of_subjects_with_full_ip"]
+    evidence = (f"{held['log_lines']} log lines; {held['lines_with_full_ip']} hold a full IP address "
+                f"({held['distinct_full_ips']} distinct addresses); {tied} of them, from "
+                f"{held['full_ips_of_subjects']} addresses, carry the user name or e-mail address of a known "
+                "subject, so the logs tie those addresses to named people")
+    examples = [f"hosting: {tied} lines of subjects with a full IP address"] if tied else []
+    return [_finding(claim, FAILS if tied else HOLDS, evidence, counts=held, examples=examples, data=data)]
+
+
 def check_transfers_named(claim: Claim, ctx: Context) -> list[Finding]:
     """Every processor outside the EEA: does the policy's passage on it name the transfer and the
     safeguard?"""
@@ -549,6 +590,7 @@ CHECKS: dict[str, Callable[[Claim, Context], list[Finding]]] = {
     "category_statement": check_category_statement,
     "transfers_named": check_transfers_named,
     "completeness": check_completeness,
+    "logs_hold_ips": check_logs_hold_ips,
 }
 assert set(CHECKS) == set(PARAMS)
 

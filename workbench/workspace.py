@@ -25,16 +25,18 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from workbench import headers, limits, sources
+from workbench import headers, limits, sources, tabular
 from workbench.errors import WorkbenchError
 from workbench.model import DOCUMENT_COLUMNS, FIELDS, PARTY_COLUMNS, Extract
 from workbench.safe_files import sha256_file
@@ -223,7 +225,9 @@ CREATE TABLE IF NOT EXISTS imports (
     rows INTEGER, parties INTEGER, documents INTEGER, imported_at TIMESTAMP);
 CREATE TABLE IF NOT EXISTS columns (
     import_id INTEGER, position INTEGER, name VARCHAR, field VARCHAR, personal BOOLEAN);
-CREATE TABLE IF NOT EXISTS raw_records (import_id INTEGER, source_row INTEGER, record JSON);
+-- Every source record's original cells, once, as text in column order; the names once per import.
+CREATE TABLE IF NOT EXISTS raw_names (import_id INTEGER PRIMARY KEY, names VARCHAR[]);
+CREATE TABLE IF NOT EXISTS raw_rows (import_id INTEGER, source_row INTEGER, cells VARCHAR[]);
 CREATE TABLE IF NOT EXISTS party_versions ({_VERSION_KEYS}, source_row INTEGER,
     {_columns_sql(PARTY_COLUMNS)});
 CREATE TABLE IF NOT EXISTS document_versions ({_VERSION_KEYS}, source_row INTEGER,
@@ -245,6 +249,77 @@ CREATE TABLE IF NOT EXISTS column_decisions (
     personal BOOLEAN, decided_by VARCHAR, decided_at TIMESTAMP, note VARCHAR,
     PRIMARY KEY (service, export_kind, "column"));
 """
+# Small CSV files read together (see Workspace.read_files): at most this many bytes each, this many
+# rows and files per table (each file's parsed table is held until its group is read: the memory
+# of an import of many files stays that of one group).
+SMALL_FILE_BYTES = 1 << 20
+TOGETHER_ROWS = 200_000
+TOGETHER_FILES = 500
+
+
+def _groups(paths: Iterable[Path]) -> Iterator[list[tuple[Path, _common.Loaded | None]]]:
+    """The files in order, small CSV files in a row with the same header row grouped (up to
+    ``TOGETHER_ROWS`` rows), every other file alone."""
+    group: list[tuple[Path, _common.Loaded | None]] = []
+    rows = 0
+    for path in paths:
+        loaded = None
+        if path.is_file() and tabular.checked_stat(path).st_size <= SMALL_FILE_BYTES:
+            loaded = _common.load(path)
+            # a web server log or a Parquet file is no table: read alone, by its own module
+            loaded = loaded if loaded.format == "csv" and sources.streamed(path) is None else None
+        fits = loaded is not None and group and group[0][1] is not None \
+            and loaded.columns == group[0][1].columns and rows + len(loaded.table) <= TOGETHER_ROWS \
+            and len(group) < TOGETHER_FILES
+        if group and not fits:
+            yield group
+            group, rows = [], 0
+        group.append((path, loaded))
+        rows += len(loaded.table) if loaded is not None else 0
+    if group:
+        yield group
+
+
+def _counted(extract: Extract, counts: dict[str, int]) -> Extract:
+    """What one file of a batch holds, as counts: the rows themselves stay in the batch."""
+    return Extract(extract.kind, _rows(counts["raw"]), _rows(counts["parties"]), _rows(counts["documents"]),
+                   extract.column_map, _rows(counts["ids"]), None, extract.recognition)
+
+
+@lru_cache(maxsize=256)
+def _rows(n: int) -> pd.DataFrame:
+    """``n`` rows without columns, shared by the files that count as many (they are only counted)."""
+    return pd.DataFrame(index=pd.RangeIndex(n))
+
+
+# Each source record as one JSON object of its original columns, made when read, never stored
+# twice; with its cells and their names, which a query over many rows reads instead (RAW_VALUES_SQL).
+RAW_RECORDS_VIEW = """
+CREATE OR REPLACE VIEW raw_records AS
+    SELECT r.import_id, r.source_row, to_json(map_from_entries(list_zip(n.names, r.cells))) AS record,
+           r.cells, n.names
+    FROM raw_rows r JOIN raw_names n USING (import_id);
+"""
+# The values of some columns of a raw_records row, as a list, straight from its cells (no JSON is
+# made or parsed): format ``names`` with SQL giving a VARCHAR[] of column names (``?::VARCHAR[]``).
+# A column the row's file lacks gives NULL, as a JSON path would.
+RAW_VALUES_SQL = "list_transform({names}, lambda wanted: cells[list_position(names, wanted)])"
+
+
+def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create what is missing (idempotent); a workspace that kept each record as JSON in a
+    ``raw_records`` table has it moved into ``raw_rows`` first."""
+    con.execute(SCHEMA)
+    kind = con.execute("SELECT table_type FROM information_schema.tables "
+                       "WHERE table_name = 'raw_records' AND table_schema = 'main'").fetchall()
+    if kind and kind[0][0] == "BASE TABLE":
+        cells = """json_transform(record, '"MAP(VARCHAR, VARCHAR)"')"""  # keeps the columns' order
+        con.execute(f"""INSERT INTO raw_names SELECT import_id, any_value(map_keys({cells}))
+                        FROM raw_records GROUP BY import_id""")
+        con.execute(f"INSERT INTO raw_rows SELECT import_id, source_row, map_values({cells}) "
+                    "FROM raw_records")
+        con.execute("DROP TABLE raw_records")
+    con.execute(RAW_RECORDS_VIEW)
 
 
 @dataclass
@@ -257,6 +332,11 @@ class ImportResult:
     import_id: int | None = None  # None when the file was imported before
     previous: dict = field(default_factory=dict)
     data: bytes = field(default=b"", repr=False)  # the bytes that were parsed and hashed
+    # A small file read together with others of the same header: ``extract`` then holds its own
+    # counts and columns, ``batch`` the rows of all of them (numbered as _common.FILE_STRIDE says)
+    # and ``number`` this file's place among them.
+    batch: Extract | None = field(default=None, repr=False)
+    number: int = 0
 
     @property
     def unchanged(self) -> bool:
@@ -288,6 +368,9 @@ class Workspace:
         read-only file system and a database held elsewhere become a :class:`WorkbenchError`.
         """
         os.umask(OWNER_ONLY)  # everything this process writes holds personal data
+        if read_only and self._left_behind() and self._key() not in _LOCKS and os.access(self.path, os.W_OK):
+            with self.connect():  # a reader sees what the killed process would have committed
+                pass
         with self.locked(exclusive=not read_only), storage_errors(self.path):
             if not read_only and not self.exists:
                 self._create()
@@ -296,7 +379,7 @@ class Workspace:
             con = _open_db(self.db_path, read_only)
             try:
                 if not read_only:
-                    con.execute(SCHEMA)  # idempotent: brings a workspace of an older version up to date
+                    apply_schema(con)  # idempotent: brings a workspace of an older version up to date
                     self._recover(con)
                 yield con
             finally:
@@ -335,12 +418,18 @@ class Workspace:
         self.raw_dir.mkdir(exist_ok=True, mode=0o700)
         con = _open_db(self.db_path, False)
         try:
-            con.execute(SCHEMA)
+            apply_schema(con)
         finally:
             con.close()
 
     def _key(self) -> str:
         return str(self.path.resolve())
+
+    def _left_behind(self) -> bool:
+        """Whether a killed writer left work to finish or undo."""
+        marks = (self.staging_dir, self.path / JOURNAL_NAME, self.path / COMPACT_MARK,
+                 self.path / PENDING_OUTPUTS)
+        return any(p.exists() for p in marks) or any(self.path.glob(".compact-*.duckdb*"))
 
     def _finish_pending(self) -> None:
         """Finish, or roll back, what a process killed half-way through an erasure left behind;
@@ -417,15 +506,44 @@ class Workspace:
 
     def read_files(self, paths: Iterable[Path], source: str | None = None,
                    progress: Callable[[Path, int], None] | None = None) -> list[ImportResult]:
-        """Read and check every file before anything is written (all or nothing)."""
+        """Read and check every file before anything is written (all or nothing). Small CSV files
+        in a row with the same header are read together, as one table: the per-file work is what
+        makes thousands of small exports slow."""
         results = []
         mappings = self.header_mappings()
         with limits.using(limits.for_workspace(self.path)):
-            for path in paths:
-                results.append(self._read_file(Path(path), source, mappings))
-                if progress:
-                    progress(Path(path), len(results[-1].extract.raw))
+            for group in _groups(map(Path, paths)):
+                together = self._read_together(group, source, mappings) if len(group) > 1 else None
+                for i, (path, _) in enumerate(group):
+                    results.append(together[i] if together else self._read_file(path, source, mappings))
+                    if progress:
+                        progress(path, len(results[-1].extract.raw))
         return results
+
+    @staticmethod
+    def _read_together(group: list[tuple[Path, _common.Loaded]], source: str | None,
+                       mappings: headers.Mappings) -> list[ImportResult] | None:
+        """Small CSV files with one header read as one table; None when that table is refused or
+        needs a masked copy of a file: each file is then read alone, so an error names its file."""
+        tables = [loaded.table.set_axis(loaded.table.index + i * _common.FILE_STRIDE)
+                  for i, (_, loaded) in enumerate(group)]
+        first = group[0][1]
+        combined = _common.Loaded(first.path, first.data, "csv")
+        combined.__dict__["table"] = pd.concat(tables)  # the cached table of all of them
+        try:
+            with _common.holding(combined):
+                extract = sources.read(first.path, source, mappings)
+        except WorkbenchError:
+            return None
+        frames = (extract.parties, extract.documents, extract.identifiers)
+        if extract.keep_bytes is not None or any("source_row" not in f.columns for f in frames):
+            return None
+        counts = {name: np.bincount(_common.file_numbers(rows), minlength=len(group)) for name, rows in (
+            ("raw", extract.raw.index), ("parties", extract.parties["source_row"]),
+            ("documents", extract.documents["source_row"]), ("ids", extract.identifiers["source_row"]))}
+        return [ImportResult(path, _counted(extract, {k: int(v[i]) for k, v in counts.items()}),
+                             hashlib.sha256(loaded.data).hexdigest(), data=loaded.data, batch=extract,
+                             number=i) for i, (path, loaded) in enumerate(group)]
 
     @staticmethod
     def _read_file(path: Path, source: str | None, mappings: headers.Mappings) -> ImportResult:
@@ -459,17 +577,25 @@ class Workspace:
         batch = self.staging_dir / uuid.uuid4().hex
         con.begin()
         try:
+            found = con.execute("SELECT file_sha256, import_id, imported_at FROM imports WHERE "
+                                "list_contains(?, file_sha256)", [[r.sha256 for r in results]]).fetchall()
+            known = {sha: {"import_id": import_id, "imported_at": at} for sha, import_id, at in found}
             seen: set[str] = set()
+            waiting: list[ImportResult] = []  # new files of the batch read together last
             for result in results:
-                previous = con.execute(
-                    "SELECT import_id, imported_at FROM imports WHERE file_sha256 = ?",
-                    [result.sha256]).fetchall()
-                if previous or result.sha256 in seen:
-                    result.previous = dict(zip(["import_id", "imported_at"], previous[0], strict=True)) \
-                        if previous else {}
+                if waiting and result.batch is not waiting[0].batch:
+                    self._insert_batch(con, waiting, batch)
+                    waiting = []
+                if result.sha256 in known or result.sha256 in seen:
+                    result.previous = known.get(result.sha256, {})
                     continue
                 seen.add(result.sha256)
-                result.import_id = self._insert(con, result, batch)
+                if result.batch is None:
+                    result.import_id = self._insert(con, result, batch)
+                else:
+                    waiting.append(result)
+            if waiting:
+                self._insert_batch(con, waiting, batch)
             self._commit(con)
         except BaseException:
             con.rollback()
@@ -483,26 +609,88 @@ class Workspace:
         con.commit()
 
     def _insert(self, con: duckdb.DuckDBPyConnection, result: ImportResult, batch: Path) -> int:
-        extract, kind = result.extract, result.extract.kind
-        stored_sha = self._stage(result, batch)
         import_id = con.execute("SELECT nextval('import_ids')").fetchall()[0][0]
-        con.execute(
-            "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-            [import_id, result.sha256, stored_sha, result.path.name, kind.service, kind.name,
-             kind.title, len(extract.raw), len(extract.parties), len(extract.documents)])
-        con.executemany("INSERT INTO columns VALUES (?, ?, ?, ?, ?)", [
-            [import_id, i, name, target, bool(target in FIELDS and FIELDS[target].personal)]
-            for i, (name, target) in enumerate(extract.column_map.items())])
-        self._insert_raw(con, import_id, extract.raw)
-        keys = {"import_id": import_id, "service": kind.service, "export_kind": kind.name}
-        for table, frame in [("party_versions", extract.parties),
-                             ("document_versions", extract.documents),
-                             ("identifier_versions", extract.identifiers)]:
-            frame = frame.assign(**keys)
+        result.import_id = import_id
+        self._insert_imports(con, [result], batch)
+        extract = result.extract
+        numbers = {name: np.full(len(frame), import_id) for name, frame in (
+            ("raw", extract.raw), ("parties", extract.parties), ("documents", extract.documents),
+            ("identifiers", extract.identifiers))}
+        self._insert_rows(con, extract, numbers, {"raw": extract.raw.index.to_numpy("int64")})
+        return import_id
+
+    def _insert_batch(self, con: duckdb.DuckDBPyConnection, members: list[ImportResult], batch: Path) -> None:
+        """The new files of a batch read together, in a few statements whatever their number: each
+        row goes in under its own file's import id and row number."""
+        ids = sorted(r[0] for r in con.execute("SELECT nextval('import_ids') FROM range(?)",
+                                               [len(members)]).fetchall())
+        for member, import_id in zip(members, ids, strict=True):
+            member.import_id = import_id
+        self._insert_imports(con, members, batch)
+        extract = members[0].batch
+        of_file = np.full(max(m.number for m in members) + 1, -1, dtype=np.int64)
+        of_file[[m.number for m in members]] = ids
+        numbers, rows = {}, {}
+        for name, where in (("raw", extract.raw.index), ("parties", extract.parties["source_row"]),
+                            ("documents", extract.documents["source_row"]),
+                            ("identifiers", extract.identifiers["source_row"])):
+            files = _common.file_numbers(where)
+            numbers[name] = np.where(files < len(of_file), of_file[np.minimum(files, len(of_file) - 1)], -1)
+            rows[name] = np.asarray(where, dtype=np.int64) - files * _common.FILE_STRIDE
+        self._insert_rows(con, extract, numbers, rows)
+
+    def _insert_imports(self, con: duckdb.DuckDBPyConnection, results: list[ImportResult],
+                        batch: Path) -> None:
+        """Stage each file's bytes; its line in ``imports``, its columns and their names."""
+        kind = results[0].extract.kind
+        stored = [self._stage(r, batch) for r in results]
+        imports = pd.DataFrame({
+            "import_id": [r.import_id for r in results], "file_sha256": [r.sha256 for r in results],
+            "stored_sha256": stored, "file_name": [r.path.name for r in results],
+            "service": kind.service, "export_kind": kind.name, "export_title": kind.title,
+            "rows": [len(r.extract.raw) for r in results],
+            "parties": [len(r.extract.parties) for r in results],
+            "documents": [len(r.extract.documents) for r in results]})
+        columns = pd.DataFrame(
+            [[r.import_id, i, name, target, bool(target in FIELDS and FIELDS[target].personal)]
+             for r in results for i, (name, target) in enumerate(r.extract.column_map.items())],
+            columns=["import_id", "position", "name", "field", "personal"]).astype({"field": "object"})
+        read = [r.batch if r.batch is not None else r.extract for r in results]
+        names = pa.table({"import_id": [r.import_id for r in results],
+                          "names": [[str(c) for c in extract.raw.columns] for extract in read]})
+        for table, frame in (("imports", imports), ("columns", columns), ("raw_names", names)):
+            con.register("incoming", frame)
+            now = ", now()::TIMESTAMP AS imported_at" if table == "imports" else ""
+            con.execute(f"INSERT INTO {table} BY NAME SELECT *{now} FROM incoming")
+            con.unregister("incoming")
+
+    @staticmethod
+    def _insert_rows(con: duckdb.DuckDBPyConnection, extract: Extract, numbers: dict[str, np.ndarray],
+                     rows: dict[str, np.ndarray]) -> None:
+        """Every row of the extract under the import id ``numbers`` gives it (-1: a file imported
+        before, left out) and its row number in its own file."""
+        kind = extract.kind
+        raw = extract.raw
+        wanted = numbers["raw"] >= 0
+        frame = pa.table({**{f"c{i}": pa.array(raw.iloc[:, i].astype("str"), from_pandas=True)
+                             for i in range(len(raw.columns))},
+                          "import_id": pa.array(numbers["raw"]), "source_row": pa.array(rows["raw"])})
+        cells = ", ".join(f"c{i}" for i in range(len(raw.columns)))
+        con.register("incoming_raw", frame.filter(pa.array(wanted)))
+        con.execute(f"INSERT INTO raw_rows SELECT import_id, source_row, [{cells}]::VARCHAR[] "
+                    "FROM incoming_raw")
+        con.unregister("incoming_raw")
+        for table, name, frame in [("party_versions", "parties", extract.parties),
+                                   ("document_versions", "documents", extract.documents),
+                                   ("identifier_versions", "identifiers", extract.identifiers)]:
+            ids = numbers[name]
+            frame = frame.assign(import_id=ids, service=kind.service, export_kind=kind.name)
+            if name in rows:
+                frame["source_row"] = rows[name]
+            frame = frame[ids >= 0]
             con.register("incoming", frame)
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
             con.unregister("incoming")
-        return import_id
 
     def _stage(self, result: ImportResult, batch: Path) -> str:
         """Put the bytes that were parsed (or their masked copy) in the staging folder under
@@ -517,18 +705,6 @@ class Workspace:
         else:
             incoming.replace(batch / sha)
         return sha
-
-    @staticmethod
-    def _insert_raw(con: duckdb.DuckDBPyConnection, import_id: int, raw: pd.DataFrame) -> None:
-        frame = pa.table({**{f"c{i}": pa.array(raw.iloc[:, i].astype("str"), from_pandas=True)
-                             for i in range(len(raw.columns))},
-                          "source_row": pa.array(raw.index.to_numpy("int64"))})
-        pairs = ", ".join(
-            f"{_quote(name)} := c{i}" for i, name in enumerate(raw.columns))
-        con.register("incoming_raw", frame)
-        con.execute(f"INSERT INTO raw_records SELECT {import_id}, source_row, "
-                    f"to_json(struct_pack({pairs})) FROM incoming_raw")
-        con.unregister("incoming_raw")
 
     def compact(self) -> None:
         """Rewrite the database file so that removed values do not linger in its free blocks.
@@ -673,7 +849,3 @@ def json_path(column: str) -> str:
 
 # The same in SQL, for a column name held in a table.
 JSON_PATH_SQL = """'$."' || replace(replace({name}, '\\', '\\\\'), '"', '\\"') || '"'"""
-
-
-def _quote(name: str) -> str:
-    return '"' + str(name).replace('"', '""') + '"'
