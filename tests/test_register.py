@@ -132,7 +132,7 @@ def test_client_profile_rule_quotes_the_policy(reg: register.Register) -> None:
 
 def test_systems_and_declarations(reg: register.Register) -> None:
     assert set(reg.systems) == {"mollie", "moneybird", "factuursturen", "exact", "mail", "hosting",
-                                "analytics", "bank"}
+                                "analytics", "bank", "smtpcom"}
     assert reg.systems["mail"].processors == ("gmail", "dnn_managed_smtp")
     assert [a.key for a in reg.activities_for("mail")] == ["email_contact", "privacy_requests"]
     assert reg.systems["exact"].activities == ("client_administration", "invoicing_bookkeeping")

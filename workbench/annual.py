@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench import audit, dashboard, dpia, inventory, policy_audit, requests
+from workbench import audit, dashboard, dpia, inventory, mail, policy_audit, requests
 from workbench.errors import WorkbenchError
 from workbench.register import AGREEMENTS_ON_FILE, Register
 from workbench.safe_files import write_csv
@@ -304,13 +304,18 @@ def retention_section(ws: Workspace, register: Register, today: date) -> dict[st
     """Records older than every retention rule of their system (per export and year) and, per
     system, how many and what to do."""
     past = policy_audit.past_retention(ws, register, today)
+    mailed = mail.past_retention_rows(ws, register, today)  # conversations: from their last message
+    past = pd.concat([past, mailed], ignore_index=True) if not mailed.empty else past
     rows = []
     for service, group in past.groupby("service"):
         name = _system_name(register, service)
         bounded = group[group.kept_until.notna()]
+        action = (f"{name}: in Gmail, search older_than:{group.longest_rule_years.iloc[0]:g}y and delete "
+                  "the conversations whose last message is that old" if service == mail.SERVICE
+                  else _retention_action(name, bounded))
         rows.append({"service": service, "system": name, "records": int(group.records.sum()),
                      "oldest_year": int(group.year.min()), "newest_year": int(group.year.max()),
-                     "action": _retention_action(name, bounded)})
+                     "action": action})
     per_system = pd.DataFrame(rows, columns=["service", "system", "records", "oldest_year", "newest_year",
                                              "action"])
     return {"per_system": per_system, "detail": past}

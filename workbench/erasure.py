@@ -23,6 +23,12 @@ the analyst in that service (menu paths marked *inferred* in :data:`STEPS` could
 against the live service). **The workbench never changes the source systems**: the analyst
 carries out the steps there.
 
+**The mailbox**, when one is imported (:mod:`workbench.mail`), gets one row: the subject's messages
+and conversations, and in ``reference`` the search to paste into Gmail that finds them (their
+addresses as sender or recipient, phone numbers, IBANs and names, the Message-IDs of messages
+found by content alone), to delete the conversations there. The search names the person, so it
+is in the plan file, not on the screen. The purge removes the messages from the mail index.
+
 **The purge** (:func:`purge`) carries the plan out inside the workspace, so the workbench does not
 become a shadow copy: the subject's records that need not be kept are removed from
 ``party_versions``, ``document_versions``, ``identifier_versions`` and ``raw_records``, and the
@@ -63,7 +69,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench import audit, linkage, requests
+from workbench import audit, linkage, mail, requests, weblogs
 from workbench.errors import WorkbenchError
 from workbench.register import LEGAL_BASES, Register, RetentionRule
 from workbench.safe_files import write_csv
@@ -129,12 +135,21 @@ STEPS: dict[tuple[str, str], str] = {
     # inferred: bookings stay in the administration (Financieel > Boekingen)
     ("exact", "document"): "Exact Online: keep the invoice/booking in the administration until {until}; "
                            "nothing to do now",
+    ("hosting", "erase"): "Website hosting: ask the hosting supplier to delete these lines from the log "
+                          "files (file and line in the plan), or confirm the logs go after 3 months",
+    # inferred: SMTP.com's portal shows logs per sender, without a delete action per recipient
+    ("smtpcom", "profile"): "SMTP.com: ask SMTP.com support (through the hosting supplier) to delete the "
+                            "recipient's entries from the sender's message log, and add the address to "
+                            "no list",
+    ("smtpcom", "erase"): "SMTP.com: ask SMTP.com support (through the hosting supplier) to delete the "
+                          "message from the sender's message log",
 }
 GENERIC_STEPS = {
     "profile": "{system}: delete the client's profile (contact/customer record) in the service",
     "anonymise": "{system}: anonymise the record with the service's own function after {until}",
     "document": "{system}: keep the record until {until}, for the bookkeeping only",
     "expired": "{system}: the retention ended on {until}: delete the record in the service",
+    "erase": "{system}: delete the record in the service (no duty to keep it)",
 }
 # Systems the register names without an export the workbench imports.
 UNIMPORTED_STEPS = {
@@ -218,6 +233,8 @@ def _document_rule(register: Register, service: str) -> RetentionRule:
     keep = [r for r in rules if r.on_erasure == "retain"]
     if keep:
         return max(keep, key=lambda r: r.years or 0)
+    if rules:  # no duty to keep (web server logs, analytics events, sent mail): the system's own rule
+        return max(rules, key=lambda r: r.years or 0)
     if FALLBACK_DOCUMENT_RULE in register.retention_rules:
         return register.retention_rules[FALLBACK_DOCUMENT_RULE]
     raise WorkbenchError(f"the register has no retention rule for documents of {service}")
@@ -286,7 +303,7 @@ def plan(ws: Workspace, register: Register, request_id: str | None = None, *,
                         action, kind = "delete", "expired"
                 else:
                     until, action = None, ("anonymise" if rule.on_erasure == "anonymise" else "delete")
-                    kind = "anonymise" if action == "anonymise" else "expired"
+                    kind = "anonymise" if action == "anonymise" else "erase"
                 step = (_step(service, kind, system, until) if kind != "expired"
                         else GENERIC_STEPS["expired"].format(system=system, until=until or today))
             else:
@@ -317,6 +334,8 @@ def plan(ws: Workspace, register: Register, request_id: str | None = None, *,
                 row["step"] = _step(service, "anonymise", row["system"], None)
             else:
                 row["step"] = _step(service, "profile", row["system"], None)
+    rows.extend(_mail_rows(ws, register, subject_ids, today))
+    rows.extend(_website_rows(ws, register, subject_ids))
     imported = set(ws.query("SELECT DISTINCT service FROM imports")["service"])
     for key, system in register.systems.items():
         if key in imported or not any("customer" in a.data_subjects for a in register.activities_for(key)):
@@ -339,6 +358,80 @@ def plan(ws: Workspace, register: Register, request_id: str | None = None, *,
     frame = _minimise(frame.reset_index(drop=True), field_plan(ws, register, frame, today=today), today)
     frame.attrs["request_id"] = request_id
     return frame
+
+
+def _mail_rows(ws: Workspace, register: Register, subject_ids: list[str], today: date) -> list[dict]:
+    """The subjects' messages in the imported mailbox: one row with the search to paste into Gmail
+    that finds them, to delete the conversations there (the register's e-mail rule keeps mail at
+    most two years after a conversation's last message; an erasure request ends it sooner)."""
+    if not mail.imported(ws):
+        return []
+    found = mail.subject_messages(ws, subject_ids)
+    threads = mail.conversations(found, register, today)
+    rule = register.retention_rules[mail.RETENTION_RULE]
+    system = register.systems[mail.SERVICE].name if mail.SERVICE in register.systems else mail.SERVICE
+    search = mail.gmail_search(found, mail.identities(ws, subject_ids))
+    if found.empty:  # the imported mailbox may be older than the mail in Gmail: said, not skipped
+        return [{"subject_id": ", ".join(subject_ids), "service": mail.SERVICE, "system": system,
+                 "export_kind": "", "record": "(no message found in the imported mailbox)", "file_name": "",
+                 "import_id": None, "source_row": None, "reference": search, "document_date": None,
+                 "action": "check", "until": None, "rule": rule.key, "legal_reference": "Art. 17(1) GDPR",
+                 "step": f"{system}: check Gmail for mail newer than the export: paste this row's search "
+                         "(the plan file, column reference) into Gmail's search box",
+                 "workspace": "nothing found", "_rule": rule}]
+    last = found["date"].max()
+    return [{"subject_id": ", ".join(subject_ids), "service": mail.SERVICE, "system": system,
+             "export_kind": ", ".join(ws.query("SELECT DISTINCT export_kind FROM imports WHERE service = ?",
+                                               [mail.SERVICE])["export_kind"]),
+             "record": f"{len(found)} messages in {len(threads)} conversations "
+                       f"({int(threads['past'].sum())} past the retention of {rule.period_text})",
+             "file_name": ", ".join(dict.fromkeys(found["file"])), "import_id": None, "source_row": None,
+             "reference": search, "document_date": None if pd.isna(last) else pd.Timestamp(last).date(),
+             "action": "delete", "until": None, "rule": rule.key, "legal_reference": "Art. 17(1) GDPR",
+             "step": f"{system}: paste this row's search (the plan file, column reference) into Gmail's "
+                     "search box, select every conversation found and delete it, then empty the Bin",
+             "workspace": "removed from the mail index by the purge; the mbox in raw/ keeps them",
+             "_rule": rule}]
+
+
+def _website_rows(ws: Workspace, register: Register, subject_ids: list[str]) -> list[dict]:
+    """The web server's log lines the evidence ties to the subjects (beyond their own logins, which
+    are records of their own), and the Google Analytics deletion step, by the client id only the
+    person can give."""
+    rows = []
+    tied = weblogs.tied_lines(ws, subject_ids)
+    by_ip = tied[tied.tie.ne("login")]
+    if not by_ip.empty:
+        rule = register.retention_rules[register.activities_for(weblogs.HOSTING)[0].retention]
+        system = register.systems[weblogs.HOSTING].name
+        kinds = ", ".join(dict.fromkeys(by_ip.export_kind))
+        rows.append(_site_row(subject_ids, weblogs.HOSTING, system, rule, kinds,
+                              f"{len(by_ip)} log lines tied by IP address (order or same visit)",
+                              ", ".join(dict.fromkeys(by_ip.file_name)),
+                              f"{system}: ask the hosting supplier to remove these lines from the log files "
+                              f"(file and line in the package's ip_evidence), or confirm the logs go after "
+                              f"{rule.period_text}"))
+    if weblogs.has_analytics(ws):
+        rule = register.retention_rules[register.activities_for(weblogs.ANALYTICS)[0].retention]
+        rows.append(_site_row(subject_ids, weblogs.ANALYTICS, register.systems[weblogs.ANALYTICS].name, rule,
+                              "", "events under the person's client id (only the person knows it)", "",
+                              weblogs.rules().deletion_step))
+    return rows
+
+
+def _site_row(subject_ids: list[str], service: str, system: str, rule: RetentionRule, kinds: str, record: str,
+              files: str, step: str) -> dict:
+    return {"subject_id": ", ".join(subject_ids), "service": service, "system": system, "export_kind": kinds,
+            "record": record, "file_name": files, "import_id": None, "source_row": None, "reference": "",
+            # a step for the officer in the service, like a system without an export: no record of the
+            # workspace the purge removes
+            "document_date": None, "action": "check", "until": None, "rule": rule.key,
+            "legal_reference": "Art. 17(1) GDPR", "step": step,
+            # the purge removes the subject's own records; lines tied only by their address stay in the
+            # workspace's copy of the log until it is imported again without them
+            "workspace": "kept in the imported log (no name on these lines)" if service == weblogs.HOSTING
+            else "nothing imported under the person's name",
+            "_rule": rule}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -449,7 +542,8 @@ def format_plan(frame: pd.DataFrame) -> str:
                 continue
             where = f"{row.file_name} row {row.source_row}" if row.file_name else row.record
             dated = f" dated {row.document_date}" if row.document_date is not None else ""
-            ref = f" [{row.reference}]" if row.reference else ""
+            # the Gmail search names the person: it stays in the plan file, off the screen
+            ref = f" [{row.reference}]" if row.reference and row.service != mail.SERVICE else ""
             until = f" until {row.until}" if row.until is not None and row.action != "delete" else ""
             lines.append(f"  {row.action}{until}: {row.export_kind} {row.record}{ref}{dated} ({where}); "
                          f"rule {row.rule}, {row.legal_reference}")
@@ -549,6 +643,7 @@ def _purge(ws: Workspace, register: Register, subject_ids: list[str], request_id
         "source_row": kept["source_row"], "until": pd.to_datetime(kept["until"]).dt.date,
         "rule": kept["rule"], "request_id": request_id, "held_on": today})
     subjects = pd.DataFrame({"subject_id": list(subject_ids)})
+    messages = mail.subject_messages(ws, subject_ids)[["import_id", "msg_no"]] if mail.imported(ws) else None
     removed: dict[str, int] = {}
     purge_id = uuid.uuid4().hex[:16]
     journal = {"purge_id": purge_id, "request_id": request_id, "new_raw": []}
@@ -577,7 +672,7 @@ def _purge(ws: Workspace, register: Register, subject_ids: list[str], request_id
             con.register("raw_gone", raw)
             restored = _restore_raw(ws, con, journal, request_id, purge_id, today)  # reads the records
             removed["raw_records"] = con.execute("""
-                DELETE FROM raw_records r WHERE EXISTS (SELECT 1 FROM raw_gone g
+                DELETE FROM raw_rows r WHERE EXISTS (SELECT 1 FROM raw_gone g
                     WHERE g.import_id = r.import_id AND g.source_row = r.source_row)""").fetchone()[0]
             con.execute("""INSERT INTO erased_raw_rows SELECT ?, import_id, stored_sha256, source_row, ?
                            FROM raw_gone""", [request_id, today])
@@ -599,6 +694,8 @@ def _purge(ws: Workspace, register: Register, subject_ids: list[str], request_id
                 "DELETE FROM subjects WHERE subject_id IN (SELECT subject_id FROM sids)").fetchone()[0]
             con.execute("DELETE FROM subject_lookup WHERE subject_id IN (SELECT subject_id FROM sids)")
             con.execute("INSERT INTO retention_holds BY NAME SELECT * FROM holds")
+            if messages is not None:  # the mailbox's index; the mbox in raw/ is a limit, recorded
+                removed.update(mail.purge(con, messages, request_id, today))
             left = raw[~raw["stored_sha256"].isin(restored)]
             raw_files = {sha: int(n) for sha, n in left.groupby("stored_sha256").size().items()}
             details = {"subjects": len(subject_ids), "removed": removed, "held": len(holds),

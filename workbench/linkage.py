@@ -4,17 +4,22 @@ A *party* is one record of one export (service, export kind, party key); a *subj
 person or organisation behind several parties. Linking runs in three steps:
 
 1. **deterministic**: parties sharing a normalised e-mail address, IBAN, VAT number, KvK number,
-   phone number, customer number or system key are linked, unless their names disagree;
+   phone number, customer number or system key are linked, unless their names disagree; so is a
+   person known by nothing but a full name (a payer on a bank statement) to the one subject with
+   that full name (never when namesakes share it);
 2. **probabilistic**: Splink scores the pairs that share a postcode, the sound of the family
-   name, a street with house number, an e-mail address, phone, IBAN or birth date (so a pair with
-   one mistyped field still meets) on names as people write them (typos, initials, given and
-   family name swapped), Dutch postcode, street and city, and the identifiers and birth date,
-   whose disagreement counts against a match;
-3. **clustering with constraints**: links are applied strongest first, and a link that would put
-   two different first names, two birth dates or BSNs, two KvK or VAT numbers, an organisation and
-   a person, or parties the analyst split into one subject is refused. Names where one first name
-   starts the other (Jan, Janneke) need a personal identifier of their own that agrees (e-mail,
-   phone, birth date, BSN): a shared IBAN or address is what a household has.
+   name, the sounds of both names in either order, a street with house number, a house number in
+   a city, the sound of the first name in a city, an e-mail address, phone, IBAN or birth date (so
+   a pair with one mistyped or swapped field still meets) on names as people write them (typos,
+   initials, given and family name swapped), Dutch postcode, street and city, and the identifiers
+   and birth date, whose disagreement counts against a match;
+3. **clustering with constraints**: the exact links and Splink's above the threshold are
+   clustered as connected components; a component that would put two different first names, two
+   birth dates or BSNs, two KvK or VAT numbers, an organisation and a person, or parties the
+   analyst split into one subject has its links applied strongest first instead, and a link that
+   would do so is refused. Names where one first name starts the other (Jan, Janneke) need a
+   personal identifier of their own that agrees (e-mail, phone, birth date, BSN): a shared IBAN or
+   address is what a household has.
 
 Precision comes before recall, because a wrong merge sends one person's data to another. A refused
 link, a link on names alone and a link below the threshold become a *candidate* for the analyst
@@ -40,11 +45,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import logging
 import re
 import time
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -147,9 +152,12 @@ def _per_value(values: pd.Series, normalise) -> pd.Series:
     return values.map(dict(zip(distinct, map(normalise, distinct), strict=True))).fillna(normalise(None))
 
 
-def _postcode(value: object) -> str:
-    text = "" if value is None or pd.isna(value) else str(value)
-    return re.sub(r"\s", "", identifiers.postcode_nl(text)[0]).upper() if text.strip() else ""
+def _postcodes(values: pd.Series) -> pd.Series:
+    """Postcodes without spaces in capitals (``1234AB``), a Dutch one also without its hyphen: what
+    python-stdnum's compact form of a valid one is, at column speed."""
+    text = values.fillna("").astype(str).str.upper().str.replace(r"\s", "", regex=True)
+    dutch = text.str.replace("-", "", regex=False)
+    return dutch.where(dutch.str.fullmatch(r"[0-9]{4}[A-Z]{2}"), text)
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,14 +188,15 @@ def prepare(ws: Workspace, numberings: dict[str, str] | None = None) -> tuple[pd
     is_org = records["role"].eq("organisation")
     records.loc[is_org, "given_name"] = ""
     records.loc[is_org, "surname"] = records.loc[is_org, "org"]
-    records["postcode"] = _per_value(raw["postcode"], _postcode)
+    records["postcode"] = _postcodes(raw["postcode"])
     records["street"] = _per_value(raw["street"], lambda s: re.sub(r"[^a-z0-9]", "", fold(s)))
     records["city"] = _per_value(raw["city"], fold)
     records["sound"] = _per_value(records["surname"].where(records["role"].eq("person")), _sound)
+    _add_blocking_keys(records)
     records["birth_date"] = raw["birth_date"]
     records = _with_identifiers(ws, records).drop(columns="org")
-    for column in ["given_name", "surname", "postcode", "street", "city", "sound", "email", "phone",
-                   "iban", "bsn", "birth_date"]:
+    for column in ["given_name", "surname", "postcode", "street", "city", "sound", *_DERIVED, "email",
+                   "phone", "iban", "bsn", "birth_date"]:
         records[column] = records[column].replace("", None)
     keys = _keys(ws, records, numberings)
     for kind in ("vat_number", "kvk_number", "customer_number"):  # for reading; keys link
@@ -235,6 +244,28 @@ def _roles(raw: pd.DataFrame, records: pd.DataFrame) -> pd.Series:
 def _sound(surname: object) -> str:
     """How a family name sounds (Metaphone), so that a mistyped name still meets its own."""
     return jellyfish.metaphone(str(surname).replace(" ", "")) if surname else ""
+
+
+_DERIVED = ("sound_region", "name_sounds", "house_city", "given_city")
+
+
+def _add_blocking_keys(records: pd.DataFrame) -> None:
+    """Keys that let a pair with one mistyped or swapped field meet: the sound of the family name in
+    the region (the postcode's first two digits: a common name sounds alike all over the country),
+    the sounds of both names in either order (given and family name swapped), the house number in
+    the city (a mistyped street or postcode), and the sound of the first name in the city (a
+    mistyped family name)."""
+    person = records["role"].eq("person")
+    given = _per_value(records["given_name"].where(person), _sound)
+    records["name_sounds"] = [" ".join(sorted((g, s))) if g and s else "" for g, s in
+                              zip(given, records["sound"], strict=True)]
+    house = _per_value(records["street"], lambda s: (re.findall(r"[0-9]+", s or "") or [""])[-1])
+    city = records["city"]
+    region = records["postcode"].fillna("").astype(str).str[:2]
+    records["sound_region"] = [f"{s}:{r}" if s and r else ""
+                               for s, r in zip(records["sound"], region, strict=True)]
+    records["house_city"] = [f"{h}:{c}" if h and c else "" for h, c in zip(house, city, strict=True)]
+    records["given_city"] = [f"{g}:{c}" if g and c else "" for g, c in zip(given, city, strict=True)]
 
 
 def _system_key(key: str) -> str:
@@ -296,6 +327,8 @@ _SURNAME_CLOSE = (f"({_close('surname')} OR list_has_any(string_split(surname_l,
 _SWAPPED_CLOSE = (f"jaro_winkler_similarity(given_name_l, surname_r) >= {CLOSE} "
                   f"AND jaro_winkler_similarity(surname_l, given_name_r) >= {CLOSE}")
 
+_HOUSE = "regexp_extract(street_{}, '([0-9]+)[a-z]*$', 1)"  # the house number ending a street
+
 # Each comparison of the model: its columns' null test and its levels, best first, as (SQL, what it
 # says in a link's evidence, m: how often a true match shows it). The m values are set, not trained:
 # training them on the pairs that share an identifier learns only from copies of one record (a
@@ -315,10 +348,12 @@ MODEL: dict[str, tuple[str, list[tuple[str, str, float]]]] = {
         ("postcode_l = postcode_r", "postcode", 0.85),
         ("substr(postcode_l, 1, 4) = substr(postcode_r, 1, 4) AND regexp_matches(postcode_l, '^[0-9]{4}')",
          "postcode4", 0.06),
-        ("levenshtein(postcode_l, postcode_r) = 1", "postcode~", 0.04),
+        ("damerau_levenshtein(postcode_l, postcode_r) = 1", "postcode~", 0.04),
         ("ELSE", "", 0.05)]),
     "street": ("street_l IS NULL OR street_r IS NULL", [
-        ("street_l = street_r", "street", 0.8), (_close("street"), "street~", 0.12), ("ELSE", "", 0.08)]),
+        ("street_l = street_r", "street", 0.8), (_close("street"), "street~", 0.12),
+        (f"{_HOUSE.format('l')} = {_HOUSE.format('r')} AND {_HOUSE.format('l')} <> ''", "house number", 0.05),
+        ("ELSE", "", 0.03)]),
     "city": ("city_l IS NULL OR city_r IS NULL", [
         ("city_l = city_r", "city", 0.85), (_close("city"), "city~", 0.08), ("ELSE", "", 0.07)]),
     **{column: (f"{column}_l IS NULL OR {column}_r IS NULL", [
@@ -332,8 +367,8 @@ _LEVELS = {name: {len(levels) - 1 - n: text for n, (_, text, _) in enumerate(lev
 _NAMES = {"names"}
 _PERSONAL = ("email", "phone", "birth_date", "bsn")  # a person's own; an IBAN may be a joint one
 # pairs compared: a mistyped field still meets its own on another (sound: of the family name)
-BLOCKING = ("postcode", "sound", "street", "email", "phone", "iban", "birth_date")
-COLUMNS = ("given_name", "surname", "postcode", "street", "city", "sound", "email", "phone", "iban",
+BLOCKING = ("postcode", "street", *_DERIVED, "email", "phone", "iban", "birth_date")
+COLUMNS = ("given_name", "surname", "postcode", "street", "city", *_DERIVED, "email", "phone", "iban",
            "birth_date")
 
 
@@ -371,7 +406,7 @@ class DuckDBSplinkEngine:
     with the same name at one address, u by random sampling on every run, m as set in
     :data:`MODEL`."""
 
-    def __init__(self, max_pairs: float = 2.5e5, seed: int = 1) -> None:
+    def __init__(self, max_pairs: float = 1e5, seed: int = 1) -> None:
         self.max_pairs = max_pairs
         self.seed = seed
 
@@ -390,8 +425,13 @@ class DuckDBSplinkEngine:
 
         db_api = DuckDBAPI()  # a new one per run: a name registered twice is an error
         frame = db_api.register(records[["unique_id", "role", *COLUMNS]], dataset_display_name="parties")
-        linker = Linker(frame, splink_settings(match_share(records)), log_level=logging.ERROR)
-        linker.training.estimate_u_using_random_sampling(max_pairs=self.max_pairs, seed=self.seed)
+        # the settings are this module's own, checked by its tests: validating them on every run
+        # costs a second
+        linker = Linker(frame, splink_settings(match_share(records)), log_level=logging.ERROR,
+                        validate_settings=False)
+        # one chunk: the sample is small, and Splink's ten take a query per chunk and comparison
+        linker.training.estimate_u_using_random_sampling(max_pairs=self.max_pairs, seed=self.seed,
+                                                         num_chunks=1)
         pairs = linker.inference.predict(threshold_match_probability=floor)
         return linker.misc.query_sql(_evidence_sql(pairs.physical_name), output_type="pandas")
 
@@ -434,6 +474,27 @@ def groups(size: int, exact: pd.DataFrame) -> np.ndarray:
             return label
 
 
+_EVIDENCE = ("postcode", "street", "email", "phone", "iban", "birth_date", "bsn")
+
+
+def sole_name_keys(records: pd.DataFrame, label: np.ndarray) -> pd.DataFrame:
+    """A ``name`` key (``unique_id, kind, value``) for a person known by nothing but a full name (a
+    payer on a bank statement) and for the parties of the one subject-to-be (``label``: the parties
+    sharing identifiers) that has that name among the parties known by more. A name two of them
+    share (namesakes) links nobody."""
+    given, surname = records["given_name"].fillna("").astype(str), records["surname"].fillna("").astype(str)
+    person = records["role"].eq("person") & given.str.len().gt(1) & surname.ne("")
+    bare = records[list(_EVIDENCE)].isna().all(axis=1)
+    named = pd.DataFrame({"unique_id": records["unique_id"], "label": label,
+                          "value": given + " " + surname})[person]
+    known = named[~bare[person]]
+    holders = known.groupby("value")["label"].nunique()
+    sole = set(holders.index[holders.eq(1)])
+    takers = named[bare[person] & named["value"].isin(sole)]
+    keys = pd.concat([known[known["value"].isin(set(takers["value"]))], takers])
+    return keys.assign(kind="name")[["unique_id", "kind", "value"]]
+
+
 def _evidence_sql(table: str) -> str:
     """The scored pairs of Splink's prediction ``table`` with what agreed, as text, computed in
     DuckDB (a large workspace has millions of pairs)."""
@@ -465,7 +526,9 @@ def given_names_agree(a: str, b: str) -> bool:
         return long.startswith(short)
     if given_names_related(a, b):
         return False
-    return typos(a, b) <= 1 or (len(short) >= 5 and jellyfish.jaro_winkler_similarity(a, b) >= 0.92)
+    close = jellyfish.jaro_winkler_similarity(a, b)
+    return typos(a, b) <= 1 or (len(short) >= 5 and close >= 0.92) or \
+        (len(short) >= 6 and typos(a, b) <= 2 and close >= 0.9)
 
 
 def given_names_related(a: str, b: str) -> bool:
@@ -503,10 +566,34 @@ def names_relate(a: tuple[str, str], b: tuple[str, str]) -> str | None:
         if _part(family_a, family, surnames_agree) and _part(given_a, given, given_names_agree) \
                 and (family_a or given_a) and (family or given):
             return "same"
+    if _split_elsewhere(a, b):
+        return "same"
     if _part(family_a, family_b, surnames_agree) and given_a and given_b \
             and given_names_related(given_a, given_b):
         return "related"
     return None
+
+
+def _split_elsewhere(a: tuple[str, str], b: tuple[str, str]) -> bool:
+    """The same letters of a full name, split into first and family name at another place
+    (``micha``, ``el george`` and ``michael``, ``george``), as written or swapped, but for a typo."""
+    whole = "".join(a).replace(" ", "")
+    if "" in a or "" in b or len(whole) < 8:
+        return False
+    return any(typos(whole, "".join(other).replace(" ", "")) <= 1 for other in (b, b[::-1]))
+
+
+def _near(a: str, b: str, agree) -> bool:
+    """Agreeing, or two typos apart in names of five letters or more, one not the start of the other."""
+    return _part(a, b, agree) or (min(len(a), len(b)) >= 5 and typos(a, b) <= 2
+                                  and not given_names_related(a, b))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def names_near(a: tuple[str, str], b: tuple[str, str]) -> bool:
+    """Two names that two mistyped copies of one name can be (each a typo away from the name)."""
+    return any(_near(a[0], given, given_names_agree) and _near(a[1], family, surnames_agree)
+               for given, family in (b, b[::-1]))
 
 
 @dataclass(slots=True)
@@ -521,6 +608,16 @@ class _Group:
 
 _UNIQUE = ("customer_number", "kvk_number", "vat_number")  # one per subject within a numbering
 _SAME_RECORD = frozenset({"customer_number", "party_key", "contact"})  # exact keys of one client
+
+
+def _unique_numbers(keys: pd.DataFrame, shared: set[str]) -> pd.DataFrame:
+    """The keys a subject has one of (``unique_id, scope, value``): KvK and VAT numbers, and the
+    customer numbers of a numbering that systems share, each numbering a scope of its own."""
+    unique = keys[keys["kind"].isin(_UNIQUE)]
+    numbering, is_number = unique["value"].str.split(":").str[0], unique["kind"].eq("customer_number")
+    scope = unique["kind"] + (":" + numbering).where(is_number, "")
+    return pd.DataFrame({"unique_id": unique["unique_id"].astype(int), "scope": scope,
+                         "value": unique["value"]})[~is_number | numbering.isin(shared)]
 
 
 class _Clusters:
@@ -544,11 +641,9 @@ class _Clusters:
         self.own = {c: _texts(records[c]) for c in _PERSONAL}
         self.iban = _texts(records["iban"])
         self.address = list(zip(_texts(records["street"]), _texts(records["postcode"]), strict=True))
-        self.numbers: dict[int, dict[str, set[str]]] = {}
-        for uid, kind, value in keys[keys["kind"].isin(_UNIQUE)].itertuples(index=False):
-            scope = kind + ":" + value.split(":")[0] if kind == "customer_number" else kind
-            if kind != "customer_number" or value.split(":")[0] in shared:
-                self.numbers.setdefault(uid, {}).setdefault(scope, set()).add(value)
+        numbers = _unique_numbers(keys, shared)  # read when a party's group is made
+        self.scope, self.number = numbers["scope"].tolist(), numbers["value"].tolist()
+        self.number_rows = numbers.groupby("unique_id").indices
         self.cannot: dict[int, set[int]] = {}
         for pair in cannot:
             a, b = tuple(pair)
@@ -560,9 +655,11 @@ class _Clusters:
         if found is None:
             names = {self.names[root]} - {("", "")}
             births = {self.own["birth_date"][root]} - {None}
-            found = self.groups[root] = _Group(  # takes over the party's numbers: made once per party
-                [root], self.role[root], names, self.numbers.get(root, {}), births,
-                {self.own["bsn"][root]} - {None})
+            numbers: dict[str, set[str]] = {}
+            for row in self.number_rows.get(root, ()):
+                numbers.setdefault(self.scope[row], set()).add(self.number[row])
+            found = self.groups[root] = _Group([root], self.role[root], names, numbers, births,
+                                               {self.own["bsn"][root]} - {None})
         return found
 
     def find(self, i: int) -> int:
@@ -588,7 +685,7 @@ class _Clusters:
             if values_a and values_b and values_a.isdisjoint(values_b):
                 return f"{what} differ"
         own = same_record or self.vouched(a, b)
-        reason = self._names(ga, gb, own, self.one_address(a, b))
+        reason = self._names(ga, gb, own, self.one_address(a, b), (self.names[a], self.names[b]))
         if reason:
             return reason
         for scope, values in ga.numbers.items():
@@ -607,13 +704,18 @@ class _Clusters:
         return self.iban[a] is not None and self.iban[a] == self.iban[b]
 
     @staticmethod
-    def _names(ga: _Group, gb: _Group, own: bool, one_address: bool) -> str | None:
+    def _names(ga: _Group, gb: _Group, own: bool, one_address: bool,
+               pair: tuple[tuple[str, str], tuple[str, str]]) -> str | None:
         """Why the names of two groups say they are different people, or None. At one address (street
         with house number, and postcode), the same first name under another family name is a
-        changed name (as on marriage); a household's members have different first names."""
+        changed name (as on marriage); a household's members have different first names. The two
+        parties linked must have the same names; the others of their groups may differ by the
+        typos of both (two edits in a name of five letters or more)."""
         for x in ga.names:
             for y in gb.names:
                 how = names_relate(x, y)
+                if how is None and (x, y) != pair and names_near(x, y):
+                    continue
                 if how is None and one_address and len(x[0]) > 1 and len(y[0]) > 1 \
                         and given_names_agree(x[0], y[0]):
                     continue
@@ -658,33 +760,84 @@ class _Edge(NamedTuple):  # a tuple: a large workspace tries millions of them
     same_record: bool = False  # linked by a customer number or system key: one client's record
 
 
-def _cluster(records: pd.DataFrame, keys: pd.DataFrame, edges: Iterator[_Edge],
+def _cluster(records: pd.DataFrame, keys: pd.DataFrame, edges: pd.DataFrame,
              decided: dict[frozenset[int], str], threshold: float, shared: set[str]
-             ) -> tuple[_Clusters, dict[int, _Edge], list[tuple[_Edge, str]]]:
-    """Apply the links in order, each checked against the constraints (the analyst's merges
-    only against the analyst's splits); returns the clusters, the edge that attached each
-    party, and the refused or too weak links with the reason."""
-    clusters = _Clusters(records, keys, {p for p, d in decided.items() if d == CANNOT}, shared)
+             ) -> tuple[_Clusters, np.ndarray, pd.DataFrame, pd.DataFrame]:
+    """The constraints as they ended; the subjects (for each party the smallest uid of its
+    subject); the edge that attached each party (``party, how, probability, evidence``); and the
+    links held back (``a, b, how, probability, evidence, reason``: None where only the threshold or
+    the names-only rule held it).
+
+    The strong links (exact keys, Splink's above the threshold with more than names, the analyst's)
+    are clustered as connected components at column speed. Only a component that holds something
+    which must not be one subject (two first names, birth dates, BSNs or numbers of one shared
+    numbering, a person and an organisation, the analyst's split) has its links applied one by
+    one, in order, each checked against the constraints (the analyst's merges only against the
+    analyst's splits)."""
+    weak = edges["how"].eq("probabilistic") & (edges["probability"].lt(threshold) | edges["names_only"])
+    strong = edges[~weak]
+    label = groups(len(records), strong.rename(columns={"a": "uid_l", "b": "uid_r"}))
+    cannot = {p for p, d in decided.items() if d == CANNOT}
+    tangled = _tangled(records, keys, label, cannot, shared)
+    knotted = np.isin(label[strong["a"].to_numpy(dtype=int)], list(tangled))
+    clusters = _Clusters(records, keys, cannot, shared)
     attached: dict[int, _Edge] = {}
-    offered: list[tuple[_Edge, str]] = []
-    for edge in edges:
-        a, b = edge.a, edge.b
-        if clusters.find(a) == clusters.find(b):
+    refused: list[tuple[_Edge, str]] = []
+    for edge in map(_Edge._make, strong[knotted].itertuples(index=False, name=None)):
+        if clusters.find(edge.a) == clusters.find(edge.b):
             continue
-        analyst = edge.how == "analyst"
-        reason = clusters.conflict(a, b, analyst_only=analyst, same_record=edge.same_record)
-        if reason is None and edge.how == "probabilistic":
-            if (edge.probability or 0) < threshold:
-                reason = "below the threshold"
-            elif edge.names_only:
-                reason = "names agree but nothing else"
+        reason = clusters.conflict(edge.a, edge.b, analyst_only=edge.how == "analyst",
+                                   same_record=edge.same_record)
         if reason is not None:
-            offered.append((edge, reason))
-            continue
-        clusters.merge(a, b)
-        for party in (a, b):
-            attached.setdefault(party, edge)
-    return clusters, attached, offered
+            refused.append((edge, reason))
+        else:
+            clusters.merge(edge.a, edge.b)
+            for party in (edge.a, edge.b):
+                attached.setdefault(party, edge)
+    loose = strong[~knotted]
+    first = pd.concat([loose.rename(columns={"a": "party"}), loose.rename(columns={"b": "party"})]) \
+        .sort_index(kind="stable").drop_duplicates("party")[["party", "how", "probability", "evidence"]]
+    knotted_first = pd.DataFrame([(p, e.how, e.probability, e.evidence) for p, e in attached.items()],
+                                 columns=first.columns)
+    final = label.copy()
+    inside = np.flatnonzero(np.isin(label, list(tangled)))
+    final[inside] = [clusters.find(i) for i in inside]
+    offered = pd.concat([edges[weak].assign(reason=None),
+                         pd.DataFrame([(*e[:5], r) for e, r in refused],
+                                      columns=["a", "b", "how", "probability", "evidence", "reason"])],
+                        ignore_index=True)
+    return clusters, final, pd.concat([first, knotted_first], ignore_index=True), offered
+
+
+def _tangled(records: pd.DataFrame, keys: pd.DataFrame, label: np.ndarray, cannot: set[frozenset[int]],
+             shared: set[str]) -> set[int]:
+    """The components (``label``) that hold two parties which may not be one subject as they are:
+    two roles, birth dates or BSNs, two numbers of a unique kind (customer numbers only in a
+    shared numbering), names not the same (:func:`names_relate`), or a pair the analyst split."""
+    frame = records[["role", "birth_date", "bsn"]].assign(label=label)
+    person = records["role"].eq("person")
+    frame["given"] = records["given_name"].where(person, "").fillna("")
+    frame["family"] = records["surname"].fillna("")
+    sizes = frame.groupby("label")["role"].transform("size")
+    frame = frame[sizes.gt(1)]
+    per = frame.groupby("label").agg(roles=("role", "nunique"), births=("birth_date", "nunique"),
+                                     bsns=("bsn", "nunique"))
+    tangled = set(per.index[per.max(axis=1).gt(1)])
+    numbers = _unique_numbers(keys, shared)
+    numbers["label"] = label[numbers["unique_id"].to_numpy(dtype=int)]
+    tangled |= set(numbers.groupby(["label", "scope"])["value"].nunique().loc[lambda n: n.gt(1)]
+                   .index.get_level_values("label"))
+    tangled |= {label[a] for a, b in map(tuple, cannot) if label[a] == label[b]}
+    names = frame[frame["given"].ne("") | frame["family"].ne("")]
+    names = names.drop_duplicates(["label", "given", "family"])
+    several = names[names.duplicated("label", keep=False) & ~names["label"].isin(tangled)]
+    names_of: dict[int, list[tuple[str, str]]] = {}
+    for component, given, family in zip(several["label"].tolist(), several["given"].tolist(),
+                                        several["family"].tolist(), strict=True):
+        names_of.setdefault(component, []).append((given, family))
+    tangled |= {component for component, names in names_of.items()
+                if any(names_relate(x, y) != "same" for x, y in itertools.combinations(names, 2))}
+    return tangled
 
 
 # --------------------------------------------------------------------------------------------
@@ -732,31 +885,38 @@ def link(ws: Workspace, threshold: float = 0.95, engine: LinkageEngine | None = 
 
     mark = time.perf_counter()
     exact = engine.exact_pairs(keys)
+    label = groups(len(records), exact)
+    named = sole_name_keys(records, label)
+    if len(named):
+        exact = pd.concat([exact, engine.exact_pairs(named)], ignore_index=True)
     timings["deterministic"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    scored = engine.scored_pairs(records.assign(group=groups(len(records), exact)), CANDIDATE_FLOOR) \
+    scored = engine.scored_pairs(records.assign(group=label), CANDIDATE_FLOOR) \
         if len(records) >= MIN_SPLINK_RECORDS else pd.DataFrame(columns=SCORED)
     timings["probabilistic"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
     edges = _edges(exact, scored, decided)
-    clusters, attached, offered = _cluster(records, keys, edges, decided, threshold, shared)
-    ids, kept = _subject_ids(ws, records, clusters.clusters())
+    constraints, final, attached, offered = _cluster(records, keys, edges, decided, threshold, shared)
+    ids, kept = _subject_ids(ws, records, final)
     subjects = _subjects_frame(records, ids, attached)
-    candidates = _candidates_frame(records, ids, offered, decided)
+    candidates = _candidates_frame(records, constraints, ids, offered, decided, threshold)
     _store(ws, subjects, candidates)
     timings["cluster_and_store"] = time.perf_counter() - mark
     return LinkReport(
         parties=len(records), subjects=subjects["subject_id"].nunique(),
         links=subjects["how"].value_counts().to_dict(), candidates=len(candidates),
-        refused=sum(1 for e, r in offered if r != "below the threshold"),
+        refused=int((offered["reason"].notna() | offered["probability"].ge(threshold)).sum()),
         new_subjects=subjects["subject_id"].nunique() - kept, kept_subjects=kept,
         seconds=time.perf_counter() - started, timings=timings)
 
 
-def _edges(exact: pd.DataFrame, scored: pd.DataFrame, decided: dict[frozenset[int], str]) -> Iterator[_Edge]:
-    """Every link to try, in order: the exact ones (more shared keys first), Splink's by
-    probability, and last the analyst's merges, which join whole subjects as they came out."""
+EDGE = ["a", "b", "how", "probability", "evidence", "names_only", "same_record"]
+
+
+def _edges(exact: pd.DataFrame, scored: pd.DataFrame, decided: dict[frozenset[int], str]) -> pd.DataFrame:
+    """Every link to try (:data:`EDGE`), in order: the exact ones (more shared keys first), Splink's
+    by probability, and last the analyst's merges, which join whole subjects as they came out."""
     exact = exact.assign(n=exact["kinds"].str.count(",")).sort_values(
         ["n", "uid_l", "uid_r"], ascending=[False, True, True])
     ends = ["uid_l", "uid_r"]
@@ -768,47 +928,47 @@ def _edges(exact: pd.DataFrame, scored: pd.DataFrame, decided: dict[frozenset[in
         + scores["evidence"][known].astype("str")  # str also when there are none
     evidence = exact["kinds"].to_numpy(dtype=object).copy()
     evidence[known] += "; splink " + splink.to_numpy(dtype=object)
-    for a, b, kinds, text in zip(exact["uid_l"].tolist(), exact["uid_r"].tolist(), exact["kinds"].tolist(),
-                                 evidence.tolist(), strict=True):
-        one_record = not _SAME_RECORD.isdisjoint(kinds.split(", "))
-        yield _Edge(a, b, "deterministic", 1.0, text, same_record=one_record)
+    same_record = exact["kinds"].str.split(", ").map(lambda kinds: not _SAME_RECORD.isdisjoint(kinds))
     scored = scored.sort_values(["probability", "uid_l", "uid_r"], ascending=[False, True, True])
-    for a, b, p, text, other in zip(*(scored[c].tolist() for c in SCORED), strict=True):
-        yield _Edge(a, b, "probabilistic", float(p), text, not other)
-    for pair, _ in sorted(((p, d) for p, d in decided.items() if d == MUST), key=lambda x: sorted(x[0])):
-        yield _Edge(*sorted(pair), "analyst", 1.0, "analyst")
+    analyst = sorted(sorted(p) for p, d in decided.items() if d == MUST)
+    frames = [
+        pd.DataFrame({"a": exact["uid_l"], "b": exact["uid_r"], "how": "deterministic", "probability": 1.0,
+                      "evidence": evidence, "names_only": False, "same_record": same_record.astype(bool)}),
+        pd.DataFrame({"a": scored["uid_l"], "b": scored["uid_r"], "how": "probabilistic",
+                      "probability": scored["probability"].astype(float), "evidence": scored["evidence"],
+                      "names_only": ~scored["other_evidence"].astype(bool), "same_record": False}),
+        pd.DataFrame({"a": [a for a, _ in analyst], "b": [b for _, b in analyst], "how": "analyst",
+                      "probability": 1.0, "evidence": "analyst", "names_only": False, "same_record": False})]
+    empty = pd.DataFrame({c: pd.Series(dtype=int if c in "ab" else object) for c in EDGE})
+    edges = pd.concat([empty, *(f for f in frames if len(f))], ignore_index=True)
+    return edges.astype({"a": int, "b": int, "probability": float, "names_only": bool, "same_record": bool})
 
 
 # --------------------------------------------------------------------------------------------
 # stable subject ids
 
 
-def _subject_ids(ws: Workspace, records: pd.DataFrame,
-                 clusters: list[list[int]]) -> tuple[dict[int, str], int]:
-    """An id per cluster: the previous id of the subject it overlaps most (each id once), else
-    a new one from a hash of its first party, so a fresh workspace gets the same ids."""
+def _subject_ids(ws: Workspace, records: pd.DataFrame, final: np.ndarray) -> tuple[np.ndarray, int]:
+    """The subject id of each party (``final``: its cluster) and how many clusters kept an id: the
+    previous id of the subject a cluster overlaps most (each id once), else a new one from a hash
+    of its first party, so a fresh workspace gets the same ids."""
+    first = pd.Series(np.arange(len(final))).groupby(final).transform("min").to_numpy()
     previous = ws.query("SELECT service, export_kind, party_key, subject_id FROM subjects")
-    before = {tuple(r[:3]): r[3] for r in previous.itertuples(index=False, name=None)}
-    parties = list(records[PARTY].itertuples(index=False, name=None))
-    overlaps = []
-    for n, members in enumerate(clusters):
-        counts: dict[str, int] = {}
-        for m in members:
-            if parties[m] in before:
-                counts[before[parties[m]]] = counts.get(before[parties[m]], 0) + 1
-        overlaps += [(-count, n, sid) for sid, count in counts.items()]
-    ids: dict[int, str] = {}
+    before = records[PARTY].assign(first=first).merge(previous, on=PARTY)
+    overlaps = before.groupby(["first", "subject_id"]).size().reset_index(name="count").sort_values(
+        ["count", "first", "subject_id"], ascending=[False, True, True])
+    chosen: dict[int, str] = {}
     taken: set[str] = set()
-    for _, n, sid in sorted(overlaps):
-        if n not in ids and sid not in taken:
-            ids[n] = sid
+    for cluster, sid in zip(overlaps["first"].tolist(), overlaps["subject_id"].tolist(), strict=True):
+        if cluster not in chosen and sid not in taken:
+            chosen[cluster] = sid
             taken.add(sid)
-    kept = len(ids)
-    for n, members in enumerate(clusters):
-        if n not in ids:
-            ids[n] = _new_id(min(parties[m] for m in members), taken)
-            taken.add(ids[n])
-    return {m: ids[n] for n, members in enumerate(clusters) for m in members}, kept
+    kept = len(chosen)
+    parties = records[PARTY].to_numpy()
+    for cluster in sorted(set(first.tolist()) - set(chosen)):
+        chosen[cluster] = _new_id(tuple(parties[cluster]), taken)
+        taken.add(chosen[cluster])
+    return pd.Series(first).map(chosen).to_numpy(dtype=object), kept
 
 
 def _new_id(party: Party, taken: set[str]) -> str:
@@ -903,46 +1063,50 @@ def _members(ws: Workspace, ref: object) -> list[Party]:
 # writing the result
 
 
-def _subjects_frame(records: pd.DataFrame, ids: dict[int, str], attached: dict[int, _Edge]) -> pd.DataFrame:
+def _subjects_frame(records: pd.DataFrame, ids: np.ndarray, attached: pd.DataFrame) -> pd.DataFrame:
     frame = records[PARTY].copy()
-    frame.insert(0, "subject_id", [ids[i] for i in records.index])
-    edge = [attached.get(i) for i in records.index]
-    frame["how"] = [e.how if e else "single" for e in edge]
-    frame["probability"] = [e.probability if e else None for e in edge]
-    frame["evidence"] = [e.evidence if e else "" for e in edge]
+    frame.insert(0, "subject_id", ids)
+    edge = attached.set_index("party").reindex(records.index)
+    frame["how"] = edge["how"].fillna("single").to_numpy()
+    frame["probability"] = edge["probability"].astype(float).to_numpy()
+    frame["evidence"] = edge["evidence"].fillna("").to_numpy()
     return frame
 
 
-def _candidates_frame(records: pd.DataFrame, ids: dict[int, str],
-                      offered: list[tuple[_Edge, str]], decided: dict[frozenset[int], str]) -> pd.DataFrame:
+def _candidates_frame(records: pd.DataFrame, constraints: _Clusters, ids: np.ndarray,
+                      offered: pd.DataFrame, decided: dict[frozenset[int], str],
+                      threshold: float) -> pd.DataFrame:
     """One candidate per pair of subjects (its strongest pair of parties), if they are still two
-    subjects and the analyst has not rejected that pair."""
-    best: dict[frozenset[str], tuple[_Edge, str]] = {}
-    for edge, reason in offered:
-        pair = frozenset((ids[edge.a], ids[edge.b]))
-        if len(pair) < 2 or frozenset((edge.a, edge.b)) in decided or reason.startswith("an organisation"):
-            continue
-        if pair not in best or _rank(edge) > _rank(best[pair][0]):
-            best[pair] = (edge, reason)
-    rows = []
+    subjects, the analyst has not rejected that pair, and both are persons or both organisations.
+    A link held back by the threshold or the names-only rule says what else holds it back."""
+    subject = ids
+    role = records["role"].to_numpy()
+    a, b = offered["a"].to_numpy(dtype=int), offered["b"].to_numpy(dtype=int)
+    decided_pairs = {tuple(sorted(p)) for p in decided}
+    keep = (subject[a] != subject[b]) & (role[a] == role[b]) & \
+        ~np.array([(min(x, y), max(x, y)) in decided_pairs for x, y in zip(a, b, strict=True)], dtype=bool)
+    kept = offered[keep].assign(
+        pair=[" ".join(sorted(p)) for p in zip(subject[a[keep]], subject[b[keep]], strict=True)],
+        rank=lambda f: f["how"].eq("deterministic").astype(int), score=lambda f: f["probability"].fillna(0.0))
+    best = kept.sort_values(["rank", "score"], ascending=False, kind="stable").drop_duplicates("pair")
     parties = list(records[PARTY].itertuples(index=False, name=None))
-    for edge, reason in best.values():
-        (a, ia), (b, ib) = sorted([(parties[edge.a], edge.a), (parties[edge.b], edge.b)])
-        rows.append({"candidate_id": "C-" + hashlib.sha256("\x1f".join(a + b).encode()).hexdigest()[:10],
+    rows = []
+    for x, y, how, probability, evidence, reason in best[["a", "b", "how", "probability", "evidence",
+                                                          "reason"]].itertuples(index=False, name=None):
+        if reason is None:
+            reason = constraints.conflict(x, y) or ("below the threshold" if probability < threshold
+                                              else "names agree but nothing else")
+        (pa, ia), (pb, ib) = sorted([(parties[x], x), (parties[y], y)])
+        rows.append({"candidate_id": "C-" + hashlib.sha256("\x1f".join(pa + pb).encode()).hexdigest()[:10],
                      "subject_a": ids[ia], "subject_b": ids[ib],
-                     **dict(zip(["service_a", "export_kind_a", "party_key_a"], a, strict=True)),
-                     **dict(zip(["service_b", "export_kind_b", "party_key_b"], b, strict=True)),
-                     "probability": edge.probability if edge.how != "deterministic" else
-                     _splink_probability(edge.evidence),
-                     "evidence": edge.evidence, "reason": reason})
+                     **dict(zip(["service_a", "export_kind_a", "party_key_a"], pa, strict=True)),
+                     **dict(zip(["service_b", "export_kind_b", "party_key_b"], pb, strict=True)),
+                     "probability": probability if how != "deterministic" else _splink_probability(evidence),
+                     "evidence": evidence, "reason": reason})
     columns = ["candidate_id", "subject_a", "subject_b", "service_a", "export_kind_a", "party_key_a",
                "service_b", "export_kind_b", "party_key_b", "probability", "evidence", "reason"]
     return pd.DataFrame(rows, columns=columns).sort_values(
         ["probability", "candidate_id"], ascending=[False, True], na_position="last")
-
-
-def _rank(edge: _Edge) -> tuple[int, float]:
-    return (edge.how == "deterministic", edge.probability or 0.0)
 
 
 def _splink_probability(evidence: str) -> float | None:

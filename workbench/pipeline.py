@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench import datamap, demo, erasure, letters, linkage, package, render, requests
+from workbench import datamap, demo, erasure, letters, linkage, mail, package, render, requests
 from workbench import register as registry
+from workbench.demo import analytics as demo_analytics
 from workbench.errors import WorkbenchError
 from workbench.register import Register
 from workbench.safe_files import owner_only
@@ -77,14 +78,17 @@ class Run:
     story: list[tuple[str, str, Path]] = field(default_factory=list)  # (request, letter kind, file) sent
     history: list[str] = field(default_factory=list)  # ids of the demo's earlier requests
     annual: list[Path] = field(default_factory=list)  # the annual report's files
+    mail: list[mail.MailImport] = field(default_factory=list)  # the mailboxes imported
 
 
 def run(files: list[Path], workspace: Workspace, reports: Path, register_dir: Path | None = None) -> Run:
     """Import the exports, link parties into subjects, and write the data map."""
-    imported = workspace.import_files(files)
+    mailboxes = [f for f in files if mail.is_mail(f)]  # streamed into the mail index
+    imported = workspace.import_files([f for f in files if f not in mailboxes])
+    mailed = [mail.import_mail(workspace, f) for f in mailboxes]
     linked = linkage.link(workspace)
     written = datamap.write(workspace, registry.load(register_dir), Path(reports) / "datamap.xlsx")
-    return Run(workspace, imported, linked, written)
+    return Run(workspace, imported, linked, written, mail=mailed)
 
 
 def run_demo(exports: Path, workspace: Workspace, reports: Path, seed: int = 2026,
@@ -100,6 +104,7 @@ def run_demo(exports: Path, workspace: Workspace, reports: Path, seed: int = 202
         raise WorkbenchError(f"{out} is not a folder; move it away so the demo can write its package there")
     with owner_only():  # the demo's people are invented, but its files look like the real thing
         files = demo.write(Path(exports), seed=seed, clients=clients)
+        files += demo.write_mail(Path(exports), seed=seed, clients=clients)
     done = run(files, workspace, reports, register_dir)
     register = registry.load(register_dir)
     done.history = demo_history(workspace, register, seed, clients)
@@ -209,7 +214,11 @@ def demo_story(ws: Workspace, register: Register, email: str, out: Path, folder:
     letter(access, "receipt")
     requests.verify(ws, access, method="known_email", outcome="passed")
     _searched_by_hand(ws, register, access)
-    answered = answer_request(ws, register, email=email, request_id=access, out=out)
+    # the client sent the value of the website's _ga cookie with the request: Analytics is searched too
+    client = demo_client(seed, clients)
+    cookie = "GA1.1." + demo_analytics.client_id(demo.build(seed, clients), client)
+    answered = answer_request(ws, register, email=email, request_id=access, out=out,
+                              analytics={"ga_client_id": cookie})
     _decide_redactions(out)
     letters.send(ws, register, access, out)
     sent.append((access, "access", out / "index.html"))
@@ -279,8 +288,11 @@ def open_request(ws: Workspace, *, request_id: str = "", email: str = "", type: 
 
 def answer_request(ws: Workspace, register: Register, *, out: Path, email: str = "", request_id: str = "",
                    subjects: list[str] | None = None, lang: str = "nl", received: date | str | None = None,
-                   zip: bool = False, encrypt: bool = False, pdf: bool = True, draft: bool = False) -> Answer:
+                   zip: bool = False, encrypt: bool = False, pdf: bool = True, draft: bool = False,
+                   analytics: dict[str, str] | None = None) -> Answer:
     """Answer an access (or portability) request with its package in the new folder ``out``.
+    ``analytics`` is the Google Analytics client id (``ga_client_id``: the ``_ga`` cookie's value
+    or its last two parts) and/or user id (``ga_user_id``) the requester gave, searched too.
 
     Without ``request_id`` an access request from ``email`` is registered first. The subject is
     the one whose records hold exactly the request's e-mail address
@@ -294,7 +306,8 @@ def answer_request(ws: Workspace, register: Register, *, out: Path, email: str =
         raise WorkbenchError(f"no subject holds the e-mail address of request {request['id']}; look "
                              "further with linkage.find (name, IBAN, phone) and pass the subjects")
     result = package.write_package(
-        ws, register, subject_ids=chosen, out=Path(out), request=request, identities={"e-mail": email},
-        lang=lang, portability=request["type"] == "portability", zip=zip or encrypt, encrypt=encrypt,
-        pdf=pdf, draft=draft, name=request.pop("name", None))
+        ws, register, subject_ids=chosen, out=Path(out), request=request,
+        identities={"e-mail": email, **(analytics or {})}, lang=lang,
+        portability=request["type"] == "portability", zip=zip or encrypt, encrypt=encrypt, pdf=pdf,
+        draft=draft, name=request.pop("name", None))
     return Answer(request=request, email=email, candidates=candidates, subjects=chosen, package=result)

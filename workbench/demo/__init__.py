@@ -153,6 +153,8 @@ def _recase(email: str, rng: random.Random) -> str:
 
 
 def _typo(name: str, rng: random.Random) -> str:
+    if not name:  # nothing to mistype
+        return name
     if len(name) < 4:
         return name + name[-1]
     i = rng.randrange(1, len(name) - 2)
@@ -302,4 +304,13 @@ def write(out: Path, seed: int = 2026, clients: int = 300) -> list[Path]:
     for service in SERVICES:
         writer = import_module(f"workbench.demo.{service}")
         files.extend(writer.write(business, Path(out) / service))
+    for website in ("hosting", "smtpcom", "analytics"):  # the web server's logs, its mail relay, GA4
+        files.extend(import_module(f"workbench.demo.{website}").write(business, Path(out) / website))
     return files
+
+
+def write_mail(out: Path, seed: int = 2026, clients: int = 300) -> list[Path]:
+    """The demo firm's mailbox, a Google Takeout mbox, under ``out/mail/``. Apart from
+    :func:`write`: a mailbox is streamed into the workspace's mail index (``workbench.mail``),
+    not imported as an export of tables."""
+    return import_module("workbench.demo.gmail").write(build(seed, clients), Path(out) / "mail")

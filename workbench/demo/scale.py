@@ -300,8 +300,18 @@ _WRITERS = {"moneybird": _moneybird, "factuursturen": _factuursturen, "exact": _
 # the Mollie settlement CSV
 
 
-def _payments_csv(out: Path, payers: pd.DataFrame, rng: np.random.Generator, rows: int) -> tuple[Path, int]:
-    """``rows`` rows: payments, and a refund row for each refunded one, in time order."""
+def write_webshop(out: Path, payments: int, payers: int, seed: int = 2026) -> tuple[Path, int]:
+    """A web shop's settlement CSV under ``out/mollie/``: ``payments`` rows from ``payers`` distinct
+    people, each paying at least once, most of them only once (people no party export knows)."""
+    rng = np.random.default_rng(seed + 1)
+    people = _people(_pool(seed), rng, int(payers * 1.65 / 1.1) + 2).head(payers)
+    return _payments_csv(Path(out) / "mollie", _typed(people, rng), rng, payments, every_payer=True)
+
+
+def _payments_csv(out: Path, payers: pd.DataFrame, rng: np.random.Generator, rows: int,
+                  every_payer: bool = False) -> tuple[Path, int]:
+    """``rows`` rows: payments, and a refund row for each refunded one, in time order; with
+    ``every_payer`` each payer pays at least once (there must be fewer payers than payments)."""
     out.mkdir(parents=True, exist_ok=True)
     refunds = rows // 21
     n = rows - refunds
@@ -311,7 +321,11 @@ def _payments_csv(out: Path, payers: pd.DataFrame, rng: np.random.Generator, row
     created = start + np.sort(rng.integers(0, 3 * 365 * 86400, n)).astype("timedelta64[s]")
     cents = _pick(rng, [2500, 4900, 7500, 12100, 25000, 60500, 121000, 245000], n) + rng.integers(0, 100, n)
     method = _pick(rng, ["ideal"] * 6 + ["creditcard", "banktransfer", "paypal", "directdebit"], n)
-    who = payers.iloc[rng.integers(0, len(payers), n)].reset_index(drop=True)
+    picks = rng.integers(0, len(payers), n)
+    if every_payer:
+        picks[:len(payers)] = np.arange(len(payers))
+        rng.shuffle(picks)
+    who = payers.iloc[picks].reset_index(drop=True)
     unknown = np.isin(status, ["failed", "expired"])
     name = np.where(unknown, "", np.where(np.isin(method, ["creditcard", "paypal"]), who["full_name"],
                                           who["display_name"]))

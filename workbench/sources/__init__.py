@@ -17,7 +17,19 @@ from types import ModuleType
 from workbench import headers
 from workbench.errors import InputError
 from workbench.model import ExportKind, Extract
-from workbench.sources import _recognise, bank, exact, factuursturen, generic, mollie, moneybird
+from workbench.sources import (
+    _recognise,
+    bank,
+    exact,
+    factuursturen,
+    ga4,
+    generic,
+    gmail,
+    mollie,
+    moneybird,
+    smtpcom,
+    webhosting,
+)
 from workbench.sources._common import Loaded, load
 
 SERVICES: dict[str, ModuleType] = {
@@ -26,7 +38,17 @@ SERVICES: dict[str, ModuleType] = {
     "factuursturen": factuursturen,
     "exact": exact,
     "bank": bank,
+    "hosting": webhosting,
+    "smtpcom": smtpcom,
+    "analytics": ga4,
 }
+# Read line by line (web server logs, GA4 events as NDJSON or Parquet): recognised by their own
+# lines before any module parses the file as a table or a JSON document, which they are not.
+STREAMED: tuple[ModuleType, ...] = (webhosting, ga4)
+
+# Mail exports (an mbox, a folder of .eml files): streamed message by message into the mail index
+# of the workspace (workbench.mail), never read whole into an Extract.
+MAIL: tuple[ModuleType, ...] = (gmail,)
 
 SYSTEM_PREFIX = "system:"  # ``source`` for another system's export: ``system:NAME``
 
@@ -52,6 +74,9 @@ def resolve(source: str) -> tuple[ModuleType, ExportKind | None]:
 
 def detect(path: Path, mappings: headers.MappingsLike = None) -> tuple[ModuleType, ExportKind]:
     """The service and export a file is, or an error listing the closest known exports."""
+    line_read = streamed(path, mappings=mappings)
+    if line_read is not None:
+        return line_read
     found = [(m, k) for m in SERVICES.values() if (k := m.detect(path, mappings)) is not None]
     if len(found) > 1:
         names = ", ".join(k.title for _, k in found)
@@ -73,6 +98,9 @@ def read(path: Path, source: str | None = None, mappings: headers.MappingsLike =
     mapping in ``mappings.toml`` (:mod:`workbench.sources.generic`)."""
     if source and source.startswith(SYSTEM_PREFIX):
         return _system(path, source.removeprefix(SYSTEM_PREFIX), mappings)
+    line_read = streamed(path, source, mappings)
+    if line_read is not None:
+        return line_read[0].read(path, line_read[1], mappings)
     loaded = load(path)
     tabular = loaded.format in ("csv", "xlsx")
     if tabular:
@@ -104,6 +132,20 @@ def read(path: Path, source: str | None = None, mappings: headers.MappingsLike =
         table, why = chosen
         return _partial(SERVICES[table.kind.service], path, table, why, mappings)
     return module.read(path, kind, mappings)
+
+
+def streamed(path: Path, source: str | None = None,
+             mappings: headers.MappingsLike = None) -> tuple[ModuleType, ExportKind] | None:
+    """A web server log or GA4 export (of the service ``source`` names, when it names one)."""
+    service, _, name = (source or "").partition("/")
+    for module in STREAMED:
+        if service and service != module.SERVICE:
+            continue
+        kind = next((k for k in module.KINDS if k.name == name), None) if name else None
+        found = kind or module.detect(path, mappings)
+        if found is not None:
+            return module, found
+    return None
 
 
 def _system(path: Path, name: str, mappings: headers.MappingsLike) -> Extract:

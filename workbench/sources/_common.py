@@ -79,17 +79,36 @@ def _load(path: Path, _stamp: tuple[int, int]) -> Loaded:
 
 _HELD: dict[Path, Loaded] = {}
 
+# Rows of files read together (many small exports with one header) are numbered
+# ``file * FILE_STRIDE + row``, so each row still knows its file; one file's rows keep their numbers.
+FILE_STRIDE = 1_000_000_000
+
 
 @contextmanager
 def held(path: Path | str) -> Iterator[Loaded]:
     """The file, read once and given to every :func:`load` of it inside the block, whatever
     happens to it on disk meanwhile: an import parses, hashes and keeps these same bytes."""
-    loaded = load(path)
+    with holding(load(path)) as loaded:
+        yield loaded
+
+
+@contextmanager
+def holding(loaded: Loaded) -> Iterator[Loaded]:
+    """Give ``loaded`` to every :func:`load` of its path inside the block (also a table made of
+    several files' rows, see :data:`FILE_STRIDE`)."""
     _HELD[loaded.path] = loaded
     try:
         yield loaded
     finally:
         _HELD.pop(loaded.path, None)
+
+
+def file_numbers(rows: pd.Index | pd.Series) -> np.ndarray:
+    """The number of the file each row came from when files were read together (0 for one file)."""
+    values = np.asarray(rows)
+    if values.dtype.kind not in "iu":
+        return np.zeros(len(values), dtype=np.int64)
+    return values.astype(np.int64) // FILE_STRIDE
 
 
 def release() -> None:
@@ -215,7 +234,7 @@ def content_key(frame: pd.DataFrame, columns: Iterable[str], prefix: str = "h:")
 
 # Every character Python's ``\s`` and ``str.strip`` take for spacing (all below U+3000; the same
 # set as Arrow's utf8_trim_whitespace), for Arrow's regular expressions, whose ``\s`` is ASCII
-_SPACE_CHAR = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(0x3001)) if c.isspace()) + "]"
+_SPACE_CHAR = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in tabular.SPACING) + "]"
 _SPACE = _SPACE_CHAR + "+"
 
 
@@ -223,7 +242,8 @@ def trimmed(values: pd.Series) -> pd.Series:
     """Text without surrounding spacing, missing values empty; the column as it is when no value
     needs trimming, which spares a copy of a million values."""
     text = values.fillna("").astype("str")
-    edges = pc.match_substring_regex(pa.array(text), f"^{_SPACE_CHAR}|{_SPACE_CHAR}$")
+    column = pa.array(text)  # trimming the very characters str.strip takes, far faster than a regex
+    edges = pc.not_equal(pc.utf8_trim(column, characters=tabular.SPACING), column)
     return text.str.strip() if pc.any(edges).as_py() else text
 
 
@@ -425,8 +445,11 @@ def finish(
     kept = keys.ne("") & _has_content(parties)
     known: dict[str, dict] = {}  # each distinct value is checked once per kind in this file
     ids = _identifiers(raw, keys[kept], column_map, known)
-    # one party per key, its first row: completed after that, not for every payment
-    first = keys[kept].index[~keys[kept].duplicated().to_numpy()]
+    # one party per key (and file, when files are read together), its first row: completed after
+    # that, not for every payment
+    keyed = keys[kept]
+    first = keyed.index[~pd.DataFrame({"key": keyed.to_numpy(), "file": file_numbers(keyed.index)})
+                        .duplicated().to_numpy()]
     parties = _complete(parties.loc[first], PARTY_COLUMNS)
     for name in IDENTIFIER_KINDS:
         if name in parties.columns and parties[name].ne("").any():
@@ -489,7 +512,8 @@ def _identifiers(
         if values.empty:
             continue
         # a consumer's IBAN recurs on every payment: one row per party and value, the first
-        repeated = pd.DataFrame({"key": party_keys.loc[values.index], "value": values}).duplicated()
+        repeated = pd.DataFrame({"key": party_keys.loc[values.index].to_numpy(), "value": values.to_numpy(),
+                                 "file": file_numbers(values.index)}).duplicated()
         values = values[~repeated.to_numpy()]
         kinds = pd.Series(name, index=values.index, dtype="str")
         if name == "iban":  # Mollie puts a PayPal payer's e-mail where others have an IBAN
@@ -500,7 +524,9 @@ def _identifiers(
     if not parts:
         return pd.DataFrame(columns=[*IDENTIFIER_COLUMNS, "source_row"])
     ids = pd.concat(parts)
-    return ids[~ids.duplicated(["party_key", "column", "raw_value"])].reset_index(drop=True)
+    files = file_numbers(ids["source_row"])
+    again = ids[["party_key", "column", "raw_value"]].assign(file=files).duplicated()
+    return ids[~again.to_numpy()].reset_index(drop=True)
 
 
 def _identifier_rows(values: pd.Series, party_keys: pd.Series, column: str, name: str,
