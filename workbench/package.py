@@ -72,6 +72,7 @@ from workbench.errors import WorkbenchError
 from workbench.model import FIELDS
 from workbench.register import Register
 from workbench.safe_files import owner_only, safe_cell, sha256_file, write_csv, write_pdf, write_xlsx
+from workbench.sources import ga4
 from workbench.workspace import Workspace
 
 CLIENT_SUBJECTS = letters.CLIENT_SUBJECTS
@@ -303,6 +304,10 @@ def _search(ws: Workspace, register: Register, subject_ids: list[str], manual: d
             continue
         if system == weblogs.HOSTING and not tied.empty:
             found.append(_tie_table(tied))
+        if system == weblogs.ANALYTICS:  # the id she gave is what makes these events hers
+            for table in found:
+                unmapped = {c: k for c, k in ga4.ONLINE_IDS.items() if table.fields.get(c, k) is None}
+                table.fields.update(unmapped)
         tables.extend(found)
         counts = {t.key: len(t.rows) for t in found}
         reason = "" if system in register.systems else "not_in_register"

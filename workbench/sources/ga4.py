@@ -43,6 +43,8 @@ OTHER = headers.KNOWN_WITHOUT_FIELD
 DOC_TYPE = "analytics_event"
 CLIENT_ID = "user_pseudo_id"
 USER_ID = "user_id"
+# The ids that make an event a person's once she gives one (the register's discovery kind).
+ONLINE_IDS = {CLIENT_ID: "online_id", USER_ID: "online_id"}
 _REQUIRED = {"event_timestamp", "event_name", CLIENT_ID}
 _KNOWN = {"event_date": "date", "event_timestamp": "date", "event_name": OTHER,
           "event_bundle_sequence_id": OTHER, "event_server_timestamp_offset": OTHER,
