@@ -98,6 +98,9 @@ def test_a15_03_every_system_has_a_status(access, demo_run, reg) -> None:
     recorded = requests.searches(demo_run.workspace, access["id"])
     assert set(letters.client_systems(reg)) <= set(recorded)
     assert recorded["mail"]["method"] == "automatic"  # the demo's mailbox is imported
+    automatic = {k: v["query"] for k, v in recorded.items() if v["method"] == "automatic"}
+    assert automatic and all(automatic.values()), "every automatic search says what it searched with"
+    assert "@" not in " ".join(automatic.values())  # the kinds of identifier, never the values
     for system in letters.client_systems(reg):
         assert reg.systems[system].name in access["text"]
     assert "niets gevonden (met de hand doorzocht)" in access["text"]

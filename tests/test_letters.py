@@ -192,11 +192,21 @@ def test_manual_search_results_are_words_of_either_language(ws) -> None:
     rid = _request(ws)
     found = requests.record_search(ws, rid, system="mail", result="Niets  gevonden", today=TODAY)
     assert found == "not_found"
-    assert requests.record_search(ws, rid, system="hosting", result="found", today=TODAY) == "found"
+    assert requests.record_search(ws, rid, system="hosting", result="found", today=TODAY,
+                                  query="log lines of her login name") == "found"
     with pytest.raises(requests.WorkbenchError, match="not a search result"):
         requests.record_search(ws, rid, system="mail", result="looked a bit", today=TODAY)
-    assert {k: v["result"] for k, v in requests.searches(ws, rid).items()} == {
-        "mail": "not_found", "hosting": "found"}
+    done = requests.searches(ws, rid)
+    assert {k: v["result"] for k, v in done.items()} == {"mail": "not_found", "hosting": "found"}
+    assert (done["hosting"]["query"], done["mail"]["query"]) == ("log lines of her login name", "")
+
+
+def test_a_register_without_the_query_column_gains_it(ws) -> None:
+    rid = _request(ws)
+    with ws.connect() as con:
+        con.execute("ALTER TABLE request_searches DROP COLUMN query")  # as a register of before
+    requests.record_search(ws, rid, system="mail", result="found", today=TODAY, query="all folders")
+    assert requests.searches(ws, rid)["mail"]["query"] == "all folders"
 
 
 def test_command_line_round_trip(tmp_path: Path, capsys, register) -> None:

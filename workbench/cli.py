@@ -340,7 +340,7 @@ def cmd_request_search(args: argparse.Namespace) -> int:
         raise WorkbenchError(f"system {args.system!r} is not in the register; one of "
                              f"{', '.join(reg.systems)}")
     found = requests.record_search(Workspace(args.workspace), args.request, system=args.system,
-                                   result=args.result, on=args.on, today=_today(args))
+                                   result=args.result, on=args.on, today=_today(args), query=args.query)
     print(f"{args.request}: search of {reg.systems[args.system].name} recorded: {found}")
     return 0
 
@@ -410,6 +410,8 @@ def _add_request_actions(sub, today: dict) -> None:
     sea.add_argument("--result", required=True,
                      help="'niets gevonden' / 'nothing found' or 'gevonden' / 'found'")
     sea.add_argument("--on", help="date of the search (default: today)")
+    sea.add_argument("--query", default="", help="what was searched with, without the person's data "
+                     "(e.g. 'e-mail address and name in all folders')")
     sea.add_argument("--today", **today)
     sea.set_defaults(run=cmd_request_search)
 

@@ -332,7 +332,8 @@ def _record_plan_searches(ws: Workspace, row: dict, plan: pd.DataFrame, today: d
     held = set(plan.loc[plan["action"].ne("check"), "service"])
     for system in sorted(imported - set(done)):
         requests.record_search(ws, row["request_id"], system=system, method="automatic", today=today,
-                               result="found" if system in held else "not_found", on=today)
+                               result="found" if system in held else "not_found", on=today,
+                               query="the records of the request's subjects in the erasure plan")
 
 
 def details_of(ws: Workspace, register: Register, row: dict, kind: str, lang: str, *,

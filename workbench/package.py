@@ -194,7 +194,8 @@ def write_package(ws: Workspace, register: Register, *, subject_ids: list[str], 
         for s in statuses if not draft else []:  # a draft's search is done again for the final one
             if s.method == "automatic" and s.status in (FOUND, NOT_FOUND):
                 requests.record_search(ws, request["id"], system=s.system, result=s.status, on=today,
-                                       method="automatic", today=today)
+                                       method="automatic", today=today,
+                                       query=search_query(s.system, subject_ids, identities))
         result.letter_sha256 = letters.register_letter(ws, request["id"], request["type"], lang, today,
                                                        result.out / "index.html", draft)
     if encrypt and result.zip_path is not None:  # what goes out is the encrypted zip: no plain copy stays
@@ -315,6 +316,22 @@ def _search(ws: Workspace, register: Register, subject_ids: list[str], manual: d
             reason = "pseudonymous"
         statuses.append(SystemStatus(system, name, FOUND if counts else NOT_FOUND, counts, reason))
     return tables, statuses
+
+
+def search_query(system: str, subject_ids: list[str], identities: dict[str, str]) -> str:
+    """What the automatic search of one system was done with, for the request register: the kinds
+    of identifier and the subject ids, never the person's values."""
+    subjects = ", ".join(subject_ids)
+    if system == mail.SERVICE:
+        return (f"messages from, to, cc or bcc the e-mail addresses of {subjects}, and bodies and "
+                "attachments naming their name, phone number or IBAN")
+    if system == weblogs.ANALYTICS:
+        given = [k for k in ("ga_client_id", "ga_user_id") if k in identities]
+        return (f"events of the {' and '.join(given)} the person gave" if given
+                else "none: no client id or user id given, the events are pseudonymous")
+    if system == weblogs.HOSTING:
+        return f"log lines tied to {subjects} by a login, an order time or the same visit"
+    return f"the records of {subjects}, linked across the systems on e-mail, IBAN, name and address"
 
 
 def _tie_table(tied: pd.DataFrame) -> _Table:

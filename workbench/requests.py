@@ -134,6 +134,7 @@ CREATE TABLE IF NOT EXISTS request_notes (
 CREATE TABLE IF NOT EXISTS request_searches (
     request_id VARCHAR NOT NULL, system VARCHAR NOT NULL, result VARCHAR NOT NULL,
     method VARCHAR NOT NULL, searched_on DATE NOT NULL, recorded_at TIMESTAMP NOT NULL);
+ALTER TABLE request_searches ADD COLUMN IF NOT EXISTS query VARCHAR;
 CREATE TABLE IF NOT EXISTS request_letters (
     request_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, lang VARCHAR NOT NULL, dated DATE NOT NULL,
     sha256 VARCHAR NOT NULL, draft BOOLEAN NOT NULL, sent DATE, recorded_at TIMESTAMP NOT NULL);
@@ -544,10 +545,11 @@ def search_result(text: str) -> str:
 
 
 def record_search(ws: Workspace, request_id: str, *, system: str, result: str, method: str = "manual",
-                  on: date | str | None = None, today: date | None = None) -> str:
-    """Record that ``system`` was searched for this request, and what was found (A15-03). The
-    search of a system without an export is done by hand and recorded here; the package records
-    its own searches. Returns the normalised result."""
+                  on: date | str | None = None, today: date | None = None, query: str = "") -> str:
+    """Record that ``system`` was searched for this request, with which query and what was found
+    (A15-03). The query says what was searched with (which identifiers of the person, which
+    folders), not the person's data itself. The search of a system without an export is done by
+    hand and recorded here; the package records its own searches. Returns the normalised result."""
     today = today or date.today()
     on = parse_date(on, "on") or today
     found = search_result(result)
@@ -560,8 +562,9 @@ def record_search(ws: Workspace, request_id: str, *, system: str, result: str, m
             raise WorkbenchError(f"on {on} is before the request was received ({row['received']})")
         con.begin()
         try:
-            con.execute("INSERT INTO request_searches VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
-                        [request_id, system, found, method, on])
+            con.execute("INSERT INTO request_searches (request_id, system, result, method, searched_on, "
+                        "recorded_at, query) VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
+                        [request_id, system, found, method, on, query or None])
             _event(con, request_id, "searched", system=system, result=found, method=method, on=on)
             con.commit()
         except BaseException:
@@ -571,10 +574,11 @@ def record_search(ws: Workspace, request_id: str, *, system: str, result: str, m
 
 
 def searches(ws: Workspace, request_id: str) -> dict[str, dict]:
-    """The latest search of each system for this request: system -> result, method, date."""
+    """The latest search of each system for this request: system -> result, method, date, query."""
     frame = _frame(ws, "SELECT * FROM request_searches WHERE request_id = ? ORDER BY recorded_at",
                    [request_id])
     return {r["system"]: {"result": r["result"], "method": r["method"],
+                          "query": r["query"] if pd.notna(r.get("query")) else "",
                           "on": pd.Timestamp(r["searched_on"]).date()} for r in frame.to_dict("records")}
 
 
