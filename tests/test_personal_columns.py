@@ -24,6 +24,8 @@ NOT_PERSONAL = {
     ("moneybird", "contact.email_ubl"),  # the same flag in an invoice's contact snapshot
     ("factuursturen", "defaultemail"),  # number of the firm's default e-mail text
     ("mollie", "Stmt/Acct/Id/IBAN"),  # the firm's own account on its bank statement
+    ("analytics", "event_name"),  # the kind of event: page_view, purchase
+    ("smtpcom", "mail_from"),  # the firm's own sending address (webwinkel@...)
 }
 
 

@@ -120,6 +120,12 @@ def _ip(values: pd.Series, hinted: bool) -> pd.Series:
     return _passing(values, fits, _is_ip)
 
 
+def _online_id(values: pd.Series, hinted: bool) -> pd.Series:
+    """An analytics tool's client or user id: one token (GA4's client id is two numbers joined by
+    a dot); only the column's name tells it from any other key, so the kind needs that hint."""
+    return values.str.fullmatch(r"[\w.:-]{1,128}").fillna(False).astype("bool")
+
+
 def _is_ip(value: str) -> bool:
     try:
         ipaddress.ip_address(value)
@@ -198,6 +204,8 @@ KINDS: list[Kind] = [
          0.9, 0.5, 1 / 11, 0.85),
     Kind("ip_address", None, _ip, "an IPv4 or IPv6 address",
          ("ip", "ipadres", "ipaddress", "remoteaddr"), 0.8, 0.5, 0.05, 0.95),
+    Kind("online_id", None, _online_id, "one token, as a client id or user id is",
+         ("userpseudoid", "gaclientid", "cookieid", "pseudoid"), None, 0.8, 0.5),
     Kind("bic", "bic", _library("bic", r"[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?"), "BIC shape and country",
          ("bic", "swift"), 0.9, 0.5, 0.2, 0.8),
     Kind("postcode", "postcode", _postcode, "a Dutch postcode",
