@@ -7,7 +7,6 @@ import os
 import secrets
 import shutil
 import sys
-import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from workbench import (
     register,
     requests,
 )
-from workbench.errors import WorkbenchError
+from workbench.errors import WorkbenchError, printable
 from workbench.headers import PROPOSED, confirm_system, store_system, systems
 from workbench.safe_files import sha256_file
 from workbench.sources import SYSTEM_PREFIX, generic
@@ -38,9 +37,9 @@ def _print_import(result: ImportResult) -> None:
     if result.unchanged:
         when = result.previous.get("imported_at")
         since = f" (import #{result.previous['import_id']} of {when:%Y-%m-%d})" if when else ""
-        print(f"{_shown(str(result.path))}: already imported{since}; nothing changed")
+        print(f"{printable(str(result.path))}: already imported{since}; nothing changed")
         return
-    print(f"{_shown(str(result.path))}: {kind.title} [{kind.key}], import #{result.import_id}")
+    print(f"{printable(str(result.path))}: {kind.title} [{kind.key}], import #{result.import_id}")
     if extract.recognition:
         print(f"  recognised as {kind.key}: {extract.recognition}")
     print(f"  rows: {len(extract.raw)}, parties: {len(extract.parties)}, "
@@ -50,15 +49,8 @@ def _print_import(result: ImportResult) -> None:
     print(f"  personal data in: {_captions(extract.personal_columns) or '-'}")
 
 
-def _shown(text: str) -> str:
-    """A file name or caption with control and format characters escaped, so a crafted one
-    cannot move the cursor, clear the screen or hide text in a terminal."""
-    return "".join(ch.encode("unicode_escape").decode("ascii")
-                   if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
-
-
 def _captions(columns: list[str]) -> str:
-    return ", ".join(_shown(c) for c in columns)
+    return ", ".join(printable(c) for c in columns)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -96,10 +88,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def _print_mail(result: mail.MailImport) -> None:
     if result.import_id is None:
-        print(f"{_shown(str(result.path))}: already imported (import #{result.previous['import_id']}); "
+        print(f"{printable(str(result.path))}: already imported (import #{result.previous['import_id']}); "
               "nothing changed")
         return
-    print(f"{_shown(str(result.path))}: {result.kind} [{mail.SERVICE}], import #{result.import_id}")
+    print(f"{printable(str(result.path))}: {result.kind} [{mail.SERVICE}], import #{result.import_id}")
     print(f"  messages: {result.messages}, attachments: {result.attachments}")
 
 
@@ -123,7 +115,7 @@ def _system_confirmed(workspace: Workspace, system: str, paths: list[Path]) -> b
               "(delete the section to propose again); what the columns look like:")
     for m in matches:
         field = m.field or "(unmapped)"
-        print(f"  {_shown(m.column)!s} -> {field}: {m.how}, confidence {m.confidence:.2f}")
+        print(f"  {printable(m.column)!s} -> {field}: {m.how}, confidence {m.confidence:.2f}")
     print(f"nothing imported: check the proposal (edit [system.{system}.columns] in "
           f"{workspace.mappings} if needed), then run 'workbench mapping confirm --system "
           f"{system}' and import again", file=sys.stderr)
