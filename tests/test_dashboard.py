@@ -78,8 +78,11 @@ def test_activity_and_processor_filters(demo, board):
     frame = dashboard.flows(demo.workspace, board.register, board.fields,
                             dashboard.Selection(processor="exact_online"))
     assert set(frame[frame.stage == "processor → location"].processor) == {"exact_online"}
+    analytics = dashboard.flows(demo.workspace, board.register, board.fields,
+                                dashboard.Selection(processor="google_analytics"))
+    assert set(analytics.system.replace("", pd.NA).dropna()) == {"analytics"}  # its client ids
     assert dashboard.flows(demo.workspace, board.register, board.fields,
-                           dashboard.Selection(processor="google_analytics")).empty
+                           dashboard.Selection(processor="house_bank")).empty  # no bank statements
 
 
 @pytest.mark.parametrize(("days", "colour"), [(30, "green"), (10, "green"), (9, "amber"), (5, "amber"),
