@@ -4,6 +4,7 @@ searches of the imported systems recorded on the request by the package."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -98,7 +99,11 @@ def test_a_subjects_messages_by_recipient_and_the_searches_recorded(linked: Work
     assert status["smtpcom"].status == package.FOUND
     assert status["smtpcom"].records == {"smtpcom/message_log": 2}  # both spellings, not the bounce
     searched = requests.searches(linked, rid)
-    assert searched["smtpcom"] == {"result": "found", "method": "automatic", "on": searched["smtpcom"]["on"]}
+    query = searched["smtpcom"]["query"]
+    assert searched["smtpcom"] == {"result": "found", "method": "automatic", "on": searched["smtpcom"]["on"],
+                                   "query": query}
+    assert re.fullmatch(r"the records of S-\w+, linked across the systems on e-mail, IBAN, name and address",
+                        query)
     assert searched["mollie"]["method"] == "automatic" and searched["mail"]["method"] == "manual"
     rows = (tmp_path / "pkg" / "data" / "smtpcom" / "message_log.csv").read_text()
     assert "Wachtwoord opnieuw instellen" in rows and "jan@@example.nl" not in rows
