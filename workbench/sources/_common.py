@@ -179,6 +179,17 @@ def table_for(kind: ExportKind, mappings: headers.MappingsLike) -> headers.Heade
     return next(t for t in headers.tables(kind.service, mappings) if t.kind == kind)
 
 
+def required_table(loaded: Loaded, kind: ExportKind, mappings: headers.MappingsLike) -> headers.HeaderTable:
+    """The export's synonym table, once the file's header has a column for every required field."""
+    table = table_for(kind, mappings)
+    mapped = set(table.column_map(loaded.columns).values())
+    lacking = [f for f in table.required if f not in mapped]
+    if lacking:
+        raise InputError(loaded.path, f"has no column for {', '.join(lacking)}",
+                         expected=f"the header row of a {kind.title}")
+    return table
+
+
 def canonical_frame(raw: pd.DataFrame, column_map: dict[str, str | None], path: Path) -> pd.DataFrame:
     """One column per canonical field found, typed; several source columns for one field are
     combined, the first non-empty value in column order winning."""

@@ -75,12 +75,7 @@ def read(path: Path, kind: ExportKind | None = None, mappings: headers.MappingsL
         return _camt053(loaded)
     if kind == API_JSON:
         return _api_json(loaded)
-    table = _common.table_for(kind, mappings)
-    mapped = set(table.column_map(loaded.columns).values())
-    lacking = [f for f in table.required if f not in mapped]
-    if lacking:
-        raise InputError(path, f"has no column for {', '.join(lacking)}",
-                         expected=f"the header row of a {kind.title}")
+    table = _common.required_table(loaded, kind, mappings)
     readers = {"payments_csv": _payments, "bank_statement_csv": _bank_statement,
                "mandates_csv": _mandates}
     return readers[kind.name](loaded, table)

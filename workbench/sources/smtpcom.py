@@ -19,7 +19,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench import headers
-from workbench.errors import InputError
 from workbench.model import ExportKind, Extract
 from workbench.sources import _common
 
@@ -36,10 +35,5 @@ def detect(path: Path, mappings: headers.MappingsLike = None) -> ExportKind | No
 
 def read(path: Path, kind: ExportKind | None = None, mappings: headers.MappingsLike = None) -> Extract:
     loaded, kind = _common.resolve(path, kind, detect, "SMTP.com", KINDS, FORMATS, mappings)
-    table = _common.table_for(kind, mappings)
-    mapped = set(table.column_map(loaded.columns).values())
-    lacking = [f for f in table.required if f not in mapped]
-    if lacking:
-        raise InputError(path, f"has no column for {', '.join(lacking)}",
-                         expected=f"the header row of a {kind.title}")
+    table = _common.required_table(loaded, kind, mappings)
     return _common.read_tabular(loaded, table, doc_type=DOC_TYPE)
