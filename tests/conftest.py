@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from workbench import demo, pipeline
+from workbench import cli as workbench_cli
+from workbench import demo, pipeline, sources
 from workbench.workspace import Workspace
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -21,7 +23,7 @@ PAYMENTS_HEADER = ("Date,Payment method,Currency,Amount,Status,ID,Description,Co
 
 
 def payments_csv(path: Path, rows: list[str] | None = None) -> Path:
-    """A Mollie settlement CSV as the research notes describe it."""
+    """A Mollie settlement CSV with the columns of Mollie's own export."""
     rows = rows if rows is not None else [
         "2026-10-01 10:12:00,ideal,EUR,100.00,paidout,tr_aaa111,Order 1001,Jan Jansen,"
         "NL91ABNA0417164300,ABNANL2A,EUR,100.00,1182161.2610.01,",
@@ -33,6 +35,29 @@ def payments_csv(path: Path, rows: list[str] | None = None) -> Path:
     ]
     path.write_text("\n".join([PAYMENTS_HEADER, *rows]) + "\n", encoding="utf-8-sig")
     return path
+
+
+# Tests that need the whole demo business imported, linked, mapped and answered (built once per
+# session, close to a minute): ``slow``, whichever module they are in, so the inner loop
+# (``pytest -m "not slow and not browser"``) never builds it.
+DEMO_FIXTURES = {"demo_template"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if DEMO_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="write tests/golden/ again from what the demo exports yield now")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    """Whether this run writes the golden files (``--update-golden``) instead of comparing."""
+    return bool(request.config.getoption("--update-golden"))
 
 
 @pytest.fixture
@@ -65,12 +90,51 @@ def demo_run(demo_template: tuple[Path, pipeline.Run],
                    datamap=[target / p.relative_to(folder) for p in built.datamap])
 
 
+@dataclass(frozen=True)
+class CliResult:
+    """What one ``workbench`` command gave back: its exit code and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capfd: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> Callable[..., CliResult]:
+    """Run ``workbench ARGS...`` in this process (``workbench.cli.main``), far faster than a
+    subprocess. The test process is shared, so each run starts in the test's own folder without
+    ``WORKBENCH_DEBUG``, with the file cache emptied (a file rewritten within one clock tick would
+    otherwise be read from the cache), and with output captured at the file-descriptor level, so a
+    library's log handler bound to the real stderr is caught too. Only the console script itself
+    is tested by a subprocess (``test_cli.py``)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WORKBENCH_DEBUG", raising=False)
+
+    def run(*argv: str | Path) -> CliResult:
+        sources.release()
+        capfd.readouterr()
+        try:
+            code = workbench_cli.main([str(a) for a in argv])
+        except SystemExit as exc:  # argparse rejects a command line this way
+            code = exc.code if isinstance(exc.code, int) else 2
+        out, err = capfd.readouterr()
+        return CliResult(code, out, err)
+
+    return run
+
+
 def shared_file(relative: str) -> Path:
     """A file of the research folder next to the repository; the test skips without it."""
     path = SHARED / relative
     if not path.exists():
         pytest.skip(f"{relative} of the shared research folder is not next to the repository")
     return path
+
+
+# Columns that say when a workspace was set up, not what it holds: two workspaces with the same
+# content differ there, so a snapshot leaves them out.
+SETUP_ONLY = {"schema_version": "version, description"}
 
 
 def snapshot(workspace: Path) -> dict | None:
@@ -89,6 +153,6 @@ def snapshot(workspace: Path) -> dict | None:
             names = [r[0] for r in con.execute(
                 "SELECT table_name FROM information_schema.tables").fetchall()]
             for name in sorted(names):
-                rows = con.execute(f'SELECT * FROM "{name}"').fetchall()
+                rows = con.execute(f'SELECT {SETUP_ONLY.get(name, "*")} FROM "{name}"').fetchall()
                 tables[name] = sorted(map(repr, rows))
     return {"files": files, "tables": tables}

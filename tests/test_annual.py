@@ -58,7 +58,7 @@ def test_requests_per_type_and_response_times_match_the_register(ws, fig) -> Non
     assert set(response.index) == set(direct.request_id)
     answered = response.dropna(subset=["days"])
     assert sorted(answered.days.astype(int)) == sorted(days)
-    # the demo history: one answered late, one overdue, one extended (see pipeline.DEMO_HISTORY)
+    # the demo history: one answered late, one overdue, one extended (see workbench.demo.story.DEMO_HISTORY)
     assert total.late == 1 and response.state.eq("late").sum() == 1
 
 

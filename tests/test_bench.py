@@ -26,6 +26,9 @@ def _bytes(folder: Path) -> dict[str, bytes]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+pytestmark = pytest.mark.slow  # the benchmark's data set and a run of the benchmark
+
+
 def test_large_dataset_is_seeded_and_readable(tmp_path):
     first = scale.write(tmp_path / "a", payments=2000, parties=300, seed=5)
     scale.write(tmp_path / "b", payments=2000, parties=300, seed=5)

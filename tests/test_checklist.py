@@ -20,8 +20,9 @@ import pytest
 from pypdf import PdfReader
 
 from tests.test_letters import no_codes, visible
-from workbench import audit, letters, linkage, package, pipeline, requests
+from workbench import answers, audit, letters, linkage, package, pipeline, requests
 from workbench import register as registry
+from workbench.demo.story import demo_client
 from workbench.model import FIELDS
 
 
@@ -55,7 +56,7 @@ def access(story) -> dict:
 def portable(demo_run: pipeline.Run, reg, tmp_path_factory) -> dict:
     """A portability request answered and sent on the demo, through the gates."""
     ws = demo_run.workspace
-    email = pipeline.demo_client(nth=2).person.email
+    email = demo_client(nth=2).person.email
     rid = requests.new(ws, type="portability", email=email).request_id
     requests.verify(ws, rid, method="known_email", outcome="passed")
     imported = set(ws.query("SELECT DISTINCT service FROM imports")["service"])
@@ -63,7 +64,7 @@ def portable(demo_run: pipeline.Run, reg, tmp_path_factory) -> dict:
         if system not in imported:
             requests.record_search(ws, rid, system=system, result="niets gevonden")
     out = tmp_path_factory.mktemp("portability") / "package"
-    answer = pipeline.answer_request(ws, reg, request_id=rid, out=out, pdf=False)
+    answer = answers.answer_request(ws, reg, request_id=rid, out=out, pdf=False)
     for item in package.redaction_todo(out):
         package.redact(out, item["table"], int(item["row"]), item["column"], "someone else's data")
     zipped, _ = package.archive(out)
@@ -83,7 +84,7 @@ def test_a15_01_confirmation(access) -> None:
 
 
 def test_a15_02_actual_values_per_system(access, demo_run) -> None:
-    client = pipeline.demo_client()
+    client = demo_client()
     assert "Dit weten wij over u" in access["annex"] and client.person.email in access["annex"]
     for system in access["manifest"]["searches"]:
         if access["manifest"]["searches"][system] == "found":

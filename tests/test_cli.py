@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import payments_csv, snapshot
+from conftest import CliResult, payments_csv, snapshot
 
 
-def run(workspace: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "workbench", "--workspace", str(workspace), *args],
-                          capture_output=True, text=True, env={**os.environ}, stdin=subprocess.DEVNULL)
+@pytest.fixture
+def run(cli: Callable[..., CliResult]) -> Callable[..., CliResult]:
+    """``workbench --workspace WS ARGS...`` in this process."""
+    return lambda workspace, *args: cli("--workspace", workspace, *args)
 
 
-def test_import_reports_per_file(tmp_path: Path, payments: Path) -> None:
+def test_import_reports_per_file(run, tmp_path: Path, payments: Path) -> None:
     result = run(tmp_path / "ws", "import", str(payments))
     assert result.returncode == 0, result.stderr
     assert "Mollie payments / settlement CSV [mollie/payments_csv]" in result.stdout
@@ -27,7 +28,7 @@ def test_import_reports_per_file(tmp_path: Path, payments: Path) -> None:
     assert result.stderr == ""  # quiet in pipes: no progress lines
 
 
-def test_unknown_column_is_kept_and_reported(tmp_path: Path) -> None:
+def test_unknown_column_is_kept_and_reported(run, tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
     text = payments_csv(path).read_text(encoding="utf-8-sig").splitlines()
     text = [text[0] + ",Klantkenmerk"] + [line + ",K-77" for line in text[1:]]
@@ -36,7 +37,7 @@ def test_unknown_column_is_kept_and_reported(tmp_path: Path) -> None:
     assert "unmapped columns (1): Klantkenmerk" in result.stdout
 
 
-def test_status_changes_only_with_the_workspace(tmp_path: Path, payments: Path) -> None:
+def test_status_changes_only_with_the_workspace(run, tmp_path: Path, payments: Path) -> None:
     ws = tmp_path / "ws"
     assert "nothing imported yet" in run(ws, "status").stdout
     run(ws, "import", str(payments))
@@ -76,7 +77,7 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("name", sorted(BAD_INPUTS))
-def test_bad_input_exit_2_clear_message_workspace_unchanged(tmp_path: Path, payments: Path,
+def test_bad_input_exit_2_clear_message_workspace_unchanged(run, tmp_path: Path, payments: Path,
                                                            name: str) -> None:
     ws = tmp_path / "ws"
     run(ws, "import", str(payments))
@@ -92,16 +93,28 @@ def test_bad_input_exit_2_clear_message_workspace_unchanged(tmp_path: Path, paym
     assert snapshot(ws) == before
 
 
-def test_wrong_service_forced(tmp_path: Path, payments: Path) -> None:
+def test_wrong_service_forced(run, tmp_path: Path, payments: Path) -> None:
     result = run(tmp_path / "ws", "import", "--source", "moneybird", str(payments))
     assert result.returncode == 2
     assert "not recognised as a moneybird export" in result.stderr
     assert not (tmp_path / "ws").exists()
 
 
-def test_python_dash_m_and_console_script_agree(tmp_path: Path) -> None:
+@pytest.mark.slow  # a process of its own: the interpreter and every import start afresh
+def test_console_script_runs_a_command(tmp_path: Path, payments: Path) -> None:
+    """The one test of the installed entry point as a process of its own; every other command
+    line test runs ``workbench.cli.main`` in the test process (the ``cli`` fixture)."""
     script = Path(sys.executable).parent / "workbench"
     if not script.exists():
         pytest.skip("console script not installed")
-    out = subprocess.run([str(script), "--help"], capture_output=True, text=True).stdout
-    assert "import" in out and "status" in out and "demo" in out
+    done = subprocess.run([str(script), "--workspace", str(tmp_path / "ws"), "import", str(payments)],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert "mollie/payments_csv" in done.stdout
+    assert done.stderr == ""  # stderr is a pipe here, not a terminal: no progress lines
+
+
+def test_help_names_the_commands(cli: Callable[..., CliResult]) -> None:
+    result = cli("--help")
+    assert result.returncode == 0
+    assert "import" in result.stdout and "status" in result.stdout and "demo" in result.stdout

@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 import pyzipper
 
-from workbench import dashboard, letters, pipeline, render, requests
+from workbench import answers, dashboard, flows, letters, linkage, pipeline, render, requests
 from workbench import register as registry
+from workbench.demo import story
 from workbench.errors import WorkbenchError
 from workbench.workspace import Workspace
 
@@ -39,10 +40,10 @@ def board(demo):
 
 def test_flows_sum_to_record_counts(demo, board):
     ws, reg = demo.workspace, board.register
-    frame = dashboard.flows(ws, reg, board.fields)
+    frame = flows.flows(ws, reg, board.fields)
     stages = dict(tuple(frame.groupby("stage")))
-    assert set(stages) == set(dashboard.STAGES)
-    held = dashboard.holdings(ws, board.fields)
+    assert set(stages) == set(flows.STAGES)
+    held = flows.holdings(ws, board.fields)
     # system -> processor: the records of the system holding personal data, summed over its exports
     per_system = held[held.category == "*"].groupby("service").records.sum()
     got = stages["system → processor"].set_index("system").value
@@ -60,29 +61,28 @@ def test_flows_sum_to_record_counts(demo, board):
 
 
 def test_one_category_flows_through_unchanged(demo, board):
-    selection = dashboard.Selection(category="user.contact.email")
-    frame = dashboard.flows(demo.workspace, board.register, board.fields, selection)
+    selection = flows.Selection(category="user.contact.email")
+    frame = flows.flows(demo.workspace, board.register, board.fields, selection)
     into = frame[frame.stage == "category → system"].set_index("system").value
     out = frame[frame.stage == "system → processor"].set_index("system").value
     assert into.to_dict() == out.to_dict() and into.sum() > 0
     edge = frame[frame.stage == "category → system"].iloc[0].to_dict()
-    fields = dashboard.flow_fields(board.fields, board.register, edge, selection)
+    fields = flows.flow_fields(board.fields, board.register, edge, selection)
     assert not fields.empty and set(fields.service) == {edge["system"]}
     assert fields.category.str.startswith("user.contact.email").all()
 
 
 def test_activity_and_processor_filters(demo, board):
-    frame = dashboard.flows(demo.workspace, board.register, board.fields,
-                            dashboard.Selection(activity="payments"))
+    frame = flows.flows(demo.workspace, board.register, board.fields, flows.Selection(activity="payments"))
     assert set(frame.system.replace("", pd.NA).dropna()) == {"mollie"}
-    frame = dashboard.flows(demo.workspace, board.register, board.fields,
-                            dashboard.Selection(processor="exact_online"))
+    frame = flows.flows(demo.workspace, board.register, board.fields,
+                        flows.Selection(processor="exact_online"))
     assert set(frame[frame.stage == "processor → location"].processor) == {"exact_online"}
-    analytics = dashboard.flows(demo.workspace, board.register, board.fields,
-                                dashboard.Selection(processor="google_analytics"))
+    analytics = flows.flows(demo.workspace, board.register, board.fields,
+                            flows.Selection(processor="google_analytics"))
     assert set(analytics.system.replace("", pd.NA).dropna()) == {"analytics"}  # its client ids
-    assert dashboard.flows(demo.workspace, board.register, board.fields,
-                           dashboard.Selection(processor="house_bank")).empty  # no bank statements
+    assert flows.flows(demo.workspace, board.register, board.fields,
+                       flows.Selection(processor="house_bank")).empty  # no bank statements
 
 
 @pytest.mark.parametrize(("days", "colour"), [(30, "green"), (10, "green"), (9, "amber"), (5, "amber"),
@@ -111,8 +111,8 @@ def test_findings(demo, board):
     assert not dashboard.unmapped(demo.workspace, board.fields).empty
     invalid = dashboard.invalid_identifiers(demo.workspace)
     assert (invalid.invalid > 0).all() and (invalid.invalid <= invalid.checked).all()
-    others = dashboard.undeclared_systems(board.register, dashboard.holdings(demo.workspace, board.fields))
-    held = set(dashboard.holdings(demo.workspace, board.fields).service)
+    others = flows.undeclared_systems(board.register, flows.holdings(demo.workspace, board.fields))
+    held = set(flows.holdings(demo.workspace, board.fields).service)
     assert "Bank" in set(others.system)  # the demo has no bank statements
     assert set(others.system) == {s.name for k, s in board.register.systems.items() if k not in held}
 
@@ -130,17 +130,17 @@ def _verified_request(ws: Workspace, email: str) -> str:
 
 
 def test_package_only_for_a_registered_verified_request(demo, board, tmp_path):
-    email = pipeline.demo_client().person.email
-    subject = dashboard.linkage.find(demo.workspace, email=email).subject_id.iloc[0]
+    email = story.demo_client().person.email
+    subject = linkage.find(demo.workspace, email=email).subject_id.iloc[0]
     with pytest.raises(WorkbenchError, match="not in the register"):
-        dashboard.write_package(demo.workspace, board.register, subject, "R-1999-0001", tmp_path)
+        answers.encrypted_package(demo.workspace, board.register, subject, "R-1999-0001", tmp_path)
     unverified = requests.new(demo.workspace, type="access", email=email).request_id
     with pytest.raises(WorkbenchError, match="not verified"):
-        dashboard.write_package(demo.workspace, board.register, subject, unverified, tmp_path)
-    assert not (tmp_path / dashboard.PACKAGES).exists()
+        answers.encrypted_package(demo.workspace, board.register, subject, unverified, tmp_path)
+    assert not (tmp_path / answers.ENCRYPTED_PACKAGES).exists()
     request_id = _verified_request(demo.workspace, email)
-    result = dashboard.write_package(demo.workspace, board.register, subject, request_id, tmp_path)
-    assert result.zip_path.parent == tmp_path / dashboard.PACKAGES and result.passphrase
+    result = answers.encrypted_package(demo.workspace, board.register, subject, request_id, tmp_path)
+    assert result.zip_path.parent == tmp_path / answers.ENCRYPTED_PACKAGES and result.passphrase
     assert not result.out.exists()  # only the encrypted zip: no plain copy
     with pyzipper.AESZipFile(result.zip_path) as archive:
         with pytest.raises(RuntimeError):
@@ -166,6 +166,7 @@ def _free_port() -> int:
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed; "
                     "`make test` installs it")
+@pytest.mark.browser
 def test_served_dashboard_in_a_browser(demo, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -174,7 +175,7 @@ def test_served_dashboard_in_a_browser(demo, tmp_path):
     reports = tmp_path / "reports"
     workbench = Path(sys.executable).with_name("workbench")
     started = time.monotonic()
-    email = pipeline.demo_client().person.email
+    email = story.demo_client().person.email
     request_id = _verified_request(demo.workspace, email)
     server = subprocess.Popen([str(workbench), "--workspace", str(demo.workspace.path), "dashboard",
                                "--port", str(port), "--reports", str(reports)],
@@ -212,7 +213,7 @@ def test_served_dashboard_in_a_browser(demo, tmp_path):
             page.locator(".bk-tab", has_text="Client explorer").first.click()
             page.locator("input[placeholder='e-mail']").first.fill(email)
             page.locator("button", has_text="Search").first.click()
-            subject = dashboard.linkage.find(demo.workspace, email=email).subject_id.iloc[0]
+            subject = linkage.find(demo.workspace, email=email).subject_id.iloc[0]
             page.locator(".tabulator-cell", has_text=subject).first.wait_for(timeout=30000)
             page.locator(".tabulator-col-title", has_text="retention").first.wait_for(timeout=30000)
             page.locator("input[placeholder='R-2026-0001']").first.fill(request_id)
@@ -239,7 +240,7 @@ def test_served_dashboard_in_a_browser(demo, tmp_path):
     print(f"dashboard: first answer {opened - started:.1f} s after start, "
           f"page rendered in {first_render:.1f} s")
     assert outside == [], f"requests left 127.0.0.1: {outside}"
-    written = list((reports / dashboard.PACKAGES).glob("*.zip"))
+    written = list((reports / answers.ENCRYPTED_PACKAGES).glob("*.zip"))
     assert len(written) == 1 and saved.name == written[0].name and saved.stat().st_size > 0
     assert (tmp_path / "flows.png").stat().st_size > 0
 
@@ -275,7 +276,7 @@ def test_sessions_share_work_until_the_workspace_changes(demo, board, tmp_path):
     assert again.key[0] == before and again.fields.equals(board.fields)
     computed: list[int] = []
     for _ in range(2):
-        dashboard.shared(("test", *again.key), lambda: computed.append(1))
+        dashboard.shared("test", again.key, lambda: computed.append(1))
     assert computed == [1]
     requests.new(ws, type="access", email="shared@example.nl", received=dt.date(2026, 3, 2))
     assert dashboard.workspace_state(ws) != before

@@ -20,6 +20,8 @@ from pypdf import PdfReader
 
 from workbench import datamap, demo, inventory, linkage, pipeline
 from workbench import register as registry
+from workbench.configuration import ConfigError
+from workbench.demo import story
 from workbench.workspace import Workspace
 
 
@@ -107,10 +109,10 @@ def test_review_fields_are_validated(tmp_path: Path) -> None:
     path = folder / "controller.toml"
     text = path.read_text("utf-8")
     path.write_text(text.replace('reviewed_on = ""', 'reviewed_on = "15 januari"'), "utf-8")
-    with pytest.raises(registry.RegisterError, match="reviewed_on: must be a date YYYY-MM-DD"):
+    with pytest.raises(ConfigError, match="reviewed_on: must be a date YYYY-MM-DD"):
         registry.load(folder)
     path.write_text(text.replace('reviewed_on = ""', 'reviewed_on = "2026-01-15"'), "utf-8")
-    with pytest.raises(registry.RegisterError, match="reviewed_by: the reviewer and the review date go"):
+    with pytest.raises(ConfigError, match="reviewed_by: the reviewer and the review date go"):
         registry.load(folder)
     path.write_text(text.replace('reviewed_on = ""', 'reviewed_on = "2026-01-15"')
                     .replace('reviewed_by = ""', 'reviewed_by = "J. de Kale"'), "utf-8")
@@ -130,7 +132,7 @@ def test_undeclared_data_of_a_subject_is_listed_for_the_officer(run: pipeline.Ru
     assert (flagged.records > 0).all()
     # column and category names only: no value of the subject's
     assert set(flagged.columns) == {"service", "export_kind", "column", "field", "category", "records"}
-    ordinary = pipeline.demo_client()
+    ordinary = story.demo_client()
     plain = linkage.find(run.workspace, email=ordinary.person.email).subject_id.unique()
     assert not {"bsn", "birth_date"} & set(datamap.undeclared_for_subject(run.workspace, register,
                                                                            list(plain)).field)

@@ -11,6 +11,8 @@ import pytest
 from workbench import demo, sources
 from workbench.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # the full demo written twice and imported
+
 
 @pytest.fixture(scope="module")
 def demo_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:

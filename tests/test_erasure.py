@@ -18,6 +18,7 @@ import pytest
 
 from workbench import audit, demo, erasure, letters, linkage, package, pipeline, requests
 from workbench import register as registry
+from workbench.configuration import ConfigError
 from workbench.workspace import Workspace
 
 TODAY = date(2026, 11, 25)
@@ -144,6 +145,67 @@ def test_exact_relation_with_kept_bookings_is_anonymised_after_the_retention_dat
     assert set(relations["action"]) == {"anonymise"}
     assert set(relations["until"]) == {max(kept)}
     assert relations["step"].str.contains(r"Relaties > relatie > Anonimiseren \(Exact's GDPR").all()
+
+
+def _register_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "register"
+    shutil.copytree(Path(registry.__file__).parent / "config" / "register", folder)
+    (folder / "fideslang.toml").unlink()  # the vocabulary always comes from the workbench
+    return folder
+
+
+def test_another_registers_steps_file_words_the_plan_and_the_to_do_lists(built, tmp_path: Path) -> None:
+    ws, _, first, _ = built
+    subject = _subject(ws, first.person.email)
+    folder = _register_copy(tmp_path)
+    steps = folder / "steps.toml"
+    text = steps.read_text("utf-8")
+    old = "MoneyBird: Contacten > contact > Archiveren (invoices stay, 7 years)"
+    assert old in text
+    steps.write_text(text.replace(old, "MoneyBird: Relaties > relatie > Opruimen (our own wording)")
+                     .replace("no new invoices, reminders or mailings to the contact", "no more letters"),
+                     "utf-8")
+    other = registry.load(folder)
+    assert other.steps.step("moneybird", "profile").evidence.startswith("inferred:")
+    plan = erasure.plan(ws, other, subject_ids=[subject], today=TODAY)
+    moneybird = " | ".join(plan.loc[plan["service"].eq("moneybird"), "step"])
+    assert "Opruimen (our own wording)" in moneybird and old not in moneybird
+    restrict = erasure.rights_todo(ws, other, "restriction", subject_ids=[subject])
+    assert restrict["step"].str.endswith("no more letters").any()
+
+
+def test_a_register_without_steps_gets_the_generic_wording(built, tmp_path: Path) -> None:
+    ws, register, _, _ = built
+    with_exact = ws.query("""SELECT s.subject_id FROM subjects s JOIN documents d USING (service,
+                                 export_kind, party_key)
+                             WHERE s.service = 'exact' ORDER BY s.subject_id LIMIT 1""")["subject_id"]
+    folder = _register_copy(tmp_path)
+    (folder / "steps.toml").unlink()
+    generic = registry.load(folder)
+    assert generic.steps.generic == register.steps.generic and not generic.steps.systems
+    plan = erasure.plan(ws, generic, subject_ids=[with_exact.iloc[0]], today=TODAY)
+    relations = plan[plan["service"].eq("exact") & plan["record"].eq("party")]
+    # no system is known to keep a relation on its bookings: the relation goes like any profile
+    assert not relations.empty and set(relations["action"]) == {"delete"}
+    assert set(relations["step"]) == {"Exact Online: delete the client's profile (contact/customer record) "
+                                      "in the service"}
+
+
+def test_a_step_that_fills_in_an_unknown_field_is_a_config_error(tmp_path: Path) -> None:
+    folder = _register_copy(tmp_path)
+    steps = folder / "steps.toml"
+    text = steps.read_text("utf-8")
+    steps.write_text(text.replace("keep the invoice until {until}", "keep the invoice until {untill}", 1)
+                     .replace("[generic.expired]", "[generic.expiredd]"), "utf-8")
+    with pytest.raises(ConfigError) as caught:
+        registry.load(folder)
+    assert sorted(p.removeprefix(f"{folder}/") for p in caught.value.problems) == [
+        "steps.toml: generic.expiredd.[key]: Input should be 'profile', 'document', 'anonymise', 'expired', "
+        "'erase', 'unimported', 'record_where', 'rectify_profile', 'rectify_document', 'restrict_profile', "
+        "'restrict_document', 'mailbox', 'mailbox_none' or 'log_lines'",
+        "steps.toml: systems.factuursturen.document.text: fills in untill; a step knows only period, "
+        "system, until, where",
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -426,9 +488,9 @@ def test_a_retaining_rule_must_say_which_fields_it_keeps(tmp_path: Path) -> None
     text = path.read_text("utf-8")
     start = text.index("keeps = [\n")
     path.write_text(text[:start] + text[text.index("]\n", start) + 2:], "utf-8")
-    with pytest.raises(registry.RegisterError, match=r"retention.toml: \[fiscal_records\].keeps: missing"):
+    with pytest.raises(ConfigError, match=r"retention.toml: fiscal_records.keeps: missing"):
         registry.load(folder)
     path.write_text(text.replace('"party_key", "customer_number", "name", "account_holder"',
                                  '"party_key", "shoe_size", "name", "account_holder"'), "utf-8")
-    with pytest.raises(registry.RegisterError, match="'shoe_size' is not a canonical field"):
+    with pytest.raises(ConfigError, match="'shoe_size' is not a canonical field"):
         registry.load(folder)

@@ -86,6 +86,9 @@ POINTS = {
 LEFTOVERS = (".erasure-journal.json", ".compact-needed", ".staging")
 
 
+pytestmark = pytest.mark.slow  # one subprocess per kill, about 2 s each
+
+
 # --- the small workspace ---------------------------------------------------------------------------
 
 

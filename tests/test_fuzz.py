@@ -26,6 +26,8 @@ from workbench import demo
 from workbench.cli import main
 from workbench.errors import printable
 
+pytestmark = pytest.mark.slow  # hundreds of imports, each into a fresh workspace
+
 FUZZ = settings(max_examples=30, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 

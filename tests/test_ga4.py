@@ -138,6 +138,7 @@ def test_without_a_client_id_the_letter_says_why_and_how_to_find_it(linked: Work
     assert not (tmp_path / "pkg" / "data" / "analytics").exists()
 
 
+@pytest.mark.slow  # import, link and a whole access package
 def test_with_the_cookie_the_export_is_searched(linked: Workspace, tmp_path: Path) -> None:
     result = _package(linked, tmp_path / "pkg", ga_client_id="GA1.1." + CLIENT)
     analytics = next(s for s in result.systems if s.system == "analytics")

@@ -340,13 +340,13 @@ def test_purge_removes_the_subjects_messages_from_the_index(linked: Workspace) -
 
 
 def test_the_demo_imports_its_mailbox(demo_run) -> None:
-    from workbench import pipeline
+    from workbench.demo import story
 
     ws = demo_run.workspace
     held = ws.query("SELECT count(*) AS n FROM mail_messages")["n"].iloc[0]
     # the demo's erasure request purged one client's messages from the index
     assert len(demo_run.mail) == 1 and 50 < held < demo_run.mail[0].messages
-    client = pipeline.demo_client()
+    client = story.demo_client()
     subject = _subject(ws, client.person.email)
     found = mail.subject_messages(ws, subject)
     assert len(found) >= 2 and found["thread"].nunique() == 1

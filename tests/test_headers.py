@@ -8,6 +8,7 @@ import pytest
 from conftest import payments_csv
 
 from workbench import headers
+from workbench.configuration import ConfigError
 from workbench.sources import SERVICES, _common
 from workbench.workspace import Workspace
 
@@ -22,8 +23,8 @@ def test_fold_ignores_case_accents_spacing_and_punctuation() -> None:
 @pytest.mark.parametrize("service", [s for s in sorted(SERVICES) if headers.has_tables(s)])
 def test_builtin_tables_are_valid_and_say_what_they_rest_on(service: str) -> None:
     for name, table in headers.builtin(service).items():
-        assert table["title"] and table["evidence"], f"{service}.{name} lacks title or evidence"
-        assert table["required"], f"{service}.{name} needs required fields to be detected"
+        assert table.title and table.evidence, f"{service}.{name} lacks title or evidence"
+        assert table.required, f"{service}.{name} needs required fields to be detected"
 
 
 def test_user_synonym_maps_an_unknown_column(tmp_path: Path) -> None:
@@ -42,13 +43,17 @@ def test_user_synonym_maps_an_unknown_column(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("text,message", [
     ("[mollie.payments_csv.columns]\nnaam = ['X']\n", "'naam' is not a canonical field"),
-    ("[mollie.payments_csv]\ncolumns = 3\n", "columns must be a table"),
-    ("[mollie.payments_csv.columns]\nname = 'X'\n", "must be a list of header names"),
+    ("[mollie.payments_csv]\ncolumns = 3\n",
+     "mollie.payments_csv.columns: Input should be a valid dictionary"),
+    ("[mollie.payments_csv.columns]\nname = 'X'\n",
+     "mollie.payments_csv.columns.name: Input should be a valid list"),
+    ("[mollie.payments_csv.colums]\nname = ['X']\n",
+     "mollie.payments_csv.colums: Extra inputs are not permitted"),
     ("[mollie\n", "not valid TOML"),
 ])
 def test_bad_mapping_file_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "mappings.toml"
     path.write_text(text)
-    with pytest.raises(headers.MappingError, match=message) as info:
+    with pytest.raises(ConfigError, match=message) as info:
         headers.tables("mollie", path)
     assert str(path) in str(info.value)

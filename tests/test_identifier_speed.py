@@ -101,6 +101,7 @@ def demo_values(tmp_path_factory) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("kind", sorted(LIBRARY))
+@pytest.mark.slow
 def test_fast_checks_agree_on_every_demo_value(demo_values, kind):
     values = demo_values[kind]
     assert values, f"the demo holds no {kind}"

@@ -15,6 +15,7 @@ from pypdf import PdfReader
 
 from workbench import letters, requests
 from workbench import register as registry
+from workbench.configuration import ConfigError
 from workbench.workspace import Workspace
 
 TODAY = date(2026, 12, 3)
@@ -65,10 +66,15 @@ def test_texts_are_validated_data(tmp_path: Path) -> None:
     shutil.copytree(SHIPPED, broken)
     text = (broken / "en.toml").read_text("utf-8").replace('\nclosing = "Yours sincerely,"', "")
     (broken / "en.toml").write_text(text, "utf-8")
-    with pytest.raises(letters.LetterError, match=r"en\.toml: key common\.closing is missing"):
+    with pytest.raises(ConfigError, match=r"en\.toml: common\.closing: missing \(nl\.toml has it\)"):
         letters.texts("en", broken)
     (broken / "en.toml").write_text(text + '\n[extra]\nword = "x"\n', "utf-8")
-    with pytest.raises(letters.LetterError, match="en.toml: key"):
+    with pytest.raises(ConfigError) as error:
+        letters.texts("en", broken)
+    assert error.value.problems == [f"{broken}/en.toml: common.closing: missing (nl.toml has it)",
+                                    f"{broken}/en.toml: extra.word: not in nl.toml"]
+    (broken / "en.toml").write_text(text.replace("[receipt]\n", "[receipt]\nnote = [1]\n"), "utf-8")
+    with pytest.raises(ConfigError, match=r"en\.toml: receipt\.note\.list\.0: Input should be a valid str"):
         letters.texts("en", broken)
 
 
@@ -205,6 +211,7 @@ def test_a_register_without_the_query_column_gains_it(ws) -> None:
     rid = _request(ws)
     with ws.connect() as con:
         con.execute("ALTER TABLE request_searches DROP COLUMN query")  # as a register of before
+        con.execute("DELETE FROM schema_version")  # ... which had no schema version either
     requests.record_search(ws, rid, system="mail", result="found", today=TODAY, query="all folders")
     assert requests.searches(ws, rid)["mail"]["query"] == "all folders"
 

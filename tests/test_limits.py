@@ -16,6 +16,7 @@ from conftest import payments_csv
 
 from workbench import limits, tabular
 from workbench.cli import main
+from workbench.configuration import ConfigError
 from workbench.errors import InputError
 from workbench.sources import _common
 from workbench.workspace import Workspace
@@ -88,15 +89,17 @@ def test_defaults_are_reviewed_data() -> None:
 
 
 @pytest.mark.parametrize(("text", "problem"), [
-    ("[limits]\nmax_rowz = 5\n", "unknown limit 'max_rowz'"),
-    ("[limits]\nmax_rows = -5\n", "'max_rows' is no positive number"),
-    ("[limits]\nmax_rows = true\n", "'max_rows' is no positive number"),
-    ("[other]\nmax_rows = 5\n", "no \\[limits\\] table"),
-    ("[limits\n", "unreadable limits"),
+    ("[limits]\nmax_rowz = 5\n", "limits.max_rowz: Extra inputs are not permitted"),
+    ("[limits]\nmax_rows = -5\n", "limits.max_rows: Input should be greater than 0"),
+    ("[limits]\nmax_rows = true\n", "limits.max_rows: Input should be a valid integer"),
+    ("[other]\nmax_rows = 5\n", "limits: Field required"),
+    ("[limits\n", "not valid TOML"),
+    (b"[limits]\nmax_rows = 5 # \xff\n", "unreadable"),
 ])
-def test_a_workspace_override_is_validated(tmp_path: Path, text: str, problem: str) -> None:
-    (tmp_path / limits.FILE_NAME).write_text(text, encoding="utf-8")
-    with pytest.raises(InputError, match=problem) as error:
+def test_a_workspace_override_is_validated(tmp_path: Path, text: str | bytes, problem: str) -> None:
+    path = tmp_path / limits.FILE_NAME
+    path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=problem) as error:
         limits.for_workspace(tmp_path)
     assert limits.FILE_NAME in str(error.value)
 
@@ -155,6 +158,7 @@ BOMB_MEMORY = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_xlsx_bomb_import_stays_small_in_memory(tmp_path: Path) -> None:
     bomb = write_xlsx(tmp_path / "bomb.xlsx", 1_000_000)
     assert bomb.stat().st_size < 2_000_000

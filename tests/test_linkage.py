@@ -23,6 +23,7 @@ from conftest import payments_csv
 
 from workbench import cli, demo, linkage, package
 from workbench import register as registry
+from workbench.configuration import ConfigError
 from workbench.demo import exact as demo_exact
 from workbench.demo import mollie as demo_mollie
 from workbench.errors import WorkbenchError
@@ -344,8 +345,8 @@ def test_find_reads_a_sorted_lookup_of_every_subject(linked):
 
 
 def test_find_after_a_link_by_an_older_version_says_to_link_again(copy):
-    with copy.connect() as con:
-        con.execute("DROP TABLE subject_lookup")
+    with copy.connect() as con:  # an older version kept no look-up: migrated, its table is empty
+        con.execute("DELETE FROM subject_lookup")
     with pytest.raises(WorkbenchError, match="link' again"):
         linkage.find(copy, email="nobody@example.com")
     linkage.link(copy)
@@ -638,7 +639,7 @@ def test_the_register_declares_which_systems_share_a_numbering(tmp_path):
     systems = copy / "systems.toml"
     systems.write_text(systems.read_text("utf-8").replace('numbering = "firm"', 'numbering = "The Firm"', 1),
                        "utf-8")
-    with pytest.raises(registry.RegisterError, match=r"systems.toml: \[moneybird\].numbering"):
+    with pytest.raises(ConfigError, match=r"systems.toml: moneybird.numbering"):
         registry.load(copy)
 
 

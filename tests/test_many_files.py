@@ -9,12 +9,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import snapshot
 
-from tests.conftest import snapshot
 from workbench import workspace as workspace_module
 from workbench.demo import scale
 from workbench.errors import InputError
 from workbench.workspace import Workspace
+
+pytestmark = pytest.mark.slow  # a scaled demo cut into hundreds of files, imported twice
 
 
 def _cut(source: Path, folder: Path, stem: str, rows: int, count: int) -> list[Path]:

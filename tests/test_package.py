@@ -284,3 +284,46 @@ def test_the_letter_fits_two_a4_pages_before_its_annex(built, lang) -> None:
     title = {"nl": "Bijlage: Dit weten wij over u", "en": "Annex: What we hold about you"}[lang]
     assert next(i for i, text in enumerate(pages) if title in text) <= 2
     assert {"nl": "CONCEPT", "en": "DRAFT"}[lang] in pages[0]  # ad hoc: a watermarked draft
+
+
+def _described(folder: Path, descriptor: dict, rows: str) -> Path:
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "clients.csv").write_text(rows, "utf-8")
+    (folder / package.DATAPACKAGE).write_text(json.dumps(descriptor), "utf-8")
+    return folder
+
+
+def _descriptor(fields: list[dict], **resource: object) -> dict:
+    return {"profile": "tabular-data-package", "name": "req-1", "resources": [
+        {"name": "clients", "path": "data/clients.csv", "profile": "tabular-data-resource",
+         "format": "csv", "schema": {"fields": fields}, **resource}]}
+
+
+def test_datapackage_that_fits_its_data_passes(tmp_path: Path) -> None:
+    fields = [{"name": "email", "type": "string"}, {"name": "_source_row", "type": "integer"}]
+    folder = _described(tmp_path, _descriptor(fields), "email,_source_row\njan@example.nl,2\n")
+    package.check_datapackage(folder)
+
+
+def test_broken_datapackage_descriptor_is_caught(tmp_path: Path) -> None:
+    fields = [{"name": "email", "type": "text"}]  # not a Table Schema type
+    folder = _described(tmp_path, _descriptor(fields), "email\njan@example.nl\n")
+    with pytest.raises(package.PackageError, match="datapackage.json does not describe the package"):
+        package.check_datapackage(folder)
+
+
+def test_data_off_its_schema_is_caught_without_the_value(tmp_path: Path) -> None:
+    fields = [{"name": "email", "type": "string"}, {"name": "_source_row", "type": "integer"}]
+    folder = _described(tmp_path, _descriptor(fields), "email,_source_row\njan@example.nl,twee\n")
+    with pytest.raises(package.PackageError) as caught:
+        package.check_datapackage(folder)
+    message = str(caught.value)
+    assert "resource clients, row 2, field _source_row" in message
+    assert "twee" not in message and "jan@example.nl" not in message
+
+
+def test_missing_data_file_is_caught(tmp_path: Path) -> None:
+    folder = _described(tmp_path, _descriptor([{"name": "email", "type": "string"}]), "email\n")
+    (folder / "data" / "clients.csv").unlink()
+    with pytest.raises(package.PackageError, match="resource clients"):
+        package.check_datapackage(folder)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench import pipeline, requests
+from workbench import answers, pipeline, requests
+from workbench.demo import story
 from workbench.errors import WorkbenchError
 from workbench.workspace import Workspace
 
@@ -22,16 +23,17 @@ def _demo(folder: Path, annual: bool = False) -> pipeline.Run:
                              annual=annual)
 
 
+@pytest.mark.slow
 def test_run_demo_answers_one_demo_access_request(tmp_path: Path) -> None:
-    client = pipeline.demo_client()
+    client = story.demo_client()
     assert client.kind == "consumer" and not client.flags and len(client.services) >= 3
-    assert pipeline.demo_client() == client  # always the same client
+    assert story.demo_client() == client  # always the same client
 
     done = _demo(tmp_path, annual=True)
     assert {p.name for p in done.annual} >= {"annual-report.html", "annual-report.pdf"}
     assert all(p.parent.parent == tmp_path / "reports" for p in done.annual if p.suffix == ".html")
     answer = done.request
-    folder = tmp_path / "reports" / pipeline.DEMO_REQUEST
+    folder = tmp_path / "reports" / story.DEMO_REQUEST
     assert answer.package.out == folder and (folder / "index.html").is_file()
     manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
     assert manifest["request_id"] == answer.request["id"] and manifest["request_type"] == "access"
@@ -58,9 +60,10 @@ def test_run_demo_answers_one_demo_access_request(tmp_path: Path) -> None:
     assert len(requests.listing(done.workspace, include_closed=True)) == before  # no duplicate
 
 
+@pytest.mark.slow
 def test_run_demo_refuses_a_file_where_the_package_goes(tmp_path: Path) -> None:
     (tmp_path / "reports").mkdir()
-    (tmp_path / "reports" / pipeline.DEMO_REQUEST).write_text("not a package")
+    (tmp_path / "reports" / story.DEMO_REQUEST).write_text("not a package")
     with pytest.raises(WorkbenchError, match="not a folder"):
         _demo(tmp_path)
 
@@ -68,20 +71,21 @@ def test_run_demo_refuses_a_file_where_the_package_goes(tmp_path: Path) -> None:
 def test_open_request_registers_and_checks(tmp_path: Path) -> None:
     ws = Workspace(tmp_path / "workspace")
     with pytest.raises(WorkbenchError, match="e-mail address or the id"):
-        pipeline.open_request(ws)
-    request = pipeline.open_request(ws, email="jan@example.nl")
+        answers.open_request(ws)
+    request = answers.open_request(ws, email="jan@example.nl")
     assert request["type"] == "access" and request["email"] == "jan@example.nl" and request["due"]
-    assert pipeline.open_request(ws, request_id=request["id"]) == request
+    assert answers.open_request(ws, request_id=request["id"]) == request
     with pytest.raises(WorkbenchError, match="another e-mail address"):
-        pipeline.open_request(ws, request_id=request["id"], email="eva@example.nl")
+        answers.open_request(ws, request_id=request["id"], email="eva@example.nl")
     erasure = requests.new(ws, type="erasure", email="eva@example.nl").request_id
     with pytest.raises(WorkbenchError, match="erasure request"):
-        pipeline.open_request(ws, request_id=erasure)
+        answers.open_request(ws, request_id=erasure)
 
 
+@pytest.mark.slow
 def test_notebook_03_answers_a_request_with_papermill(tmp_path: Path) -> None:
     pm = pytest.importorskip("papermill")
-    email = pipeline.demo_client(nth=1).person.email  # another client than the demo's own
+    email = story.demo_client(nth=1).person.email  # another client than the demo's own
     executed = tmp_path / "request.ipynb"
     package_dir = tmp_path / "package"
     pm.execute_notebook(str(NOTEBOOK), str(executed), kernel_name="python3", progress_bar=False,

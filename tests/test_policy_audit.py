@@ -16,6 +16,7 @@ from tests.conftest import shared_file
 from workbench import cli, pipeline, requests
 from workbench import policy_audit as pa
 from workbench import register as registry
+from workbench.configuration import ConfigError
 from workbench.workspace import Workspace
 
 POLICY = "seed/privacybeleid-de-kale-ict.md"
@@ -125,16 +126,27 @@ suggestion = "z"
 transfer_patterns = ["(unclosed"]
 safeguard_patterns = ["SCC"]
 """, "utf-8")
-    with pytest.raises(pa.ClaimsError) as err:
+    with pytest.raises(ConfigError) as err:
         pa.load_claims(path)
     text = str(err.value)
-    assert f"{path}: [claim.a].check: 'no_such_check' is not a check type" in text
-    assert "[claim.b].severity: 'urgent'" in text
-    assert "[claim.b].days: missing" in text
-    assert "[claim.b].colour: unknown parameter" in text
-    assert "[claim.c].transfer_patterns: '(unclosed' is not a valid regular expression" in text
-    with pytest.raises(pa.ClaimsError, match="no such file"):
+    assert f"{path}: claim.a: Input tag 'no_such_check' found using 'check' does not match" in text
+    assert f"{path}: claim.b.response_times.severity: Input should be 'low', 'medium' or 'high'" in text
+    assert f"{path}: claim.b.response_times.days: Field required" in text
+    assert f"{path}: claim.b.response_times.colour: Extra inputs are not permitted" in text
+    assert f"{path}: claim.c.transfers_named.transfer_patterns.0: Value error, '(unclosed' is not a " \
+           "valid regular expression" in text
+    assert len(err.value.problems) == 5
+    with pytest.raises(ConfigError, match="file is missing"):
         pa.load_claims(tmp_path / "absent.toml")
+
+
+def test_an_unknown_key_of_the_claims_file_names_file_and_key(tmp_path):
+    path = tmp_path / "claims.toml"
+    text = pa.default_claims().read_text("utf-8")
+    path.write_text(text.replace("\n[processors]\n", "\n[processor]\n", 1), "utf-8")
+    with pytest.raises(ConfigError) as err:
+        pa.load_claims(path)
+    assert err.value.problems == [f"{path}: processor: Extra inputs are not permitted"]
 
 
 # --- processors ---------------------------------------------------------------------------------
@@ -170,7 +182,7 @@ def test_a_named_processor_without_an_agreement_is_a_finding(demo, reg, claims):
     [finding] = pa.run(demo, reg, claims=only(claims, "processor_agreements"), today=TODAY)
     assert finding.verdict == pa.FAILS
     assert finding.counts["without_agreement"] == len(claims.processors)
-    signed = {k: dataclasses.replace(p, agreement_status="signed") for k, p in reg.processors.items()}
+    signed = {k: p.model_copy(update={"agreement_status": "signed"}) for k, p in reg.processors.items()}
     [finding] = pa.run(demo, dataclasses.replace(reg, processors=signed),
                        claims=only(claims, "processor_agreements"), today=TODAY)
     assert finding.verdict == pa.HOLDS
@@ -254,14 +266,14 @@ def test_marketing_or_third_party_uses_contradict_the_policy(tmp_path, reg, clai
         [finding] = pa.run(ws, reg, claims=only(claims, claim_id), today=TODAY)
         assert finding.verdict == pa.HOLDS
     mail = reg.activities["email_contact"]
-    changed = {**reg.activities, "email_contact": dataclasses.replace(
-        mail, data_uses=(*mail.data_uses, "marketing.communications.email"))}
+    changed = {**reg.activities, "email_contact": mail.model_copy(
+        update={"data_uses": (*mail.data_uses, "marketing.communications.email")})}
     marketing = dataclasses.replace(reg, activities=changed)
     [finding] = pa.run(ws, marketing, claims=only(claims, "no_marketing"), today=TODAY)
     assert finding.verdict == pa.FAILS
     assert finding.examples == ["email_contact (E-mail contact): marketing.communications.email"]
-    sharing = {**reg.activities, "email_contact": dataclasses.replace(
-        mail, data_uses=(*mail.data_uses, "third_party_sharing"))}
+    sharing = {**reg.activities, "email_contact": mail.model_copy(
+        update={"data_uses": (*mail.data_uses, "third_party_sharing")})}
     shared = dataclasses.replace(reg, activities=sharing)
     assert verdicts(pa.run(ws, shared, claims=only(claims, "no_marketing"), today=TODAY)) == \
         {"no_marketing": pa.HOLDS}
@@ -376,6 +388,7 @@ def test_real_policy_on_the_demo(demo, reg, claims):
         assert finding.verdict != pa.NOT_CHECKABLE or finding.reason
 
 
+@pytest.mark.slow
 def test_past_retention_table_names_systems_and_years(tmp_path: Path) -> None:
     from datetime import date
 

@@ -44,7 +44,11 @@ def test_a_workspace_with_json_records_is_moved_over(tmp_path: Path) -> None:
         con.execute("DROP TABLE raw_rows")
         con.execute("DROP TABLE raw_names")
         con.execute("ALTER TABLE old RENAME TO raw_records")
+        con.execute("DROP TABLE schema_version")  # it kept no version
     with ws.connect():
         pass
     after = ws.query("SELECT import_id, source_row, record::VARCHAR AS r FROM raw_records ORDER BY ALL")
     assert after.equals(before)
+    with duckdb.connect(str(ws.db_path), read_only=True) as con:
+        kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall())
+    assert kinds["raw_records"] == "VIEW" and kinds["raw_rows"] == "BASE TABLE"

@@ -276,6 +276,7 @@ def test_moneybird_financial_mutations(tmp_path: Path) -> None:
 # Exact Online REST
 
 
+@pytest.mark.slow  # a long real export imported and checked record by record
 def test_exact_accounts(tmp_path: Path) -> None:
     path = shared_file("fixtures/real/exact/api-Response_Json_Array_Account_Long.json")
     accounts = _load(path)["d"]["results"]

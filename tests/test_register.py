@@ -10,6 +10,7 @@ import pytest
 from conftest import shared_file
 
 from workbench import demo, register
+from workbench.configuration import ConfigError
 from workbench.model import FIELDS, PARTY_COLUMNS
 from workbench.workspace import Workspace
 
@@ -154,14 +155,15 @@ def test_ropa_has_the_article_30_columns(reg: register.Register) -> None:
 
 def test_generic_purposes_and_vague_retention_are_rejected(reg: register.Register) -> None:
     payments = reg.activities["payments"]
-    generic = replace(reg, activities={**reg.activities, "payments": replace(
-        payments, purpose_en="Business operations.",
-        purpose_nl="Wij gebruiken uw gegevens uitsluitend ten behoeve van onze dienstverlening.")})
+    generic = replace(reg, activities={**reg.activities, "payments": payments.model_copy(update={
+        "purpose_en": "Business operations.",
+        "purpose_nl": "Wij gebruiken uw gegevens uitsluitend ten behoeve van onze dienstverlening."})})
     result = checks(generic)["R30-02"]
     assert not result.passed
     assert "payments: purpose_nl" in result.detail and "payments: purpose_en" in result.detail
-    vague = register.RetentionRule("Payments", "as long as necessary", None, "", "needed",
-                                   key="payment_records")
+    vague = register.RetentionRule(name="Payments", period_text="as long as necessary", years=None,
+                                   after="", motivation="needed", key="payment_records",
+                                   todo={"after": "no start event"})
     result = checks(replace(reg, retention_rules={**reg.retention_rules, "payment_records": vague}))["R30-07"]
     assert not result.passed and "payments: rule payment_records" in result.detail
     assert "without criteria" in result.detail
@@ -215,35 +217,38 @@ def _edit(directory: Path, file: str, old: str, new: str) -> None:
 
 BROKEN = [
     ("activities.toml", 'legal_basis = "contract"', 'legal_basis = "contractt"',
-     "activities.toml: [payments].legal_basis: 'contractt' is not one of"),
+     "activities.toml: payments.legal_basis: Input should be 'consent', 'contract'"),
     ("activities.toml", 'recipients = ["mollie"]', 'recipients = ["molly"]',
-     "activities.toml: [payments].recipients: 'molly' is not a processor of processors.toml"),
+     "activities.toml: payments.recipients: 'molly' is not a processor of processors.toml"),
     ("activities.toml", '"user.privacy_preferences"]', '"user.privacy_preference"]',
-     "activities.toml: [privacy_requests].data_categories: 'user.privacy_preference' is not a category"),
+     "activities.toml: privacy_requests.data_categories: 'user.privacy_preference' is not a category"),
     ("activities.toml", 'legal_basis_detail = "Art. 6(1)(b) GDPR: needed to perform',
      'legal_bases_detail = "Art. 6(1)(b) GDPR: needed to perform',
-     "activities.toml: [payments].legal_bases_detail: unknown key"),
-    ("retention.toml", "[analytics_data]", "[statistics]",
-     "activities.toml: [website_analytics].retention: 'analytics_data' is not a rule of retention.toml"),
-    ("retention.toml", "years = 7", "years = -7", "retention.toml: [fiscal_records].years: must be a number"),
+     "activities.toml: payments.legal_bases_detail: Extra inputs are not permitted"),
+    ("activities.toml", 'retention = "analytics_data"', 'retention = "statistics"',
+     "activities.toml: website_analytics.retention: 'statistics' is not a rule of retention.toml"),
+    ("retention.toml", "years = 7", "years = -7",
+     "retention.toml: fiscal_records.years: Input should be greater than or equal to 0"),
+    ("retention.toml", "months = 3\n", "months = 3\nyears = 1\n",
+     "retention.toml: web_server_logs: give only one of years and months"),
     ("categories.toml", '[categories."user.device.cookie_id"]', '[categories."user.device.cookie_idx"]',
-     'categories.toml: [categories."user.device.cookie_idx"]: is not a fideslang data category'),
+     'categories.toml: categories."user.device.cookie_idx": is not a fideslang data category'),
     ("categories.toml", '[categories."user.contact"]', '[categories."user.contact.organization"]',
-     """[categories."user.contact.organization"]: deprecated in fideslang; use 'user.contact'"""),
+     """categories."user.contact.organization": deprecated in fideslang; use 'user.contact'"""),
     ("categories.toml", 'bsn = "user.government_id.national_identification_number"\n', "",
-     "categories.toml: [fields].bsn: missing"),
+     "categories.toml: fields.bsn: missing"),
     ("categories.toml", 'iban = "user.financial.bank_account"', 'iban = "none"',
-     "categories.toml: [fields].iban: is personal data"),
+     "categories.toml: fields.iban: is personal data"),
     ("categories.toml", "national_id = true", "national_id = false",
-     '[categories."user.government_id.national_identification_number"].national_id: must be true'),
+     'categories."user.government_id.national_identification_number".national_id: must be true'),
     ("processors.toml", 'country = "NL"', 'country = "US"',
-     "processors.toml: [mollie].outside_eea: false does not fit country 'US'"),
+     "processors.toml: mollie.outside_eea: false does not fit country 'US'"),
     ("processors.toml", "outside_eea = false", 'outside_eea = "no"',
-     "processors.toml: [mollie].outside_eea: must be true or false"),
+     "processors.toml: mollie.outside_eea: Input should be a valid boolean"),
     ("processors.toml", 'role = "processor"', 'role = "verwerker"',
-     "processors.toml: [dnn_managed_smtp].role: 'verwerker' is not one of"),
+     "processors.toml: dnn_managed_smtp.role: Input should be 'processor'"),
     ("systems.toml", 'processor = "mollie"', 'processor = "gmail"',
-     "systems.toml: [mollie].processor: processor 'gmail' does not list this system"),
+     "systems.toml: mollie.processor: processor 'gmail' does not list this system"),
     ("controller.toml", 'phone = "(085) 876-8969"', 'phone = ""',
      "controller.toml: phone: is empty; give it, or say what is missing under [todo]"),
     ("controller.toml", 'kvk = ""', 'kvk = "n/a"',
@@ -257,7 +262,7 @@ def test_a_broken_file_names_file_and_key(tmp_path: Path, file: str, old: str, n
                                           message: str) -> None:
     directory = _copy(tmp_path)
     _edit(directory, file, old, new)
-    with pytest.raises(register.RegisterError) as caught:
+    with pytest.raises(ConfigError) as caught:
         register.load(directory)
     assert message in str(caught.value)
     assert all(str(directory) in line for line in caught.value.problems)
@@ -267,19 +272,54 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     directory = _copy(tmp_path)
     _edit(directory, "activities.toml", 'legal_basis = "contract"', 'legal_basis = "contractt"')
     _edit(directory, "processors.toml", 'role = "processor"', 'role = "verwerker"')
-    with pytest.raises(register.RegisterError) as caught:
+    with pytest.raises(ConfigError) as caught:
         register.load(directory)
-    where = [p.split(": ")[1] for p in caught.value.problems]
-    assert where == ["[dnn_managed_smtp].role", "[payments].legal_basis"]
+    files = [Path(p.split(": ")[0]) for p in caught.value.problems]
+    assert files == [directory / "processors.toml", directory / "activities.toml"]
+    keys = [p.split(": ")[1] for p in caught.value.problems]
+    assert keys == ["dnn_managed_smtp.role", "payments.legal_basis"]
+
+
+def test_every_broken_reference_is_reported_at_once_with_file_and_key(tmp_path: Path) -> None:
+    directory = _copy(tmp_path)
+    _edit(directory, "activities.toml", 'recipients = ["mollie"]', 'recipients = ["molly"]')
+    _edit(directory, "activities.toml", 'retention = "analytics_data"', 'retention = "statistics"')
+    _edit(directory, "systems.toml", 'processor = "mollie"', 'processor = "gmail"')
+    _edit(directory, "steps.toml", "[systems.mollie.profile]", "[systems.paypal.profile]")
+    with pytest.raises(ConfigError) as caught:
+        register.load(directory)
+    assert sorted(p.removeprefix(f"{directory}/") for p in caught.value.problems) == [
+        "activities.toml: payments.recipients: 'molly' is not a processor of processors.toml",
+        "activities.toml: website_analytics.retention: 'statistics' is not a rule of retention.toml",
+        "steps.toml: systems.paypal: is not a system of systems.toml",
+        "systems.toml: mollie.processor: processor 'gmail' does not list this system in processors.toml",
+    ]
+    assert str(caught.value).count("\n") == 4  # one line each, after the heading
+
+
+def test_the_steps_file_gives_every_generic_step(tmp_path: Path) -> None:
+    directory = _copy(tmp_path)
+    path = directory / "steps.toml"
+    lines = path.read_text("utf-8").splitlines(keepends=True)
+    start = lines.index("[generic.expired]\n")
+    path.write_text("".join(lines[:start] + lines[start + 3:]), "utf-8")
+    with pytest.raises(ConfigError) as caught:
+        register.load(directory)
+    assert caught.value.problems == [
+        f"{directory}/steps.toml: generic: missing the generic wording of expired"]
 
 
 def test_a_missing_file_stops_the_load_before_cross_checks(tmp_path: Path) -> None:
     directory = _copy(tmp_path)
     (directory / "systems.toml").unlink()
-    with pytest.raises(register.RegisterError) as caught:
+    with pytest.raises(ConfigError) as caught:
         register.load(directory)
-    assert caught.value.problems == [f"{directory}/systems.toml: missing; a register needs "
-                                     "controller, processors, systems, activities, retention, categories"]
+    (directory / "categories.toml").unlink()
+    assert caught.value.problems == [f"{directory}/systems.toml: file is missing"]
+    with pytest.raises(ConfigError) as caught:
+        register.load(directory)
+    assert caught.value.problems == [f"{directory}/systems.toml: file is missing",
+                                     f"{directory}/categories.toml: file is missing"]
 
 
 def test_a_copy_of_the_shipped_register_loads_the_same(tmp_path: Path, reg: register.Register) -> None:

@@ -3,16 +3,14 @@ erasure requests, duplicates, and the command line."""
 
 from __future__ import annotations
 
-import os
 import stat
-import subprocess
-import sys
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import payments_csv
+from conftest import CliResult, payments_csv
 
 from workbench import requests
 from workbench.errors import WorkbenchError
@@ -315,13 +313,12 @@ def test_purge_deletes_requests_closed_more_than_five_years_ago(ws: Workspace) -
 # the command line
 
 
-def run(workspace: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "workbench", "--workspace", str(workspace), *args],
-                          capture_output=True, text=True, env={**os.environ}, stdin=subprocess.DEVNULL)
-
-
-def test_cli_round_trip(tmp_path: Path) -> None:
+def test_cli_round_trip(tmp_path: Path, cli: Callable[..., CliResult]) -> None:
     ws = tmp_path / "ws"
+
+    def run(workspace: Path, *args: str) -> CliResult:
+        return cli("--workspace", workspace, *args)
+
     made = run(ws, "request", "new", "--type", "erasure", "--email", EMAIL, "--name", NAME,
                "--received", "2025-01-31", "--channel", "form")
     assert made.returncode == 0, made.stderr

@@ -19,6 +19,10 @@ def test_safe_cell() -> None:
     assert safe_cell("\t=1") == "'\t=1"
     assert safe_cell("Jan") == "Jan"
     assert safe_cell(-2.0) == -2.0  # a negative number is no formula
+    assert safe_cell("-12,50") == "-12,50"  # nor is one written as text, the way an export writes it
+    assert safe_cell("-1234.5") == "-1234.5"
+    assert safe_cell("-2+3") == "'-2+3"
+    assert safe_cell("-12,50+cmd|' /C calc'!A0") == "'-12,50+cmd|' /C calc'!A0"
 
 
 def test_csv_is_owner_only_and_quoted(tmp_path: Path) -> None:

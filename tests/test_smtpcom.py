@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import payments_csv
-from workbench import letters, linkage, package, pipeline, register, requests
+from workbench import answers, letters, linkage, package, register, requests
 from workbench.errors import InputError
 from workbench.sources import _common, smtpcom
 from workbench.sources import read as read_any
@@ -85,6 +85,7 @@ def linked(tmp_path: Path) -> Workspace:
     return ws
 
 
+@pytest.mark.slow  # import, link and a whole access package
 def test_a_subjects_messages_by_recipient_and_the_searches_recorded(linked: Workspace,
                                                                     tmp_path: Path) -> None:
     reg = register.load()
@@ -94,7 +95,7 @@ def test_a_subjects_messages_by_recipient_and_the_searches_recorded(linked: Work
     for system in letters.client_systems(reg):
         if system not in imported:  # searched by hand, recorded: no export of these
             requests.record_search(linked, rid, system=system, result="niets gevonden")
-    answer = pipeline.answer_request(linked, reg, out=tmp_path / "pkg", request_id=rid, pdf=False)
+    answer = answers.answer_request(linked, reg, out=tmp_path / "pkg", request_id=rid, pdf=False)
     status = {s.system: s for s in answer.package.systems}
     assert status["smtpcom"].status == package.FOUND
     assert status["smtpcom"].records == {"smtpcom/message_log": 2}  # both spellings, not the bounce

@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import payments_csv
 from workbench import cli, erasure, linkage, package, register, weblogs
 from workbench import policy_audit as pa
+from workbench.configuration import ConfigError
 from workbench.errors import InputError
 from workbench.sources import _common, webhosting
 from workbench.sources import read as read_any
@@ -323,9 +324,9 @@ def test_a_dnn_user_export_imports_as_another_system(tmp_path: Path, capsys, lin
 def test_the_tie_rules_are_checked_on_load(tmp_path: Path) -> None:
     broken = tmp_path / "weblogs.toml"
     broken.write_text(weblogs.CONFIG.read_text("utf-8").replace("order_minutes = 15", "order_minutes = 0"))
-    with pytest.raises(InputError, match="order_minutes and session_minutes above 0") as caught:
+    with pytest.raises(ConfigError, match="ties.order_minutes: Input should be greater than 0") as caught:
         weblogs.rules(broken)
     assert str(broken) in str(caught.value)
     broken.write_text(weblogs.CONFIG.read_text("utf-8").replace("session_minutes = 30\n", ""))
-    with pytest.raises(InputError, match="KeyError"):
+    with pytest.raises(ConfigError, match="ties.session_minutes: Field required"):
         weblogs.rules(broken)

@@ -11,10 +11,14 @@ import sys
 import textwrap
 from pathlib import Path
 
+import duckdb
+import pandas as pd
 import pytest
 from conftest import payments_csv, snapshot
 
-from workbench.errors import InputError
+from workbench import linkage, schema
+from workbench import workspace as workspace_module
+from workbench.errors import InputError, WorkbenchError
 from workbench.workspace import Workspace
 
 
@@ -182,3 +186,100 @@ def test_compact_copes_with_a_quote_in_the_path(tmp_path: Path, payments: Path) 
     ws.import_files([payments])
     ws.compact()
     assert ws.query("SELECT count(*) AS n FROM documents").n[0] == 4
+
+
+# --- one schema, migrated on open --------------------------------------------------------------------
+
+# What a workspace of the earlier workbench held before any link, request, mail or erasure: the tables
+# the import made; every other table was created when first used.
+_EARLIER_TABLES = {"imports", "columns", "raw_names", "raw_rows", "party_versions", "document_versions",
+                   "identifier_versions", "column_decisions"}
+
+
+def _as_an_earlier_workbench_left_it(ws: Workspace) -> None:
+    with duckdb.connect(str(ws.db_path)) as con:
+        tables = con.execute("SELECT table_name FROM information_schema.tables "
+                             "WHERE table_type = 'BASE TABLE'").fetchall()
+        for view in ("identifiers", "parties", "documents", "raw_records"):
+            con.execute(f"DROP VIEW {view}")
+        for (name,) in tables:
+            if name not in _EARLIER_TABLES:
+                con.execute(f'DROP TABLE "{name}"')
+        # the request register before searches kept their query
+        con.execute("""CREATE TABLE request_searches (
+            request_id VARCHAR NOT NULL, system VARCHAR NOT NULL, result VARCHAR NOT NULL,
+            method VARCHAR NOT NULL, searched_on DATE NOT NULL, recorded_at TIMESTAMP NOT NULL)""")
+        con.execute("INSERT INTO request_searches VALUES ('R-2025-0001', 'mollie', 'found', 'manual', "
+                    "DATE '2025-01-02', TIMESTAMP '2025-01-02 10:00:00')")
+
+
+def _tables(ws: Workspace) -> set[str]:
+    with duckdb.connect(str(ws.db_path), read_only=True) as con:
+        found = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    return {name for (name,) in found}
+
+
+def test_a_new_workspace_has_the_whole_schema(tmp_path: Path, payments: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    ws.import_files([payments])
+    every = {"subjects", "subject_lookup", "link_candidates", "link_decisions", "requests", "request_events",
+             "request_searches", "mail_messages", "purges", "retention_holds", "audit_anchor", "outputs",
+             "raw_records", "parties", "schema_version"}
+    assert every <= _tables(ws)
+    versions = ws.query("SELECT version FROM schema_version ORDER BY version")["version"].tolist()
+    assert versions == [m.version for m in schema.MIGRATIONS] and versions[-1] == schema.LATEST
+    # nothing linked yet is an empty table, and says so as before
+    assert ws.is_empty("subjects") and not ws.is_empty("imports")
+    with pytest.raises(WorkbenchError, match="no subjects yet: run 'workbench link' first"):
+        linkage.find(ws, email="jan@example.nl")
+
+
+def test_a_workspace_of_an_earlier_version_is_migrated_when_opened(tmp_path: Path, payments: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    ws.import_files([payments])
+    documents = ws.query("SELECT * FROM documents ORDER BY doc_key")
+    _as_an_earlier_workbench_left_it(ws)
+    assert "subjects" not in _tables(ws) and "schema_version" not in _tables(ws)
+    # a reader opening it has it brought up to date first
+    assert ws.query("SELECT count(*) AS n FROM subjects")["n"][0] == 0
+    assert {"subjects", "requests", "purges", "outputs", "raw_records", "schema_version"} <= _tables(ws)
+    pd.testing.assert_frame_equal(ws.query("SELECT * FROM documents ORDER BY doc_key"), documents)
+    searched = ws.query("SELECT system, query FROM request_searches")
+    assert searched.values.tolist() == [["mollie", None]]  # the column an earlier version lacked
+    assert ws.query("SELECT max(version) AS v FROM schema_version")["v"][0] == schema.LATEST
+    with ws.connect() as con:  # once: a second open applies nothing
+        assert schema.migrate(con) == []
+    assert len(ws.query("SELECT * FROM schema_version")) == len(schema.MIGRATIONS)
+
+
+def test_a_transaction_commits_or_rolls_back(tmp_path: Path, payments: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    ws.import_files([payments])
+    with ws.transaction() as con:
+        con.execute("INSERT INTO audit_anchor VALUES (1, 'a', now()::TIMESTAMP)")
+    with pytest.raises(RuntimeError), ws.transaction() as con:
+        con.execute("INSERT INTO audit_anchor VALUES (2, 'b', now()::TIMESTAMP)")
+        raise RuntimeError("half-way")
+    with ws.connect() as con, pytest.raises(RuntimeError), ws.transaction(con):
+        con.execute("DELETE FROM audit_anchor")
+        raise RuntimeError("half-way")
+    assert ws.query("SELECT seq, hash FROM audit_anchor").values.tolist() == [[1, "a"]]
+
+
+def test_a_registered_journal_is_finished_by_the_next_writer(tmp_path: Path, payments: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    ws = Workspace(tmp_path / "ws")
+    ws.import_files([payments])
+    finished = []
+
+    def finish(opened: Workspace) -> None:
+        finished.append(opened.path)
+        (opened.path / ".test-journal").unlink()
+
+    monkeypatch.setitem(workspace_module._RECOVERY, ".test-journal", finish)
+    (ws.path / ".test-journal").write_text("{}")
+    assert len(ws.status()) == 1  # a reader: a writer's open finishes it first
+    assert finished == [ws.path] and not (ws.path / ".test-journal").exists()
+    with ws.connect():
+        pass
+    assert finished == [ws.path]  # nothing left to finish

@@ -29,10 +29,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench import audit, dashboard, dpia, inventory, mail, policy_audit, requests
+from workbench import audit, dpia, flows, inventory, mail, policy_audit, requests
 from workbench.errors import WorkbenchError
 from workbench.register import AGREEMENTS_ON_FILE, Register
 from workbench.safe_files import write_csv
+from workbench.sources import gmail
 from workbench.workspace import Workspace
 
 KEY_KINDS = ("iban", "email", "phone")  # the identifiers the data-quality section reports on
@@ -99,8 +100,7 @@ def figures(ws: Workspace, register: Register, year: int, *, today: date | None 
 def register_rows(ws: Workspace) -> pd.DataFrame:
     """The request register without the requesters: ids, types, dates, status, outcome and whether
     an e-mail address is still kept (never the address itself)."""
-    if not ws.exists or "requests" not in set(ws.query(
-            "SELECT table_name FROM information_schema.tables").table_name):
+    if ws.is_empty("requests"):
         return pd.DataFrame(columns=REQUEST_COLUMNS)
     frame = ws.query("""SELECT request_id, type, status, received, due, extended_due, extension_months,
                                extension_told, responded, outcome, anonymised_on,
@@ -276,10 +276,10 @@ def diff_inventory(fields: pd.DataFrame, previous: Path | None) -> pd.DataFrame:
 def records_per_category(ws: Workspace, register: Register, fields: pd.DataFrame) -> pd.DataFrame:
     """Records per system and rolled-up data category (newest import of each export), with the
     category's label."""
-    held = dashboard.holdings(ws, fields)
+    held = flows.holdings(ws, fields)
     held = held[held.category.ne("*")]
     out = held.groupby(["service", "category"], as_index=False).records.sum()
-    out.insert(2, "label", out.category.map(lambda c: dashboard.category_label(register, c)))
+    out.insert(2, "label", out.category.map(lambda c: flows.category_label(register, c)))
     return out[out.records.gt(0)].reset_index(drop=True)
 
 
@@ -310,7 +310,7 @@ def retention_section(ws: Workspace, register: Register, today: date) -> dict[st
     for service, group in past.groupby("service"):
         name = _system_name(register, service)
         bounded = group[group.kept_until.notna()]
-        action = (f"{name}: in Gmail, search older_than:{group.longest_rule_years.iloc[0]:g}y and delete "
+        action = (f"{name}: search {gmail.older_than(group.longest_rule_years.iloc[0])} and delete "
                   "the conversations whose last message is that old" if service == mail.SERVICE
                   else _retention_action(name, bounded))
         rows.append({"service": service, "system": name, "records": int(group.records.sum()),
@@ -343,8 +343,7 @@ def quality_section(ws: Workspace) -> dict[str, pd.DataFrame]:
     wanted = [f"{k}_{w}" for k in KEY_KINDS for w in ("invalid", "checked")]
     invalid = invalid.reindex(columns=wanted, fill_value=0).astype(int).reset_index()
     other = checked[~checked.kind.isin(KEY_KINDS) & checked.invalid.gt(0)].reset_index(drop=True)
-    tables = set(ws.query("SELECT table_name FROM information_schema.tables").table_name)
-    if "subjects" in tables:
+    if not ws.is_empty("subjects"):
         spread = ws.query("""SELECT systems, count(*) AS subjects FROM (
                                  SELECT subject_id, count(DISTINCT service) AS systems
                                  FROM subjects GROUP BY ALL)

@@ -217,9 +217,6 @@ def _refuse_link(path: Path) -> None:
 # -------------------------------------------------------------------------------------------
 # the anchor: the head of the chain kept outside the log
 
-ANCHOR_SCHEMA = """CREATE TABLE IF NOT EXISTS audit_anchor (
-    seq INTEGER NOT NULL, hash VARCHAR NOT NULL, written_at TIMESTAMP NOT NULL)"""
-
 
 def _anchor(directory: Path, entry: Entry) -> None:
     """Keep the new head in the workspace database (when there is one), so a log cut short or
@@ -228,12 +225,9 @@ def _anchor(directory: Path, entry: Entry) -> None:
 
     if not (directory / DB_NAME).exists():
         return
-    with Workspace(directory).connect() as con:
-        con.execute(ANCHOR_SCHEMA)
-        con.begin()
+    with Workspace(directory).transaction() as con:
         con.execute("DELETE FROM audit_anchor WHERE seq <= ?", [entry.seq])
         con.execute("INSERT INTO audit_anchor VALUES (?, ?, now()::TIMESTAMP)", [entry.seq, entry.hash])
-        con.commit()
 
 
 def head(ws: Workspace | str | Path) -> dict[str, Any] | None:
@@ -251,24 +245,18 @@ def _db_facts(directory: Path, manifests: list[tuple[int, str, str]]) -> tuple[t
     if not (directory / DB_NAME).exists():
         return None, []
     ws = Workspace(directory)
-    tables = set(ws.query("SELECT table_name FROM information_schema.tables")["table_name"])
-    anchor = None
-    if "audit_anchor" in tables:
-        rows = ws.query("SELECT seq, hash FROM audit_anchor ORDER BY seq DESC LIMIT 1")
-        anchor = (int(rows["seq"][0]), str(rows["hash"][0])) if len(rows) else None
-    purged = []
-    if "purges" in tables:
-        purged = [str(r) for r in ws.query("SELECT purge_id FROM purges ORDER BY purge_id")
-                  ["purge_id"]]
-    if "outputs" in tables:  # each package's manifest names the head before its own entry
-        for row in ws.query("SELECT path, request_id FROM outputs WHERE kind = 'package'").itertuples():
-            manifest = directory / row.path / "manifest.json"  # an absolute path stays absolute
-            try:
-                head = json.loads(manifest.read_text("utf-8")).get("audit_head")
-            except (OSError, ValueError):
-                continue  # deleted, zipped away or elsewhere: nothing to compare
-            if isinstance(head, dict) and isinstance(head.get("seq"), int) and head["seq"] > 0:
-                manifests.append((head["seq"], str(head.get("hash")), str(row.request_id)))
+    rows = ws.query("SELECT seq, hash FROM audit_anchor ORDER BY seq DESC LIMIT 1")
+    anchor = (int(rows["seq"][0]), str(rows["hash"][0])) if len(rows) else None
+    purged = [str(r) for r in ws.query("SELECT purge_id FROM purges ORDER BY purge_id")["purge_id"]]
+    # each package's manifest names the head before its own entry
+    for row in ws.query("SELECT path, request_id FROM outputs WHERE kind = 'package'").itertuples():
+        manifest = directory / row.path / "manifest.json"  # an absolute path stays absolute
+        try:
+            head = json.loads(manifest.read_text("utf-8")).get("audit_head")
+        except (OSError, ValueError):
+            continue  # deleted, zipped away or elsewhere: nothing to compare
+        if isinstance(head, dict) and isinstance(head.get("seq"), int) and head["seq"] > 0:
+            manifests.append((head["seq"], str(head.get("hash")), str(row.request_id)))
     return anchor, purged
 
 
@@ -291,42 +279,67 @@ def verify(ws: Workspace | str | Path) -> Verification:
             return Verification(ok=False, entries=0, broken=1, path=path, reason=(
                 f"the log is missing, but the database anchors entry {anchor[0]}"))
         return Verification(ok=True, entries=0, path=path)
+    walked = _walk(path)
+    if walked.broken:
+        return Verification(ok=False, entries=walked.count, broken=walked.broken[0],
+                            reason=walked.broken[1], head=walked.head, path=path)
+    reason = _outside_mismatch(walked, anchor, manifests, purged)
+    if reason:
+        return Verification(ok=False, entries=walked.count, broken=reason[0], reason=reason[1],
+                            head=walked.head, path=path)
+    return Verification(ok=True, entries=walked.count, head=walked.head, path=path)
+
+
+@dataclass
+class _Walked:
+    """What a walk along the log found: its entries' hashes by sequence number, the purge ids its
+    ``purge`` entries name, and the first broken entry (number, why) if any."""
+
+    count: int = 0
+    head: str | None = None
+    hashes: dict[int, str] = field(default_factory=dict)
+    purges: set[str] = field(default_factory=set)
     broken: tuple[int, str] | None = None
-    prev_hash, head, count = GENESIS, None, 0
-    hashes: dict[int, str] = {}
-    purges: set[str] = set()
+
+
+def _walk(path: Path) -> _Walked:
+    """Check each line against the one before it; stop checking at the first broken one, but
+    count every line."""
+    walked, prev_hash = _Walked(), GENESIS
     with open(path, "rb") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_SH)  # no half-written line of a running append
-        for count, raw in enumerate(f, start=1):
-            if broken:
+        for walked.count, raw in enumerate(f, start=1):
+            if walked.broken:
                 continue
-            problem = _check(raw, count, prev_hash)
+            problem = _check(raw, walked.count, prev_hash)
             if isinstance(problem, str):
-                broken = (count, problem)
-            else:
-                prev_hash = head = hashes[count] = problem["hash"]
-                if problem["action"] == "purge":
-                    purges.add(str(problem["details"].get("purge_id", "")))
-    if broken:
-        return Verification(ok=False, entries=count, broken=broken[0], reason=broken[1], head=head,
-                            path=path)
+                walked.broken = (walked.count, problem)
+                continue
+            prev_hash = walked.head = walked.hashes[walked.count] = problem["hash"]
+            if problem["action"] == "purge":
+                walked.purges.add(str(problem["details"].get("purge_id", "")))
+    return walked
+
+
+def _outside_mismatch(walked: _Walked, anchor: tuple[int, str] | None, manifests: list[tuple[int, str, str]],
+                      purged: list[str]) -> tuple[int, str] | None:
+    """The first entry (number, why) that disagrees with what is kept outside the log: the anchored
+    head, the head a package's manifest names, a purge the database records; None when all agree."""
+    count, hashes = walked.count, walked.hashes
     if anchor and hashes.get(anchor[0]) != anchor[1]:
-        reason = (f"the log ends at entry {count}, but the database anchors entry {anchor[0]} "
-                  "(entries were removed from the end)" if anchor[0] > count else
-                  f"entry {anchor[0]} is not the one the database anchors (the chain was rewritten)")
-        return Verification(ok=False, entries=count, broken=min(anchor[0], count + 1), reason=reason,
-                            head=head, path=path)
+        return min(anchor[0], count + 1), (
+            f"the log ends at entry {count}, but the database anchors entry {anchor[0]} "
+            "(entries were removed from the end)" if anchor[0] > count else
+            f"entry {anchor[0]} is not the one the database anchors (the chain was rewritten)")
     for seq, digest, request_id in manifests:
         if hashes.get(seq) != digest:
-            return Verification(ok=False, entries=count, broken=min(seq, count + 1), head=head, path=path,
-                                reason=f"the manifest of package {request_id} names entry {seq}, which the "
-                                       "log does not hold as it was (cut short or rewritten)")
-    missing = [p for p in purged if p not in purges]
+            return min(seq, count + 1), (f"the manifest of package {request_id} names entry {seq}, which "
+                                         "the log does not hold as it was (cut short or rewritten)")
+    missing = [p for p in purged if p not in walked.purges]
     if missing:
-        return Verification(ok=False, entries=count, broken=count + 1, head=head, path=path, reason=(
-            f"{len(missing)} purge(s) recorded in the database have no purge entry in the log "
-            f"(purge ids {', '.join(missing)})"))
-    return Verification(ok=True, entries=count, head=head, path=path)
+        return count + 1, (f"{len(missing)} purge(s) recorded in the database have no purge entry in the "
+                           f"log (purge ids {', '.join(missing)})")
+    return None
 
 
 def entries(ws: Workspace | str | Path) -> Iterator[Entry]:

@@ -7,12 +7,13 @@ import os
 import secrets
 import shutil
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+from tqdm import tqdm
 
 from workbench import (
+    answers,
     audit,
     datamap,
     erasure,
@@ -26,8 +27,7 @@ from workbench import (
     requests,
 )
 from workbench.errors import WorkbenchError, printable
-from workbench.headers import PROPOSED, confirm_system, store_system, systems
-from workbench.safe_files import sha256_file
+from workbench.headers import confirm_system, systems
 from workbench.sources import SYSTEM_PREFIX, generic
 from workbench.workspace import ImportResult, StorageError, Workspace, default_path, storage_problem
 
@@ -55,18 +55,6 @@ def _captions(columns: list[str]) -> str:
 
 def cmd_import(args: argparse.Namespace) -> int:
     workspace = Workspace(args.workspace)
-    show = sys.stderr.isatty()
-    total = len(args.files)
-
-    done = {"files": 0, "rows": 0}
-
-    def progress(path: Path, rows: int) -> None:
-        done["files"] += 1
-        done["rows"] += rows
-        if show:
-            print(f"\rread {done['files']}/{total} files, {done['rows']:,} rows",
-                  end="" if done["files"] < total else "\n", file=sys.stderr, flush=True)
-
     if args.system and args.source:
         raise WorkbenchError("--system and --source exclude each other: --source names a known "
                              "service, --system another system")
@@ -75,14 +63,21 @@ def cmd_import(args: argparse.Namespace) -> int:
         if not _system_confirmed(workspace, args.system, [Path(f) for f in args.files]):
             return PROPOSED_EXIT
     source = f"{SYSTEM_PREFIX}{args.system}" if args.system else args.source
-    paths = [Path(f) for f in args.files]
-    mailboxes = [p for p in paths if not args.system and source in (None, mail.SERVICE) and mail.is_mail(p)]
-    results = workspace.import_files([p for p in paths if p not in mailboxes], source, progress) \
-        if len(mailboxes) < len(paths) else []
+    with tqdm(total=len(args.files), desc="read", unit="file", file=sys.stderr,
+              disable=not sys.stderr.isatty()) as bar:
+        done = {"rows": 0}
+
+        def progress(path: Path, rows: int) -> None:
+            done["rows"] += rows
+            bar.set_postfix_str(f"{done['rows']:,} rows", refresh=False)
+            bar.update(1)
+
+        paths = [Path(f) for f in args.files]
+        results, mailboxes = pipeline.import_exports(workspace, paths, source, progress)
     for result in results:
         _print_import(result)
-    for path in mailboxes:  # streamed into the mail index, each in a transaction of its own
-        _print_mail(mail.import_mail(workspace, path))
+    for mailbox in mailboxes:
+        _print_mail(mailbox)
     return 0
 
 
@@ -101,14 +96,10 @@ PROPOSED_EXIT = 3  # nothing imported: a mapping of another system awaits the an
 def _system_confirmed(workspace: Workspace, system: str, paths: list[Path]) -> bool:
     """Whether the system's mapping is confirmed; if not, propose one (stored in
     ``mappings.toml`` unless a proposal is there already) and show it."""
-    stored = systems(workspace.mappings).get(system)
-    if stored is not None and stored.confirmed:
+    status, matches = pipeline.mapping_proposal(workspace, system, paths)
+    if status == pipeline.CONFIRMED:
         return True
-    mappings = workspace.header_mappings()
-    matches = generic.propose(paths, mappings)
-    if stored is None:
-        proposal, notes = generic.as_mapping(system, matches, PROPOSED)
-        store_system(workspace.mappings, proposal, notes)
+    if status == pipeline.PROPOSED_NOW:
         print(f"proposed mapping of system {system} (stored in {workspace.mappings}):")
     else:
         print(f"system {system} has a proposed mapping in {workspace.mappings}, kept as it is "
@@ -344,15 +335,9 @@ def cmd_request_letter(args: argparse.Namespace) -> int:
         "granted": args.granted, "refused": args.refused, "changes": args.change, "stopped": args.stopped,
         "lift_on": args.lift_on, "recipient": args.recipient, "action": args.action, "client": args.client,
     }.items() if v}
-    workspace, reg = Workspace(args.workspace), register.load(args.register)
-    plan = fields = None
-    if args.kind == "erasure":
-        row, subjects = _request_subjects(workspace, args, ("erasure",))
-        plan = erasure.plan(workspace, reg, args.request, subject_ids=subjects, today=_today(args))
-        fields = erasure.field_plan(workspace, reg, plan, today=_today(args))
-    written = letters.write(workspace, reg, args.request, args.kind, Path(args.out), lang=args.lang,
-                            draft=args.draft, today=_today(args), plan=plan,
-                            **({"fields": fields} if fields is not None else {}), **details)
+    written = answers.write_letter(Workspace(args.workspace), register.load(args.register), args.request,
+                                   args.kind, Path(args.out), subjects=args.subject, lang=args.lang,
+                                   draft=args.draft, today=_today(args), **details)
     print(f"{args.kind} letter{' (draft)' if args.draft else ''} for {args.request}: "
           + ", ".join(str(p) for p in written.files))
     for gap in written.gaps:
@@ -394,7 +379,12 @@ def _add_request_actions(sub, today: dict) -> None:
                         (nte, cmd_request_note), (ver, cmd_request_verify)):
         parser.add_argument("--today", **today)
         parser.set_defaults(run=run)
+    _add_request_search(sub, today)
+    _add_request_letter(sub, today)
+    _add_request_send(sub, today)
 
+
+def _add_request_search(sub, today: dict) -> None:
     sea = sub.add_parser("search", help="record the search of one system for a request, with its result "
                          "(a system without an export is searched by hand)")
     sea.add_argument("--request", required=True)
@@ -407,6 +397,8 @@ def _add_request_actions(sub, today: dict) -> None:
     sea.add_argument("--today", **today)
     sea.set_defaults(run=cmd_request_search)
 
+
+def _add_request_letter(sub, today: dict) -> None:
     let = sub.add_parser("letter", help="write a letter for a request (HTML and PDF), registered on it; "
                          "final only when the gates pass, else --draft")
     let.add_argument("--request", required=True)
@@ -435,6 +427,8 @@ def _add_request_actions(sub, today: dict) -> None:
     let.add_argument("--today", **today)
     let.set_defaults(run=cmd_request_letter)
 
+
+def _add_request_send(sub, today: dict) -> None:
     snd = sub.add_parser("send", help="mark a letter (its HTML file or package folder) as sent after the "
                          "gates; "
                          "an answer closes the request on the letter's date")
@@ -470,7 +464,7 @@ def _add_redact_command(commands) -> None:
                               "list what is left; else redact a cell, or --keep it, with a reason (logged "
                               "in the package's redaction log)")
     red.add_argument("--package", required=True, help="the package folder")
-    red.add_argument("--table", help="table as listed, e.g. moneybird/contacts")
+    red.add_argument("--table", help="table as listed in redactions_todo.csv: SERVICE/KIND")
     red.add_argument("--row", type=int, help="row from 1")
     red.add_argument("--column")
     red.add_argument("--reason")
@@ -533,9 +527,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--register", type=Path, help="folder with another register of processing "
                         "(default: the one shipped in workbench/config/register)")
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_import_commands(commands)
+    _add_subject_commands(commands)
+    _add_request_commands(commands)
+    _add_package_command(commands)
+    _add_redact_command(commands)
+    _add_rights_commands(commands)
+    _add_dashboard_command(commands)
+    _add_report_commands(commands)
+    _add_audit_commands(commands)
+    return parser
 
-    imp = commands.add_parser("import", help="import exports from Mollie, MoneyBird, "
-                              "FactuurSturen and Exact Online")
+
+def _add_import_commands(commands) -> None:
+    imp = commands.add_parser("import", help="import the exports of the source systems "
+                              "(recognised by their content)")
     imp.add_argument("files", nargs="+", help="exported files")
     imp.add_argument("--source", help="SERVICE or SERVICE/KIND, when detection needs help")
     imp.add_argument("--system", help="NAME of another system (webshop, CRM, ...): the first "
@@ -551,6 +557,8 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="what is imported")
     status.set_defaults(run=cmd_status)
 
+
+def _add_subject_commands(commands) -> None:
     link = commands.add_parser("link", help="link the parties of all systems into subjects")
     link.add_argument("--threshold", type=float, default=0.95,
                       help="match probability a link needs; lower ones go to the analyst")
@@ -581,8 +589,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--clients", type=int, default=300)
     demo.set_defaults(run=cmd_demo)
 
-    _add_request_commands(commands)
 
+def _add_package_command(commands) -> None:
     pkg = commands.add_parser("package", help="write a subject access or portability package")
     who = pkg.add_mutually_exclusive_group(required=True)
     who.add_argument("--request", help="request id from 'workbench request new'")
@@ -597,16 +605,13 @@ def build_parser() -> argparse.ArgumentParser:
                      "provided data under consent or contract (a request's type decides otherwise)")
     pkg.add_argument("--draft", action="store_true", help="a watermarked draft, without the gates "
                      "(an ad-hoc package is always a draft)")
-    pkg.add_argument("--ga-client-id", help="the requester's Google Analytics client id: the value of "
-                     "the _ga cookie (GA1.1.123.456) or its last two parts (123.456)")
-    pkg.add_argument("--ga-user-id", help="the user id the website sent to Google Analytics for them")
+    pkg.add_argument("--ga-client-id", help="the requester's client id in the website analytics: the "
+                     "value of the _ga cookie (GA1.1.123.456) or its last two parts (123.456)")
+    pkg.add_argument("--ga-user-id", help="the user id the website sent to its analytics for them")
     pkg.set_defaults(run=cmd_package)
-    _add_redact_command(commands)
 
-    _add_rights_commands(commands)
-    _add_dashboard_command(commands)
-    _add_report_commands(commands)
 
+def _add_audit_commands(commands) -> None:
     audit_cmd = commands.add_parser("audit", help="the hash-chained audit log")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="check the audit log for tampering").set_defaults(
@@ -620,26 +625,19 @@ def build_parser() -> argparse.ArgumentParser:
     pol.add_argument("--out", type=Path, default=Path("reports/policy-audit"), help="folder for the findings")
     pol.add_argument("--today", help="YYYY-MM-DD: the date record ages and open requests are measured at")
     pol.set_defaults(run=cmd_audit_policy)
-    return parser
 
 
 def cmd_package(args: argparse.Namespace) -> int:
     workspace, reg = Workspace(args.workspace), register.load(args.register)
     analytics = {k: v for k, v in (("ga_client_id", args.ga_client_id), ("ga_user_id", args.ga_user_id)) if v}
     if args.request:
-        result = pipeline.answer_request(
+        result = answers.answer_request(
             workspace, reg, out=Path(args.out), request_id=args.request, subjects=args.subject,
             lang=args.lang, zip=args.zip, encrypt=args.encrypt, draft=args.draft, analytics=analytics).package
     else:  # ad hoc: not in the request register
-        subjects = args.subject or package.subjects_for(workspace, args.email)
-        if not subjects:
-            raise WorkbenchError("no subject holds this e-mail address; look further with 'workbench "
-                                 "find' (name, IBAN, phone) and pass --subject")
-        result = package.write_package(
-            workspace, reg, subject_ids=subjects, out=Path(args.out),
-            identities={"e-mail": args.email, **analytics},
-            lang=args.lang, portability=args.portability, zip=args.zip or args.encrypt,
-            encrypt=args.encrypt, draft=True)
+        result = answers.draft_package(workspace, reg, email=args.email, out=Path(args.out),
+                                       subjects=args.subject, lang=args.lang, portability=args.portability,
+                                       zip=args.zip, encrypt=args.encrypt, analytics=analytics)
     print(f"package {result.request_id} written to {result.out} ({len(result.files)} files)")
     for system in result.systems:
         detail = ", ".join(f"{t}: {n}" for t, n in system.records.items()) or system.reason
@@ -655,92 +653,43 @@ def cmd_package(args: argparse.Namespace) -> int:
     return 0
 
 
-def _request_subjects(workspace: Workspace, args: argparse.Namespace,
-                      types: tuple[str, ...]) -> tuple[dict, list]:
-    """The request of the register (of one of ``types``) and the subjects it is about."""
-    row, _, _ = requests.show(workspace, args.request)
-    if row["type"] not in types:
-        raise WorkbenchError(f"request {args.request} is a {row['type']} request; this command is for "
-                             f"{' / '.join(types)} requests")
-    if args.subject:
-        return row, args.subject
-    if not row.get("email"):
-        raise WorkbenchError(f"request {args.request} keeps no e-mail address any more; pass --subject")
-    subjects = package.subjects_for(workspace, row["email"])
-    if not subjects:
-        raise WorkbenchError("no subject holds the requester's e-mail address; look further with "
-                             "'workbench find' (name, IBAN, phone) and pass --subject")
-    return row, subjects
-
-
-def _note(workspace: Workspace, row: dict, text: str) -> None:
-    """A note in the request's history, while the request is open."""
-    if row["status"] in requests.CLOSED:
-        print(f"  (request {row['request_id']} is closed; nothing added to its history)")
-        return
-    requests.update(workspace, row["request_id"], note=text)
-    print(f"  recorded in the history of {row['request_id']}")
+def _print_noted(request_id: str, noted: bool) -> None:
+    if noted:
+        print(f"  recorded in the history of {request_id}")
+    else:
+        print(f"  (request {request_id} is closed; nothing added to its history)")
 
 
 def cmd_erasure_plan(args: argparse.Namespace) -> int:
     if args.execute and not args.yes:
         raise WorkbenchError("--execute removes the subject's records from the workspace (retained ones "
                              "stay, held): look at the plan first, then add --yes to confirm")
-    workspace = Workspace(args.workspace)
-    reg = register.load(args.register)
-    done = erasure.purged(workspace, args.request) if args.execute else None
-    if done is not None:  # a second run, after a crash say: the purge is finished and logged
-        for line in done.lines():
+    done = answers.erase(Workspace(args.workspace), register.load(args.register), args.request,
+                         subjects=args.subject, today=_today(args), out=args.out, execute=args.execute)
+    if done.plan is not None:
+        print(f"erasure plan for {args.request}: {len(done.subjects)} subject(s) "
+              f"({', '.join(f'{a} {n}' for a, n in erasure.summary(done.plan).items())})")
+        print("the workbench changes no source system: the steps are for the analyst")
+        print(erasure.format_plan(done.plan))
+        if done.written:
+            print(f"plan written to {done.written}")
+    if done.purge is not None:
+        for line in done.purge.lines():
             print(line)
-        return 0
-    row, subjects = _request_subjects(workspace, args, ("erasure",))
-    today = _today(args)
-    frame = erasure.plan(workspace, reg, args.request, subject_ids=subjects, today=today)
-    print(f"erasure plan for {args.request}: {len(subjects)} subject(s) "
-          f"({', '.join(f'{a} {n}' for a, n in erasure.summary(frame).items())})")
-    print("the workbench changes no source system: the steps are for the analyst")
-    print(erasure.format_plan(frame))
-    with _written_list(workspace, frame, args.out, "plan") as files:
-        erasure.log_plan(workspace, frame, args.request, files)
-    if args.execute:
-        result = erasure.purge(workspace, reg, subjects, args.request, today=today)
-        for line in result.lines():
-            print(line)
-        _note(workspace, row, f"workspace purged: {sum(result.removed.values())} rows removed, "
-                              f"{result.held} records held until at most {result.held_until}")
+    if done.plan is not None and done.purge is not None:
+        _print_noted(args.request, done.noted)
     return 0
 
 
-@contextmanager
-def _written_list(workspace: Workspace, frame, out: str | None, what: str):
-    """A plan or to-do list as CSV when asked: written to a temporary file, its name and hash given
-    to the audit entry made in the block, and moved into place only once that entry is written."""
-    if not out:
-        yield {}
-        return
-    final = Path(out)
-    temp = final.with_name(f".{final.name}.partial-{secrets.token_hex(4)}")
-    with workspace.staging(temp):
-        erasure.write_plan(frame, temp)
-        yield {final.name: sha256_file(temp)}
-        os.replace(temp, final)
-    print(f"{what} written to {final}")
-
-
 def cmd_rights_todo(args: argparse.Namespace) -> int:
-    workspace = Workspace(args.workspace)
-    reg = register.load(args.register)
-    row, subjects = _request_subjects(workspace, args, erasure.TODO_TYPES)
-    frame = erasure.rights_todo(workspace, reg, row["type"], subject_ids=subjects)
-    print(f"{row['type']} to-do list for {args.request}: {len(subjects)} subject(s)")
+    todo = answers.rights_todo(Workspace(args.workspace), register.load(args.register), args.request,
+                               subjects=args.subject, out=args.out)
+    print(f"{todo.type} to-do list for {args.request}: {len(todo.subjects)} subject(s)")
     print("the workbench changes no source system: the steps are for the analyst")
-    print(erasure.format_todo(frame))
-    digest = erasure.frame_digest(frame)
-    with _written_list(workspace, frame, args.out, "to-do list") as files:
-        audit.record(workspace, "rights-todo", request_id=args.request, files=files,
-                     details={"type": row["type"], "subjects": len(subjects), "steps": len(frame),
-                              "list_sha256": digest})
-    _note(workspace, row, erasure.todo_note(row["type"], frame, digest))
+    print(erasure.format_todo(todo.steps))
+    if todo.written:
+        print(f"to-do list written to {todo.written}")
+    _print_noted(args.request, todo.noted)
     return 0
 
 

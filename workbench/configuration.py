@@ -9,12 +9,13 @@ of one per run.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, StrictStr, ValidationError
 
 from workbench.errors import WorkbenchError, printable
 
@@ -67,3 +68,23 @@ def problems(exc: ValidationError, source: Path | str) -> list[str]:
         key = ".".join(str(part) for part in error["loc"]) or "(top level)"
         lines.append(f"{source}: {key}: {error['msg']}")
     return lines
+
+
+def _filled(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is empty; give the text")
+    return value
+
+
+def _compiles(value: str) -> str:
+    if not value:
+        raise ValueError("is empty; give a pattern")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"{value!r} is not a valid regular expression ({exc})") from None
+    return value
+
+
+Text = Annotated[StrictStr, AfterValidator(_filled)]  # a text that says something
+Regex = Annotated[StrictStr, AfterValidator(_compiles)]  # a pattern written as reviewed data

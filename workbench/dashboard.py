@@ -2,9 +2,11 @@
 with its findings.
 
 The aggregations are plain functions that return small DataFrames (computed in DuckDB over the
-workspace, so only summaries reach the browser); the Panel components below them are built from
-those. ``workbench dashboard`` serves :func:`template` with ``panel serve`` on 127.0.0.1
-(``workbench/dashboard_app.py``); ``notebooks/04_dashboards.ipynb`` shows :func:`tabs` inline.
+workspace, so only summaries reach the browser): the flows and holdings in :mod:`workbench.flows`,
+the request tracker's here; the Panel components below them are built from those, and a package
+is written through :mod:`workbench.answers`. ``workbench dashboard`` serves :func:`template` with
+``panel serve`` on 127.0.0.1 (``workbench/dashboard_app.py``); ``notebooks/04_dashboards.ipynb``
+shows :func:`tabs` inline.
 Nothing is fetched from outside: no CDN, no web fonts (``BootstrapTemplate``, not
 ``FastListTemplate``).
 """
@@ -21,18 +23,29 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 
-from workbench import datamap, inventory, linkage, package, pipeline, policy_audit, requests
+from workbench import answers, datamap, inventory, linkage, policy_audit, requests
 from workbench.errors import WorkbenchError
+from workbench.flows import (
+    STAGES,
+    Selection,
+    category_label,
+    flow_fields,
+    flows,
+    holdings,
+    rollup,
+    undeclared_systems,
+)
 from workbench.register import Register
-from workbench.workspace import RAW_VALUES_SQL, Workspace
+from workbench.workspace import Workspace
 
-PACKAGES = "dashboard-packages"  # folder under the reports area for packages written from the dashboard
-STAGES = ("category → system", "system → processor", "processor → location")
+T = TypeVar("T")
 GREEN, AMBER, RED = "green", "amber", "red"
 COLOURS = {GREEN: "#c8e6c9", AMBER: "#ffe0b2", RED: "#ffcdd2"}
 SEARCH_FIELDS = {"email": "E-mail", "name": "Name", "iban": "IBAN", "phone": "Phone",
@@ -40,163 +53,6 @@ SEARCH_FIELDS = {"email": "E-mail", "name": "Name", "iban": "IBAN", "phone": "Ph
 
 
 # --- aggregation (no browser needed) -------------------------------------------------------------
-
-def rollup(category: str, depth: int = 3) -> str:
-    """A fideslang category cut to ``depth`` levels: user.contact.address.street -> user.contact.address."""
-    return ".".join(category.split(".")[:depth])
-
-
-def category_label(register: Register, key: str) -> str:
-    info = register.categories.get(key)
-    return info.label_nl if info else key
-
-
-def holdings(ws: Workspace, fields: pd.DataFrame, categories: set[str] | None = None) -> pd.DataFrame:
-    """Per export (the newest import of each) and rolled-up category: how many records hold a value
-    of that category, plus one row per export with category ``"*"``: the records holding any of
-    ``categories`` (every personal category when None). One pass per export, in DuckDB."""
-    out_columns = ["service", "export_kind", "category", "records"]
-    personal = fields[fields.personal.eq(True) & fields.category.notna()].copy()
-    if personal.empty or not ws.exists:
-        return pd.DataFrame(columns=out_columns)
-    personal["rolled"] = personal.category.map(rollup)
-    with ws.connect(read_only=True) as con:  # one connection: opening one costs more than a query
-        newest = con.execute("""SELECT service, export_kind, max(import_id) AS import_id FROM imports
-                                GROUP BY service, export_kind""").df()
-        rows = [row for export in newest.itertuples()
-                for row in _export_holdings(con, personal, export, categories)]
-    return pd.DataFrame(rows, columns=out_columns)
-
-
-def _export_holdings(con, personal: pd.DataFrame, export, categories: set[str] | None) -> list[list]:
-    """The rows of :func:`holdings` for the newest import of one export, in one pass over it."""
-    cols = personal[(personal.service == export.service) & (personal.export_kind == export.export_kind)]
-    if cols.empty:
-        return []
-    names = cols.column.tolist()
-    position = {name: i + 1 for i, name in enumerate(names)}  # DuckDB lists count from 1
-    groups = {cat: [position[c] for c in g.column] for cat, g in cols.groupby("rolled")}
-    wanted = [position[c] for c, cat in zip(cols.column, cols.rolled, strict=True)
-              if categories is None or cat in categories]
-    cats = sorted(groups)
-    filters = [_any_filled(groups[cat]) for cat in cats] + [_any_filled(wanted)]
-    sql = ("SELECT " + ", ".join(f"count(*) FILTER (WHERE {f}) AS c{i}" for i, f in enumerate(filters))
-           + f" FROM (SELECT {RAW_VALUES_SQL.format(names='?::VARCHAR[]')} AS v FROM raw_records"
-           " WHERE import_id = ?)")
-    counts = con.execute(sql, [names, int(export.import_id)]).fetchall()[0]
-    return [[export.service, export.export_kind, cat, int(n)]
-            for cat, n in zip([*cats, "*"], counts, strict=True)]
-
-
-def _any_filled(positions: list[int]) -> str:
-    if not positions:
-        return "false"
-    return "(" + " OR ".join(f"coalesce(v[{p}], '') <> ''" for p in positions) + ")"
-
-
-def location(register: Register, processor: str) -> str:
-    """Where a processor keeps the data: NL, EU (country) or the third country with its safeguard."""
-    p = register.processors[processor]
-    if p.outside_eea:
-        return f"{p.country} ({p.transfer_safeguard or 'no safeguard'})"
-    return "NL" if p.country == "NL" else f"EU ({p.country})"
-
-
-@dataclass
-class Selection:
-    """What the processor flows are filtered on; empty means everything."""
-
-    category: str = ""
-    processor: str = ""
-    activity: str = ""
-
-    def categories(self, register: Register, fields: pd.DataFrame) -> set[str]:
-        found = {rollup(c) for c in fields[fields.personal.eq(True)].category.dropna()}
-        if self.category:
-            found &= {self.category}
-        if self.activity:
-            declared = register.activities[self.activity].data_categories
-            found = {c for c in found if any(c == d or c.startswith(d + ".") or d.startswith(c + ".")
-                                             for d in declared)}
-        return found
-
-    def systems(self, register: Register) -> set[str]:
-        keys = set(register.systems)
-        if self.processor:
-            keys = {k for k in keys if self.processor in register.systems[k].processors}
-        if self.activity:
-            keys &= set(register.activities[self.activity].systems)
-        return keys
-
-
-def flows(ws: Workspace, register: Register, fields: pd.DataFrame,
-          selection: Selection | None = None) -> pd.DataFrame:
-    """The Sankey's edges, weighted by records: data category -> system (records of the system
-    holding the category), system -> each processor that runs it (records holding any selected
-    category), processor -> location (the sum over its systems). Columns: stage, source, target,
-    value and the keys behind the edge (category, system, processor)."""
-    selection = selection or Selection()
-    columns = ["stage", "source", "target", "value", "category", "system", "processor"]
-    categories = selection.categories(register, fields)
-    systems = selection.systems(register)
-    if not categories or not systems:
-        return pd.DataFrame(columns=columns)
-    held = holdings(ws, fields, categories)
-    held = held[held.service.isin(systems)]
-    per = held.groupby(["service", "category"], as_index=False).records.sum()
-    edges = []
-    for row in per[per.category.isin(categories) & per.records.gt(0)].itertuples():
-        edges.append([STAGES[0], category_label(register, row.category), register.systems[row.service].name,
-                      row.records, row.category, row.service, ""])
-    totals = per[per.category.eq("*") & per.records.gt(0)]
-    by_processor: dict[str, int] = {}
-    for row in totals.itertuples():
-        runs = [p for p in register.systems[row.service].processors
-                if not selection.processor or p == selection.processor]
-        for key in runs:
-            edges.append([STAGES[1], register.systems[row.service].name, _processor_label(register, key),
-                          row.records, "", row.service, key])
-            by_processor[key] = by_processor.get(key, 0) + row.records
-    for key, n in sorted(by_processor.items()):
-        edges.append([STAGES[2], _processor_label(register, key), location(register, key), n, "", "", key])
-    frame = pd.DataFrame(edges, columns=columns)
-    frame["value"] = frame["value"].astype(int)
-    return frame
-
-
-def _processor_label(register: Register, key: str) -> str:
-    return f"{register.processors[key].name} (processor)"
-
-
-def flow_fields(fields: pd.DataFrame, register: Register, edge: dict,
-                selection: Selection | None = None) -> pd.DataFrame:
-    """The inventory rows behind one edge of :func:`flows`."""
-    selection = selection or Selection()
-    personal = fields[fields.personal.eq(True) & fields.category.notna()]
-    rolled = personal.category.map(rollup)
-    chosen = personal[rolled.isin(selection.categories(register, fields))]
-    if edge.get("category"):
-        chosen = chosen[chosen.category.map(rollup) == edge["category"]]
-    if edge.get("system"):
-        chosen = chosen[chosen.service == edge["system"]]
-    elif edge.get("processor"):
-        held = [k for k, s in register.systems.items() if edge["processor"] in s.processors]
-        chosen = chosen[chosen.service.isin(held)]
-    return chosen[["service", "export_kind", "column", "field", "category", "fill_rate", "declared",
-                   "examples"]].reset_index(drop=True)
-
-
-def undeclared_systems(register: Register, held: pd.DataFrame) -> pd.DataFrame:
-    """Systems of the register with no imported records (mail, hosting, analytics): their flows
-    cannot be weighted, so they are listed with what the register declares for them."""
-    with_data = set(held.service)
-    rows = [{"system": s.name, "processors": ", ".join(_processor_label(register, p) for p in s.processors),
-             "location": ", ".join(location(register, p) for p in s.processors),
-             "declared categories": ", ".join(sorted({c for a in register.activities_for(k)
-                                                      for c in a.data_categories}))}
-            for k, s in register.systems.items() if k not in with_data]
-    return pd.DataFrame(rows, columns=["system", "processors", "location", "declared categories"])
-
 
 def colour(days_left: object) -> str:
     """green (10 days or more), amber (under 10), red (under 5 or overdue); "" when closed."""
@@ -273,41 +129,7 @@ def login_file() -> tuple[Path, str]:
     return users, password
 
 
-def answerable(ws: Workspace, request_id: str) -> dict:
-    """The register's request when a package may go out for it: an access or portability request,
-    open, whose requester's identity check passed; else a clear refusal."""
-    row, _, _ = requests.show(ws, request_id.strip())
-    if row["type"] not in ("access", "portability"):
-        raise WorkbenchError(f"request {row['request_id']} is a {row['type']} request, not access or "
-                             "portability")
-    if row["status"] in requests.CLOSED:
-        raise WorkbenchError(f"request {row['request_id']} is {row['status']}")
-    if row.get("verify_outcome") != "passed":
-        raise WorkbenchError(f"the requester's identity of {row['request_id']} is not verified: record "
-                             "the check first ('workbench request update --verify ...')")
-    return row
-
-
-def write_package(ws: Workspace, register: Register, subject_id: str, request_id: str,
-                  reports: Path, lang: str = "nl") -> package.PackageResult:
-    """The access package of one subject for a registered, verified request, through the same code
-    as ``workbench package --request ID --encrypt``, as an AES-256 zip under
-    ``reports/dashboard-packages/``; no plain copy stays."""
-    row = answerable(ws, request_id)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    out = Path(reports) / PACKAGES / f"{stamp}-{row['request_id']}"
-    result = pipeline.answer_request(ws, register, out=out, request_id=row["request_id"],
-                                     subjects=[subject_id], lang=lang, encrypt=True).package
-    if result.zip_path is None:
-        raise WorkbenchError(f"the package in {result.out} lists cells to redact first; no zip was made")
-    return result
-
-
 # --- sharing work between the sessions of one server ---------------------------------------------
-
-_SHARED: dict[tuple, object] = {}  # results per workspace state: a changed workspace is a new key
-_SHARED_LIMIT = 64
-
 
 def workspace_state(ws: Workspace) -> tuple:
     """What changes when the workspace's data changes: its database file and write-ahead log."""
@@ -316,19 +138,15 @@ def workspace_state(ws: Workspace) -> tuple:
                                for f in files))
 
 
-def shared(key: tuple, compute):
-    """``compute()``, once per key for every session the server runs (:func:`warm_when_listening`
-    computes the first page's once the server listens; a visitor meanwhile waits for that result
-    instead of computing it a second time)."""
-    with _SHARED_LOCK:
-        if key not in _SHARED:
-            if len(_SHARED) >= _SHARED_LIMIT:
-                _SHARED.clear()
-            _SHARED[key] = compute()
-        return _SHARED[key]
+def shared(name: str, key: tuple, compute: Callable[[], T]) -> T:
+    """``compute()``, once per ``name`` and ``key`` (the workspace's state and the register) for every
+    session the server runs, in Panel's cache across sessions (``pn.state.as_cached``). It computes a
+    key under a lock of its own, so a visitor who arrives while :func:`warm_when_listening` computes
+    the first page waits for that result instead of computing it a second time; ``pn.cache`` would
+    compute it twice, and hash the workspace by its identity rather than its state."""
+    import panel as pn
 
-
-_SHARED_LOCK = threading.RLock()
+    return pn.state.as_cached(f"workbench.dashboard.{name}", lambda state: compute(), state=key)
 
 
 def warm(ws: Workspace, register: Register) -> None:
@@ -338,7 +156,7 @@ def warm(ws: Workspace, register: Register) -> None:
 
     board = Dashboard(ws, register)
     board._flows(Selection())
-    shared(("undeclared", *board.key), lambda: undeclared_systems(register, holdings(ws, board.fields)))
+    shared("undeclared", board.key, lambda: undeclared_systems(register, holdings(ws, board.fields)))
 
 
 def warm_when_listening(ws: Workspace, register: Register, port: int,
@@ -389,10 +207,10 @@ class Dashboard:
     def __post_init__(self) -> None:
         self.reports = Path(self.reports or reports_dir(self.ws))
         self.key = (workspace_state(self.ws), repr(self.register))
-        self.fields = shared(("fields", *self.key), lambda: inventory.build(self.ws, self.register)).copy()
+        self.fields = shared("fields", self.key, lambda: inventory.build(self.ws, self.register)).copy()
 
     def _flows(self, selection: Selection) -> pd.DataFrame:
-        return shared(("flows", *self.key, selection.category, selection.processor, selection.activity),
+        return shared("flows", (*self.key, selection.category, selection.processor, selection.activity),
                       lambda: flows(self.ws, self.register, self.fields, selection)).copy()
 
     def flows_view(self):
@@ -440,7 +258,7 @@ class Dashboard:
             widget.param.watch(refresh, "value")
         edges.param.watch(chosen, "selection")
         refresh()
-        others = shared(("undeclared", *self.key),
+        others = shared("undeclared", self.key,
                         lambda: undeclared_systems(self.register, holdings(self.ws, self.fields)))
         return pn.Column(
             pn.pane.Markdown("## Processor flows\nData categories → systems → processors → where the "
@@ -489,32 +307,34 @@ class Dashboard:
                                        "purpose", "retention"]].rename(columns={"service": "system"})
             make.disabled = False
 
-        def write(_=None):
-            if not subject.value:
-                return
-            try:
-                result = write_package(self.ws, self.register, subject.value, request_id.value,
-                                       self.reports)
-            except WorkbenchError as exc:
-                message.object = f"Could not write the package: {html.escape(str(exc))}"
-                return
-            message.object = (f"Package {result.request_id}: encrypted zip `{result.zip_path.name}` "
-                              f"({len(result.files)} files). Passphrase, shown once: "
-                              f"`{result.passphrase}`")
-            download.clear()
-            download.append(pn.widgets.FileDownload(file=str(result.zip_path), filename=result.zip_path.name,
-                                                    label=f"Download {result.zip_path.name}",
-                                                    color="primary"))
-
         search.on_click(run_search)
         subject.param.watch(show, "value")
-        make.on_click(write)
+        make.on_click(lambda _: self._write_package(subject.value, request_id.value, message, download))
         return pn.Column(
             pn.pane.Markdown("## Client explorer\nSearch any of the fields; identifiers match exactly "
                              "(normalised), names fuzzily."),
             pn.Row(*inputs.values()), search, message, "### Candidates", candidates,
             pn.Row(subject, request_id, make), download, "### The subject's map", subject_map,
             name="Client explorer", sizing_mode="stretch_width")
+
+    def _write_package(self, subject: str, request_id: str, message, download) -> None:
+        """The client explorer's button: the encrypted package, offered for download with its
+        passphrase shown once, or why none was written."""
+        import panel as pn
+
+        if not subject:
+            return
+        try:
+            result = answers.encrypted_package(self.ws, self.register, subject, request_id, self.reports)
+        except WorkbenchError as exc:
+            message.object = f"Could not write the package: {html.escape(str(exc))}"
+            return
+        message.object = (f"Package {result.request_id}: encrypted zip `{result.zip_path.name}` "
+                          f"({len(result.files)} files). Passphrase, shown once: "
+                          f"`{result.passphrase}`")
+        download.clear()
+        download.append(pn.widgets.FileDownload(file=str(result.zip_path), filename=result.zip_path.name,
+                                                label=f"Download {result.zip_path.name}", color="primary"))
 
     def requests_view(self):
         import panel as pn

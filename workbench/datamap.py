@@ -41,10 +41,18 @@ def sheets(ws: Workspace, register: Register) -> dict[str, pd.DataFrame]:
 
 def processors(register: Register) -> pd.DataFrame:
     """One row per processor: role, location, transfer safeguard, agreement."""
-    return pd.DataFrame([
-        {"key": key, **{k: ", ".join(v) if isinstance(v, list | tuple) else v
-                        for k, v in asdict(p).items()}}
-        for key, p in register.processors.items()])
+    return pd.DataFrame([{"key": key, **{k: _cell(v) for k, v in _notes_last(p.model_dump()).items()}}
+                         for key, p in register.processors.items()])
+
+
+def _notes_last(record: dict) -> dict:
+    """A record's own texts first, its [na] and [todo] notes after them."""
+    notes = ("na", "todo")
+    return {k: v for k, v in record.items() if k not in notes} | {k: record[k] for k in notes if k in record}
+
+
+def _cell(value: object) -> object:
+    return ", ".join(value) if isinstance(value, list | tuple) else value
 
 
 def write(ws: Workspace, register: Register, out: Path, *, year: int | None = None,

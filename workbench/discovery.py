@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,8 +24,9 @@ import pandas as pd
 from stdnum import luhn
 from stdnum.nl import postcode
 
-from workbench import headers, identifiers
+from workbench import headers, identifiers, names
 from workbench.masking import mask
+from workbench.text import fold
 
 SAMPLE = 2000  # distinct values checked per column
 MIN_CONFIDENCE = 0.5  # below this, a kind is not reported
@@ -150,15 +150,6 @@ def _birth_date(values: pd.Series, hinted: bool) -> pd.Series:
     return age.between(low, high).fillna(False).astype("bool")
 
 
-_PARTICLES = {"van", "de", "der", "den", "het", "ter", "ten", "te", "in", "op", "'t", "t", "aan",
-              "onder", "over", "uit", "voor", "la", "le", "du", "da", "dos", "del", "von", "zu", "di"}
-_TITLES = {"dhr", "mevr", "mw", "mr", "mrs", "ms", "dr", "ir", "drs", "ing", "prof", "fam"}
-_COMPANY = {"bv", "nv", "vof", "cv", "bvba", "holding", "stichting", "vereniging", "groep", "group",
-            "ltd", "gmbh", "inc", "llc", "co", "company", "ict", "services", "service", "solutions",
-            "consultancy", "consulting", "advies", "administratie", "bakkerij", "techniek", "bouw",
-            "installatie", "installatietechniek", "transport", "media", "design", "software", "kantoor",
-            "praktijk", "zorg", "beheer", "handel", "winkel", "restaurant", "cafe", "hotel", "salon",
-            "studio", "garage", "gemeente", "school", "order", "factuur", "invoice", "refund"}
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
 _INITIALS = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]?")
 
@@ -169,20 +160,20 @@ def looks_like_name(text: str) -> bool:
     words = text.replace(",", " ").split()
     if not 2 <= len(words) <= 8:
         return False
-    names = initials = 0
+    named = initials = 0
     for word in words:
-        bare = word.lower().rstrip(".")
-        if bare in _COMPANY or word.replace(".", "").lower() in _COMPANY:
+        bare = fold(word).lower().rstrip(".")
+        if bare in names.business_words() or bare.replace(".", "") in names.business_words():
             return False
-        if bare in _TITLES or bare in _PARTICLES:
+        if bare in names.titles() or bare in names.particles():
             continue
         if _INITIALS.fullmatch(word) and word[0].isupper():
             initials += 1
         elif _WORD.fullmatch(word) and word[0].isupper() and not word.isupper():
-            names += 1
+            named += 1
         else:
             return False
-    return names >= 1 and 2 <= names + initials <= 4
+    return named >= 1 and 2 <= named + initials <= 4
 
 
 def _person_name(values: pd.Series, hinted: bool) -> pd.Series:
@@ -240,7 +231,7 @@ _SUFFIXES = {"", "nr", "nummer", "number", "num", "no", "adres", "address", "add
 def _words(name: str) -> set[str]:
     """The words of a column name, accents dropped, lower case; both as written ('KvK', 'IPv4')
     and with camelCase and digits split off ('customerIP')."""
-    text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    text = fold(str(name))
     split = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)", " ", text)
     return {w for part in (text, split) for w in re.split(r"[^0-9a-z]+", part.lower()) if w}
 

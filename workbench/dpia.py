@@ -26,44 +26,44 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pandas as pd
 
 from workbench import inventory, policy_audit, requests
-from workbench.dashboard import location, rollup
+from workbench.configuration import ConfigError
+from workbench.dpia_config import CNIL_RISKS as CNIL_RISKS
+from workbench.dpia_config import DONE as DONE
+from workbench.dpia_config import (
+    LEVELS,
+    OPEN,
+    SCREENING_LISTS,
+    SIGN_OFF,
+    Config,
+    Status,
+    Words,
+    load_config,
+    load_texts,
+)
+from workbench.dpia_config import RIGHTS as RIGHTS
+from workbench.dpia_config import default_config as default_config
 from workbench.errors import WorkbenchError
+from workbench.flows import location, rollup
 from workbench.masking import mask
 from workbench.register import LEGAL_BASES, SAFEGUARDS, Processor, Register
 from workbench.safe_files import owner_only, write_csv, write_pdf
+from workbench.taxonomy import covers
 from workbench.workspace import RAW_VALUES_SQL, Workspace
 
-CONFIG_FILES = ("assessment", "screening", "risks", "measures")
-LANGS = ("nl", "en")
 DEFAULT_LANG = "nl"  # the firm's language; `language` in assessment.toml overrides it
-DONE = ("existing", "done")  # a measure that is in place lowers the current level
 FINANCIAL_FACT = "financial_records"  # WP248 criterion 4 names financial data as highly personal
-HISTORY_KEYS = ("version", "date", "author", "changes")
 FAMILIES = {"data": "Measures on the data", "general_security": "General security measures",
             "organisational": "Organisational measures"}
-MEASURE_STATUSES = ("existing", "planned", "in_progress", "done")
-OPEN = ("planned", "in_progress")
-GRADES = ("low", "medium", "high")
-LEVELS = (1, 2, 3, 4)
-CNIL_RISKS = ("illegitimate_access", "unwanted_modification", "disappearance")
-RIGHTS = ("access", "rectification", "restriction", "portability", "objection", "erasure")
-STATUSES = ("draft", "validated", "rejected")
-SIGN_OFF = ("controller", "name", "role", "signed_on", "decision")
-SCREENING_LISTS = {"art35_3": "Art. 35(3) GDPR", "edpb": "EDPB criteria (WP248 rev.01)",
-                   "ap": "AP list of processing that needs a DPIA (17)"}
-AP_TYPES = 17
-FACTS = ("national_ids", "birth_dates", "special_categories", "financial_records", "linked_subjects",
-         "linked_systems", "location_data")
+STATUSES: tuple[str, ...] = get_args(Status)
 BIRTH_DATE = "user.demographic.date_of_birth"
 ART36 = ("Art. 36(1) GDPR (AVG): prior consultation of the Autoriteit Persoonsgegevens before the "
          "processing when the assessment shows a high residual risk the controller cannot mitigate")
@@ -85,14 +85,6 @@ CHECKLIST = {  # D35 id -> (the report's section, the key of dpia.json that hold
 COMPANIONS = ("dpia.json", "risks.csv", "measures.csv")
 
 
-class DpiaConfigError(WorkbenchError):
-    """DPIA configuration files that do not follow the schema; lists every problem with file and key."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
-
-
 @dataclass
 class Assessment:
     meta: dict
@@ -106,302 +98,7 @@ class Assessment:
     prior_consultation: dict
     policy_findings: list
     summary: list[str]
-    texts: dict = field(default_factory=dict)
-
-
-# --- the reviewed configuration -----------------------------------------------------------------
-
-@dataclass
-class Config:
-    assessment: dict
-    screening: dict
-    risks: dict
-    measures: dict
-    label: str
-
-
-class _Checker:
-    """Collects every problem of the four files, each with its file and key."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.problems: list[str] = []
-
-    def error(self, file: str, key: str, problem: str) -> None:
-        self.problems.append(f"{self.label}{file}.toml: {key}: {problem}")
-
-    def keys(self, file: str, where: str, table: dict, allowed: set[str]) -> None:
-        for key in sorted(table.keys() - allowed):
-            self.error(file, f"{where}.{key}", f"unknown key; expected one of {sorted(allowed)}")
-
-    def text(self, file: str, where: str, table: dict, key: str, empty_ok: bool = False) -> str:
-        value = table.get(key)
-        if not isinstance(value, str) or (not value.strip() and not empty_ok):
-            self.error(file, f"{where}.{key}", "missing or not a non-empty string")
-            return ""
-        if not value.strip() and key not in table.get("todo", {}):
-            self.error(file, f"{where}.{key}", "is empty; give it, or say what is missing under [todo]")
-        return value
-
-    def one_of(self, file: str, where: str, table: dict, key: str, allowed: tuple) -> Any:
-        value = table.get(key)
-        if value not in allowed:
-            self.error(file, f"{where}.{key}", f"{value!r} is not one of {list(allowed)}")
-        return value
-
-    def table(self, file: str, where: str, value: Any) -> dict:
-        if not isinstance(value, dict):
-            self.error(file, where, "missing or not a table")
-            return {}
-        return value
-
-    def strings(self, file: str, where: str, table: dict, key: str, nonempty: bool = True) -> list[str]:
-        value = table.get(key)
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value) \
-                or (nonempty and not value):
-            self.error(file, f"{where}.{key}", "must be a non-empty list of strings" if nonempty
-                       else "must be a list of strings")
-            return []
-        return value
-
-
-def default_config() -> Path:
-    return Path(str(resources.files("workbench") / "config" / "dpia"))
-
-
-def load_config(folder: Path | None = None) -> Config:
-    """The four DPIA files of ``folder`` (default: the shipped ones), validated; raises
-    :class:`DpiaConfigError` listing every problem with its file and key."""
-    folder = Path(folder) if folder else default_config()
-    label = "workbench/config/dpia/" if folder == default_config() else f"{folder}/"
-    check = _Checker(label)
-    data = {}
-    for name in CONFIG_FILES:
-        path = folder / f"{name}.toml"
-        try:
-            data[name] = tomllib.loads(path.read_text("utf-8"))
-        except FileNotFoundError:
-            check.problems.append(f"{label}{name}.toml: missing; a DPIA folder needs "
-                                  f"{', '.join(CONFIG_FILES)}")
-        except tomllib.TOMLDecodeError as exc:
-            check.problems.append(f"{label}{name}.toml: not valid TOML ({exc})")
-    if check.problems:
-        raise DpiaConfigError(check.problems)
-    measures = _check_measures(check, data["measures"])
-    _check_risks(check, data["risks"], measures)
-    _check_screening(check, data["screening"])
-    _check_assessment(check, data["assessment"])
-    if check.problems:
-        raise DpiaConfigError(check.problems)
-    return Config(data["assessment"], data["screening"], data["risks"], measures, label)
-
-
-def load_texts(lang: str, folder: Path | None = None) -> dict:
-    """The report's words in ``lang`` (``texts.<lang>.toml`` of the DPIA folder, else the shipped
-    one); raises :class:`DpiaConfigError` for an unknown language or a key missing against the
-    English file."""
-    if lang not in LANGS:
-        raise DpiaConfigError([f"language {lang!r} is not one of {list(LANGS)}"])
-    texts = {}
-    for code in dict.fromkeys([lang, "en"]):
-        own = Path(folder) / f"texts.{code}.toml" if folder else None
-        path = own if own is not None and own.is_file() else default_config() / f"texts.{code}.toml"
-        texts[code] = tomllib.loads(path.read_text("utf-8"))
-    missing = sorted(_keys(texts["en"]) - _keys(texts[lang]))
-    if missing:
-        raise DpiaConfigError([f"texts.{lang}.toml: {key}: missing (texts.en.toml has it)"
-                               for key in missing])
-    return texts[lang]
-
-
-def _keys(table: dict, prefix: str = "") -> set[str]:
-    return {k for key, value in table.items()
-            for k in (_keys(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key})}
-
-
-_MEASURE_KEYS = {"family", "cnil_measure", "title", "description", "status", "owner", "due", "frequency",
-                 "cost", "difficulty", "progress"}
-
-
-def _check_measures(check: _Checker, data: dict) -> dict:
-    if not data:
-        check.error("measures", "[<key>]", "no measures; the catalogue needs at least one")
-    for key, m in data.items():
-        where = f"[{key}]"
-        if not check.table("measures", where, m):
-            continue
-        check.keys("measures", where, m, _MEASURE_KEYS)
-        check.one_of("measures", where, m, "family", tuple(FAMILIES))
-        for text in ("cnil_measure", "title", "description", "owner"):
-            check.text("measures", where, m, text)
-        status = check.one_of("measures", where, m, "status", MEASURE_STATUSES)
-        for grade in ("cost", "difficulty"):
-            check.one_of("measures", where, m, grade, GRADES)
-        progress = m.get("progress")
-        if not isinstance(progress, int) or isinstance(progress, bool) or not 0 <= progress <= 100:
-            check.error("measures", f"{where}.progress", f"{progress!r} is not a whole percentage 0-100")
-        if "due" in m and not isinstance(m["due"], date):
-            check.error("measures", f"{where}.due", "must be a date (YYYY-MM-DD, unquoted)")
-        if "frequency" in m:
-            check.text("measures", where, m, "frequency")
-        if status in OPEN and "due" not in m and "frequency" not in m:
-            check.error("measures", where, "an open measure needs a due date or a frequency")
-    return data
-
-
-_RISK_KEYS = {"en", "nl", "impacts", "threats", "sources", "controls", "measures"} | {
-    f"{axis}_{phase}{why}" for axis in ("severity", "likelihood") for phase in ("before", "after")
-    for why in ("", "_why")}
-
-
-def _check_risks(check: _Checker, data: dict, measures: dict) -> None:
-    scale = check.table("risks", "[scale]", data.get("scale"))
-    for axis in ("severity", "likelihood"):
-        levels = check.table("risks", f"[scale.{axis}]", scale.get(axis))
-        if levels and sorted(levels) != [str(n) for n in LEVELS]:
-            check.error("risks", f"[scale.{axis}]", f"levels {sorted(levels)}; the scale has levels 1..4")
-        for level, entry in levels.items():
-            where = f"[scale.{axis}.{level}]"
-            if check.table("risks", where, entry):
-                check.keys("risks", where, entry, {"en", "nl", "definition"})
-                for key in ("en", "nl", "definition"):
-                    check.text("risks", where, entry, key)
-    risks = check.table("risks", "[risk]", data.get("risk"))
-    for key in CNIL_RISKS:
-        if risks and key not in risks:
-            check.error("risks", f"[risk.{key}]", "missing; the CNIL method assesses illegitimate access, "
-                                                  "unwanted modification and disappearance")
-    for key, risk in risks.items():
-        where = f"[risk.{key}]"
-        if not check.table("risks", where, risk):
-            continue
-        check.keys("risks", where, risk, _RISK_KEYS)
-        for text in ("en", "nl"):
-            check.text("risks", where, risk, text)
-        for items in ("impacts", "threats", "sources"):
-            check.strings("risks", where, risk, items)
-        for links, nonempty in (("controls", False), ("measures", True)):
-            for measure in check.strings("risks", where, risk, links, nonempty):
-                if measure not in measures:
-                    check.error("risks", f"{where}.{links}", f"{measure!r} is not a measure of "
-                                f"measures.toml; expected one of {sorted(measures)}")
-        for axis in ("severity", "likelihood"):
-            for phase in ("before", "after"):
-                level = risk.get(f"{axis}_{phase}")
-                if level not in LEVELS or isinstance(level, bool):
-                    check.error("risks", f"{where}.{axis}_{phase}", f"{level!r} is not a level 1..4")
-                why = risk.get(f"{axis}_{phase}_why")
-                if not isinstance(why, str) or not why.strip():
-                    check.error("risks", f"{where}.{axis}_{phase}_why",
-                                "missing justification: every level needs its written reason")
-
-
-def _check_screening(check: _Checker, data: dict) -> None:
-    threshold = data.get("edpb_threshold")
-    if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
-        check.error("screening", "edpb_threshold", f"{threshold!r} is not a whole number of criteria >= 1")
-    check.keys("screening", "", data, {"edpb_threshold", *SCREENING_LISTS})
-    for group in SCREENING_LISTS:
-        entries = check.table("screening", f"[{group}]", data.get(group))
-        if group == "ap" and entries and len(entries) != AP_TYPES:
-            check.error("screening", "[ap]", f"{len(entries)} processing types; the AP's list has {AP_TYPES}")
-        for key, entry in entries.items():
-            where = f"[{group}.{key}]"
-            if not check.table("screening", where, entry):
-                continue
-            check.keys("screening", where, entry, {"text", "met", "why", "source", "fact"})
-            for text in ("text", "why", "source"):
-                check.text("screening", where, entry, text)
-            if not isinstance(entry.get("met"), bool):
-                check.error("screening", f"{where}.met", "must be true or false (the reviewer's judgement)")
-            if "fact" in entry:
-                check.one_of("screening", where, entry, "fact", FACTS)
-
-
-def _check_assessment(check: _Checker, data: dict) -> None:
-    check.keys("assessment", "", data, {"title", "version", "status", "date", "next_review", "context",
-                                        "sparse_fill_rate", "sign_off", "dpo", "data_subjects", "necessity",
-                                        "rights", "language", "history", "title_nl", "title_en"})
-    if "language" in data:
-        check.one_of("assessment", "", data, "language", LANGS)
-    for key in ("title_nl", "title_en"):  # the title in one language; `title` otherwise
-        if key in data:
-            check.text("assessment", "", data, key)
-    _check_history(check, data)
-    for key in ("title", "version", "context"):
-        check.text("assessment", "", data, key)
-    check.one_of("assessment", "", data, "status", STATUSES)
-    for key in ("date", "next_review"):
-        if not isinstance(data.get(key), date):
-            check.error("assessment", key, "must be a date (YYYY-MM-DD, unquoted)")
-    if isinstance(data.get("date"), date) and isinstance(data.get("next_review"), date) \
-            and data["next_review"] <= data["date"]:
-        check.error("assessment", "next_review", "must be after date")
-    rate = data.get("sparse_fill_rate")
-    if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 < rate < 1:
-        check.error("assessment", "sparse_fill_rate", f"{rate!r} is not a fraction between 0 and 1")
-    sign = check.table("assessment", "[sign_off]", data.get("sign_off"))
-    if sign:
-        check.keys("assessment", "[sign_off]", sign, {*SIGN_OFF, "todo"})
-        for key in SIGN_OFF:
-            check.text("assessment", "[sign_off]", sign, key, empty_ok=True)
-    dpo = check.table("assessment", "[dpo]", data.get("dpo"))
-    if dpo:
-        check.keys("assessment", "[dpo]", dpo, {"appointed", "advice", "reason"})
-        if not isinstance(dpo.get("appointed"), bool):
-            check.error("assessment", "[dpo].appointed", "must be true or false")
-        check.text("assessment", "[dpo]", dpo, "advice" if dpo.get("appointed") else "reason")
-    views = check.table("assessment", "[data_subjects]", data.get("data_subjects"))
-    if views:
-        check.keys("assessment", "[data_subjects]", views, {"sought", "views", "why_not"})
-        if not isinstance(views.get("sought"), bool):
-            check.error("assessment", "[data_subjects].sought", "must be true or false")
-        check.text("assessment", "[data_subjects]", views, "views" if views.get("sought") else "why_not")
-    for key, entry in check.table("assessment", "[necessity]", data.get("necessity")).items():
-        where = f"[necessity.{key}]"
-        if check.table("assessment", where, entry):
-            check.keys("assessment", where, entry, {"minimisation", "accuracy", "storage"})
-            for text in ("minimisation", "accuracy", "storage"):
-                check.text("assessment", where, entry, text)
-    rights = check.table("assessment", "[rights]", data.get("rights"))
-    for right in RIGHTS:
-        if rights and right not in rights:
-            check.error("assessment", f"[rights.{right}]", "missing; say how the right is served")
-    for key, entry in rights.items():
-        where = f"[rights.{key}]"
-        if check.table("assessment", where, entry):
-            check.keys("assessment", where, entry, {"label", "how", "request_types"})
-            check.text("assessment", where, entry, "label")
-            check.text("assessment", where, entry, "how")
-            for kind in check.strings("assessment", where, entry, "request_types", nonempty=False):
-                if kind not in requests.TYPES:
-                    check.error("assessment", f"{where}.request_types",
-                                f"{kind!r} is not a request type; expected one of {list(requests.TYPES)}")
-
-
-def _check_history(check: _Checker, data: dict) -> None:
-    """[[history]]: every version with its date, author and changes; the current version is its
-    last entry, and the dates run forward."""
-    history = data.get("history")
-    if not isinstance(history, list) or not history:
-        check.error("assessment", "[[history]]", "missing: list every version with date, author and changes")
-        return
-    for i, entry in enumerate(history):
-        where = f"[[history]][{i}]"
-        if not check.table("assessment", where, entry):
-            continue
-        check.keys("assessment", where, entry, set(HISTORY_KEYS))
-        for key in ("version", "author", "changes"):
-            check.text("assessment", where, entry, key)
-        if not isinstance(entry.get("date"), date):
-            check.error("assessment", f"{where}.date", "must be a date (YYYY-MM-DD, unquoted)")
-    dates = [e.get("date") for e in history if isinstance(e, dict)]
-    if all(isinstance(d, date) for d in dates) and dates != sorted(dates):
-        check.error("assessment", "[[history]]", "the versions must be listed oldest first")
-    last = history[-1] if isinstance(history[-1], dict) else {}
-    if last.get("version") != data.get("version"):
-        check.error("assessment", "[[history]]", f"the last entry is version {last.get('version')!r}, "
-                                                 f"not the current version {data.get('version')!r}")
+    texts: Words | None = None
 
 
 # --- computing the assessment ---------------------------------------------------------------------
@@ -419,15 +116,14 @@ def assess(ws: Workspace, register: Register, *, activity: str | None = None, to
     :func:`workbench.policy_audit.findings` when the caller has them (the annual report), so both
     reports show the same ones."""
     cfg = load_config(config)
-    texts = load_texts(lang or cfg.assessment.get("language", DEFAULT_LANG), config)
+    texts = load_texts(lang or cfg.assessment.language or DEFAULT_LANG, config)
     if not ws.exists:
         raise WorkbenchError(f"{ws.path}: nothing imported yet; run 'workbench import' or 'workbench demo'")
-    tables = ws.query("SELECT table_name FROM information_schema.tables").table_name
-    if "subjects" not in set(tables):
+    if ws.is_empty("subjects"):
         raise WorkbenchError("no subjects yet: run 'workbench link' first (the report counts subjects)")
-    unknown = sorted(set(cfg.assessment.get("necessity", {})) - set(register.activities))
+    unknown = sorted(set(cfg.assessment.necessity) - set(register.activities))
     if unknown:
-        raise DpiaConfigError([f"{cfg.label}assessment.toml: [necessity.{k}]: not an activity of the "
+        raise ConfigError([f"{cfg.label}assessment.toml: necessity.{k}: not an activity of the "
                                f"register; expected one of {sorted(register.activities)}" for k in unknown])
     if activity is not None and activity not in register.activities:
         raise WorkbenchError(f"--activity {activity!r} is not a processing activity of the register; "
@@ -438,7 +134,7 @@ def assess(ws: Workspace, register: Register, *, activity: str | None = None, to
     fields = inventory.build(ws, register)
     fields = fields[fields.service.isin(systems)].reset_index(drop=True)
     coverage = _coverage(ws, fields)
-    sparse = float(cfg.assessment["sparse_fill_rate"])
+    sparse = cfg.assessment.sparse_fill_rate
     counted = _counted(ws, register, fields, sparse)
     findings = _findings(ws, register, counted, systems, today, sparse)
     facts, financial = _facts(ws, fields, counted, coverage, systems)
@@ -560,7 +256,7 @@ def _sensitive_kind(register: Register, category: str) -> str | None:
     info = register.categories.get(category)
     if info is not None and info.national_id:
         return "national_identifier"
-    if category == BIRTH_DATE or category.startswith(BIRTH_DATE + "."):
+    if covers(BIRTH_DATE, category):
         return "birth_date"
     if info is not None and info.special:
         return "special_category"
@@ -606,41 +302,41 @@ def _subjects(ws: Workspace, systems: list[str]) -> pd.DataFrame:
                     "(SELECT unnest(?::VARCHAR[]))", [systems])
 
 
-def _screening(cfg: Config, facts: dict[str, str], financial: int, texts: dict) -> dict:
+def _screening(cfg: Config, facts: dict[str, str], financial: int, texts: Words) -> dict:
     """D35-10: the reviewed criteria with the computed facts beside them, and the verdict. An EDPB
     criterion whose fact is the financial records is met whenever the data holds financial data
     (WP248 criterion 4: "financial data that might be used for payment fraud"), whatever the
     reviewer ticked, so the verdict follows WP248."""
-    data, words = cfg.screening, texts["screening"]
+    data, words = cfg.screening, texts.screening
     criteria = []
     for group in SCREENING_LISTS:
-        for key, e in data[group].items():
-            fact = facts.get(e.get("fact", ""), "")
-            met, why = e["met"], e["why"]
-            if group == "edpb" and e.get("fact") == FINANCIAL_FACT and financial and not met:
+        for key, e in data.group(group).items():
+            fact = facts.get(e.fact or "", "")
+            met, why = e.met, e.why
+            if group == "edpb" and e.fact == FINANCIAL_FACT and financial and not met:
                 met, why = True, f"{words['financial'].format(fact=fact)}. {why}"
-            criteria.append({"id": f"{group}.{key}", "list": SCREENING_LISTS[group], "text": e["text"],
-                             "met": met, "why": why, "source": e["source"], "fact": fact})
+            criteria.append({"id": f"{group}.{key}", "list": SCREENING_LISTS[group], "text": e.text,
+                             "met": met, "why": why, "source": e.source, "fact": fact})
     met = {group: [c for c in criteria if c["met"] and c["id"].startswith(group + ".")]
            for group in SCREENING_LISTS}
     reasons = [f"{c['list']}: {c['text']}" for c in met["art35_3"] + met["ap"]]
-    if len(met["edpb"]) >= data["edpb_threshold"]:
-        reasons.append(words["edpb_met"].format(met=len(met["edpb"]), threshold=data["edpb_threshold"]))
+    if len(met["edpb"]) >= data.edpb_threshold:
+        reasons.append(words["edpb_met"].format(met=len(met["edpb"]), threshold=data.edpb_threshold))
     mandatory = bool(reasons)
     label = words["mandatory"] if mandatory else words["voluntary"]
     why = "; ".join(reasons) if mandatory else words["not_mandatory"].format(
         met=len(met["edpb"]), total=sum(1 for c in criteria if c["id"].startswith("edpb.")),
-        threshold=data["edpb_threshold"])
+        threshold=data.edpb_threshold)
     return {"mandatory": mandatory, "label": label, "why": why, "criteria": criteria,
             "met": {group: len(items) for group, items in met.items()}}
 
 
 def _description(ws: Workspace, register: Register, keys: list[str], systems: list[str],
-                 coverage: pd.DataFrame, cfg: Config, texts: dict) -> dict:
+                 coverage: pd.DataFrame, cfg: Config, texts: Words) -> dict:
     """D35-01: nature, scope, context, purposes, categories, subjects, recipients, systems, flows,
     locations and transfers, retention and legitimate interests."""
     acts = [register.activities[k] for k in keys]
-    nl = texts["lang"] == "nl"
+    nl = texts.lang == "nl"
     processors = sorted({p for s in systems for p in register.systems[s].processors})
     newest = ws.query("SELECT service, sum(rows) AS records, count(*) AS exports FROM imports "
                       "WHERE import_id IN (SELECT max(import_id) FROM imports GROUP BY service, export_kind) "
@@ -659,9 +355,9 @@ def _description(ws: Workspace, register: Register, keys: list[str], systems: li
         })
     rules = sorted({a.retention for a in acts})
     return {
-        "scope": texts["summary"]["scope_all"] if len(keys) > 1
-        else texts["summary"]["scope_one"].format(key=keys[0]),
-        "context": cfg.assessment["context"],
+        "scope": texts.summary["scope_all"] if len(keys) > 1
+        else texts.summary["scope_one"].format(key=keys[0]),
+        "context": cfg.assessment.context,
         "controller": f"{register.controller.name}, {register.controller.address}, "
                       f"{register.controller.postcode} {register.controller.city}",
         "subjects": int(subjects.subject_id.nunique()),
@@ -676,15 +372,8 @@ def _description(ws: Workspace, register: Register, keys: list[str], systems: li
             "retention": _period(register.retention_rules[a.retention], nl),
         } for a in acts],
         "categories": sorted(categories, key=lambda c: -c["subjects"]),
-        "systems": [{
-            "key": s, "name": register.systems[s].name,
-            "processors": ", ".join(register.processors[p].name for p in register.systems[s].processors),
-            "location": ", ".join(location(register, p) for p in register.systems[s].processors),
-            "exports": int(held.exports.get(s, 0)), "records": int(held.records.get(s, 0)),
-            "subjects": int(subjects[subjects.service == s].subject_id.nunique()),
-            "activities": ", ".join(a for a in register.systems[s].activities if a in keys),
-        } for s in systems],
-        "flows": _flows(register, systems, processors, coverage, held, texts["stages"]),
+        "systems": [_system(register, s, keys, held, subjects) for s in systems],
+        "flows": _flows(register, systems, processors, coverage, held, texts.stages),
         "recipients": [_recipient(register.processors[p]) for p in processors],
         "transfers": [_transfer(register.processors[p]) for p in processors],
         "retention": [{
@@ -698,6 +387,18 @@ def _description(ws: Workspace, register: Register, keys: list[str], systems: li
         "legitimate_interests": [{"activity": a.name_en, "basis": a.legal_basis_detail, "assessment": a.lia}
                                  for a in acts if a.legal_basis == "legitimate_interests"],
     }
+
+
+def _system(register: Register, key: str, keys: list[str], held: pd.DataFrame,
+            subjects: pd.DataFrame) -> dict:
+    """One supporting asset: its processors and where they are, what it holds and for which activities."""
+    system = register.systems[key]
+    return {"key": key, "name": system.name,
+            "processors": ", ".join(register.processors[p].name for p in system.processors),
+            "location": ", ".join(location(register, p) for p in system.processors),
+            "exports": int(held.exports.get(key, 0)), "records": int(held.records.get(key, 0)),
+            "subjects": int(subjects[subjects.service == key].subject_id.nunique()),
+            "activities": ", ".join(a for a in system.activities if a in keys)}
 
 
 def _term(term: Any, nl: bool) -> str:
@@ -754,10 +455,10 @@ def _flows(register: Register, systems: list[str], processors: list[str], covera
 
 
 def _necessity(register: Register, keys: list[str], cfg: Config, findings: pd.DataFrame,
-               texts: dict) -> pd.DataFrame:
+               texts: Words) -> pd.DataFrame:
     """D35-02 per purpose: legal basis, minimisation, accuracy and storage, with the computed
     findings on the purpose's systems counted beside them."""
-    reviewed = cfg.assessment.get("necessity", {})
+    reviewed = cfg.assessment.necessity
     rows = []
     for key in keys:
         a = register.activities[key]
@@ -768,19 +469,19 @@ def _necessity(register: Register, keys: list[str], cfg: Config, findings: pd.Da
         rows.append({
             "activity": key, "purpose": a.purpose_en, "legal_basis": LEGAL_BASES[a.legal_basis],
             "legal_basis_detail": a.legal_basis_detail,
-            "minimisation": text["minimisation"] if text else missing,
-            "accuracy": text["accuracy"] if text else missing,
-            "storage": (text["storage"] if text else missing) + f" Rule: {rule.period_text}.",
+            "minimisation": text.minimisation if text else missing,
+            "accuracy": text.accuracy if text else missing,
+            "storage": (text.storage if text else missing) + f" Rule: {rule.period_text}.",
             "findings": "; ".join(_tally(kind, g, texts) for kind, g in own.groupby("kind"))
-            or texts["words"]["none"],
+            or texts.words["none"],
         })
     return pd.DataFrame(rows, columns=["activity", "purpose", "legal_basis", "legal_basis_detail",
                                        "minimisation", "accuracy", "storage", "findings"])
 
 
-def _tally(kind: str, group: pd.DataFrame, texts: dict) -> str:
+def _tally(kind: str, group: pd.DataFrame, texts: Words) -> str:
     """A kind of finding counted: values or records, or for empty fields the number of fields."""
-    return f"{len(group) if kind == 'sparse_field' else int(group['count'].sum())} {texts['kinds'][kind]}"
+    return f"{len(group) if kind == 'sparse_field' else int(group['count'].sum())} {texts.kinds[kind]}"
 
 
 RIGHTS_COLUMNS = ["right", "label", "how", "request_types", "received", "completed", "refused", "on_time",
@@ -791,10 +492,10 @@ def _rights(ws: Workspace, cfg: Config, today: date) -> pd.DataFrame:
     """D35-03 per right: how the workbench serves it, and the request register's figures."""
     every = requests.listing(ws, today=today, include_closed=True)
     rows = []
-    for key, entry in cfg.assessment["rights"].items():
-        mine = every[every.type.isin(entry["request_types"])]
+    for key, entry in cfg.assessment.rights.items():
+        mine = every[every.type.isin(entry.request_types)]
         flag = mine.flag.fillna("")
-        rows.append([key, entry["label"], entry["how"], ", ".join(entry["request_types"]) or "-", len(mine),
+        rows.append([key, entry.label, entry.how, ", ".join(entry.request_types) or "-", len(mine),
                      int((mine.status == "completed").sum()), int((mine.status == "refused").sum()),
                      int(flag.str.contains("on time").sum()), int(flag.str.contains("late").sum()),
                      int((~mine.status.isin(requests.CLOSED)).sum()), int(flag.str.contains("OVERDUE").sum()),
@@ -805,46 +506,37 @@ def _rights(ws: Workspace, cfg: Config, today: date) -> pd.DataFrame:
 SEP = " | "  # joins a risk's lists in its table cell
 
 
-def _risks(cfg: Config, texts: dict) -> pd.DataFrame:
+def _risks(cfg: Config, texts: Words) -> pd.DataFrame:
     """D35-04/05: one row per risk with its levels before the measures, now and as the target,
     their justifications and the measures. The current level is the target only once every
     measure of the risk is done; until then it stays at the level before."""
-    scale, measures = cfg.risks["scale"], cfg.measures
+    scale, measures = cfg.risks.scale, cfg.measures
     rows = []
-    for key, r in cfg.risks["risk"].items():
-        pending = [m for m in r["measures"] if not _done(measures[m])]
-        row = {"risk": key, "name": r["en"], "name_nl": r["nl"], "impacts": SEP.join(r["impacts"]),
-               "threats": SEP.join(r["threats"]), "sources": SEP.join(r["sources"]),
-               "controls": SEP.join(measures[m]["title"] for m in r.get("controls", [])),
-               "measures": SEP.join(f"{measures[m]['title']} ({m})" for m in r["measures"]),
-               "measure_ids": ", ".join(r["measures"])}
+    for key, r in cfg.risks.risk.items():
+        pending = [m for m in r.measures if not measures[m].done]
+        row = {"risk": key, "name": r.en, "name_nl": r.nl, "impacts": SEP.join(r.impacts),
+               "threats": SEP.join(r.threats), "sources": SEP.join(r.sources),
+               "controls": SEP.join(measures[m].title for m in r.controls),
+               "measures": SEP.join(f"{measures[m].title} ({m})" for m in r.measures),
+               "measure_ids": ", ".join(r.measures)}
         for phase in ("before", "after"):
             for axis in ("severity", "likelihood"):
-                value = r[f"{axis}_{phase}"]
+                value = getattr(r, f"{axis}_{phase}")
                 row[f"{axis}_{phase}"] = value
-                row[f"{axis}_{phase}_label"] = _level_name(scale[axis], value)
-                row[f"{axis}_{phase}_why"] = r[f"{axis}_{phase}_why"]
-            value = level(r[f"severity_{phase}"], r[f"likelihood_{phase}"])
+                row[f"{axis}_{phase}_label"] = scale.name(value)
+                row[f"{axis}_{phase}_why"] = getattr(r, f"{axis}_{phase}_why")
+            value = level(getattr(r, f"severity_{phase}"), getattr(r, f"likelihood_{phase}"))
             row[f"level_{phase}"] = value
-            row[f"level_{phase}_label"] = _level_name(scale["severity"], value)
+            row[f"level_{phase}_label"] = scale.name(value)
         now = "before" if pending else "after"
         for part in ("severity", "likelihood", "level"):
             row[f"{part}_now"] = row[f"{part}_{now}"]
         row["level_now_label"] = row[f"level_{now}_label"]
-        row["now_why"] = texts["now"]["not_done"].format(measures=", ".join(
-            f"{measures[m]['title']} ({texts['status'][measures[m]['status']]}, {measures[m]['progress']}%)"
-            for m in pending)) if pending else texts["now"]["all_done"]
+        row["now_why"] = texts.now["not_done"].format(measures=", ".join(
+            f"{measures[m].title} ({texts.status[measures[m].status]}, {measures[m].progress}%)"
+            for m in pending)) if pending else texts.now["all_done"]
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _done(measure: dict) -> bool:
-    """A measure lowers the current risk only when it is in place: existing or done, at 100%."""
-    return measure["status"] in DONE and measure["progress"] == 100
-
-
-def _level_name(levels: dict, value: int) -> str:
-    return f"{levels[str(value)]['en']} / {levels[str(value)]['nl']}"
 
 
 ACTION_COLUMNS = ["measure", "title", "family", "family_key", "cnil_measure", "status", "open", "risks",
@@ -855,73 +547,73 @@ def _actions(cfg: Config, today: date) -> pd.DataFrame:
     """D35-05/06: every measure of the catalogue with the risks it treats and its plan; open ones
     first, soonest due first; an open measure past its due date is overdue."""
     linked: dict[str, list[str]] = {}
-    for r in cfg.risks["risk"].values():
-        for m in dict.fromkeys([*r.get("controls", []), *r["measures"]]):
-            linked.setdefault(m, []).append(r["en"])
+    for r in cfg.risks.risk.values():
+        for m in dict.fromkeys([*r.controls, *r.measures]):
+            linked.setdefault(m, []).append(r.en)
     rows = []
     for key, m in cfg.measures.items():
-        is_open = m["status"] in OPEN
-        due = m.get("due")
+        is_open = m.status in OPEN
+        due = m.due
         overdue = bool(is_open and due is not None and due < today)
-        rows.append([key, m["title"], FAMILIES[m["family"]], m["family"], m["cnil_measure"], m["status"],
-                     is_open,
-                     "; ".join(linked.get(key, [])) or "(general)", m["owner"], due, m.get("frequency", ""),
-                     m["cost"], m["difficulty"], m["progress"], overdue, m["description"]])
+        rows.append([key, m.title, FAMILIES[m.family], m.family, m.cnil_measure, m.status, is_open,
+                     "; ".join(linked.get(key, [])) or "(general)", m.owner, due, m.frequency or "",
+                     m.cost, m.difficulty, m.progress, overdue, m.description])
     frame = pd.DataFrame(rows, columns=ACTION_COLUMNS)
     frame["_due"] = frame.due.map(lambda d: d or date.max)
     return frame.sort_values(["open", "_due", "measure"], ascending=[False, True, True]) \
         .drop(columns="_due").reset_index(drop=True)
 
 
-def _prior_consultation(risks: pd.DataFrame, texts: dict) -> dict:
+def _prior_consultation(risks: pd.DataFrame, texts: Words) -> dict:
     """D35-07: Art. 36 applies when a target residual level is 4, or target residual severity and
     likelihood are both 3 or more (the risk that remains once the measures are taken)."""
     high = risks[(risks.level_after >= 4) | ((risks.severity_after >= 3) & (risks.likelihood_after >= 3))]
     top = risks.sort_values(["level_after", "severity_after"], ascending=False).iloc[0]
-    words = texts["prior"]
+    words = texts.prior
     if len(high):
         why = words["required"].format(risks="; ".join(
             words["risk"].format(name=r.name, severity=r.severity_after, likelihood=r.likelihood_after,
                                  level=r.level_after) for r in high.itertuples()))
     else:
         why = words["not_required"].format(level=top.level_after, label=top.level_after_label,
-                                           name=top["name_nl"] if texts["lang"] == "nl" else top["name"])
+                                           name=top["name_nl"] if texts.lang == "nl" else top["name"])
     return {"required": bool(len(high)), "why": why, "reference": ART36,
             "risks": high.risk.tolist()}
 
 
-def _meta(cfg: Config, register: Register, activity: str | None, today: date, texts: dict) -> dict:
+def _meta(cfg: Config, register: Register, activity: str | None, today: date, texts: Words) -> dict:
     a = cfg.assessment
     return {
-        "lang": texts["lang"], "status_label": texts["status"][a["status"]],
-        "history": [dict(e) for e in a["history"]],
-        "title": a.get(f"title_{texts['lang']}", a["title"])
+        "lang": texts.lang, "status_label": texts.status[a.status],
+        "history": [e.model_dump() for e in a.history],
+        "title": a.title_in(texts.lang)
         + (f": {_activity_name(register, activity, texts)}" if activity else ""),
-        "version": a["version"], "status": a["status"], "date": a["date"], "next_review": a["next_review"],
-        "controller": register.controller.name, "sign_off": {k: a["sign_off"][k] for k in SIGN_OFF},
-        "sign_off_todo": a["sign_off"].get("todo", {}), "dpo": a["dpo"], "data_subjects": a["data_subjects"],
+        "version": a.version, "status": a.status, "date": a.date, "next_review": a.next_review,
+        "controller": register.controller.name, "sign_off": a.sign_off.model_dump(include=set(SIGN_OFF)),
+        "sign_off_todo": a.sign_off.todo, "dpo": a.dpo.model_dump(),
+        "data_subjects": a.data_subjects.model_dump(),
         "activity": activity, "generated_on": today, "config": cfg.label, "scale": _scale(cfg),
-        "level_rule": texts["labels"]["level_rule"],
+        "level_rule": texts.labels["level_rule"],
     }
 
 
-def _activity_name(register: Register, key: str, texts: dict) -> str:
+def _activity_name(register: Register, key: str, texts: Words) -> str:
     a = register.activities[key]
-    return a.name_nl if texts["lang"] == "nl" else a.name_en
+    return a.name_nl if texts.lang == "nl" else a.name_en
 
 
 def _scale(cfg: Config) -> list[dict]:
     """The four levels with their names and definitions for severity and likelihood."""
-    severity, likelihood = cfg.risks["scale"]["severity"], cfg.risks["scale"]["likelihood"]
-    return [{"level": n, "en": severity[str(n)]["en"], "nl": severity[str(n)]["nl"],
-             "severity": severity[str(n)]["definition"], "likelihood": likelihood[str(n)]["definition"]}
+    severity, likelihood = cfg.risks.scale.severity, cfg.risks.scale.likelihood
+    return [{"level": n, "en": severity[str(n)].en, "nl": severity[str(n)].nl,
+             "severity": severity[str(n)].definition, "likelihood": likelihood[str(n)].definition}
             for n in LEVELS]
 
 
 def _summary(meta: dict, screening: dict, description: dict, findings: pd.DataFrame, risks: pd.DataFrame,
-             actions: pd.DataFrame, prior: dict, policy_findings: list, texts: dict) -> list[str]:
+             actions: pd.DataFrame, prior: dict, policy_findings: list, texts: Words) -> list[str]:
     """D35-11: the management summary, written from the computed figures in the report's language."""
-    words = texts["summary"]
+    words = texts.summary
     top = risks.sort_values(["level_after", "severity_after"], ascending=False).iloc[0]
     open_ = actions[actions.open]
     fails = [f for f in policy_findings if f.verdict == policy_audit.FAILS]
@@ -942,7 +634,7 @@ def _summary(meta: dict, screening: dict, description: dict, findings: pd.DataFr
     if found:
         lines.append(words["findings"].format(list="; ".join(found)))
     lines += [
-        words["risk"].format(name=top["name_nl"] if texts["lang"] == "nl" else top["name"],
+        words["risk"].format(name=top["name_nl"] if texts.lang == "nl" else top["name"],
                              before=f"{top.level_before} ({top.level_before_label})",
                              now=f"{top.level_now} ({top.level_now_label})",
                              after=f"{top.level_after} ({top.level_after_label})"),
@@ -987,11 +679,11 @@ def render_html(assessment: Assessment) -> str:
     a = assessment
     texts = a.texts or load_texts(a.meta.get("lang", DEFAULT_LANG))
     return env.from_string(source).render(
-        a=a, t=texts, checklist=CHECKLIST, sep=SEP, companions=COMPANIONS, families=texts["families"],
+        a=a, t=texts, checklist=CHECKLIST, sep=SEP, companions=COMPANIONS, families=texts.families,
         findings=a.findings.to_dict("records"), necessity=a.necessity.to_dict("records"),
         rights=a.rights.to_dict("records"), risks=a.risks.to_dict("records"),
         measures=a.actions.to_dict("records"), actions=a.actions[a.actions.open].to_dict("records"),
-        policy=a.policy_findings, labels=texts["verdicts"])
+        policy=a.policy_findings, labels=texts.verdicts)
 
 
 def write(assessment: Assessment, out: Path, *, pdf: bool = True) -> list[Path]:

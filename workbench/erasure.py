@@ -12,21 +12,22 @@ export kind, record type, source file and row, document date) with what happens 
   52 AWR, checklist NL-01/NL-02). The date is 31 December of the document's year plus the rule's
   years (7 years after the end of the financial year; the firm's financial year is the calendar
   year). A document whose date has passed is deleted instead (its retention has ended);
-* ``anonymise``: a rule whose ``on_erasure`` is ``anonymise``, and Exact Online relations that
-  carry bookings still under retention: Exact keeps the relation on its bookings, so it is
-  blocked now and anonymised with Exact's GDPR function once the retention has ended.
+* ``anonymise``: a rule whose ``on_erasure`` is ``anonymise``, and a party a system keeps while
+  its documents are kept (a bookkeeping relation that carries bookings still under retention;
+  ``keeps_party_with_documents`` in the register's ``steps.toml``): it is blocked now and
+  anonymised with the system's own function once the retention has ended.
 
 Which rule applies is decided per *record*, not per field: a record that is or holds a document
 is kept whole (an invoice must state the client's name and address, art. 35a Wet OB); a record
 that is only a party falls under the client profile rule. Each row carries the concrete step for
-the analyst in that service (menu paths marked *inferred* in :data:`STEPS` could not be checked
-against the live service). **The workbench never changes the source systems**: the analyst
-carries out the steps there.
+the analyst in that service, worded by the register's ``steps.toml`` (menu paths whose evidence
+says *inferred* could not be checked against the live service). **The workbench never changes
+the source systems**: the analyst carries out the steps there.
 
 **The mailbox**, when one is imported (:mod:`workbench.mail`), gets one row: the subject's messages
-and conversations, and in ``reference`` the search to paste into Gmail that finds them (their
-addresses as sender or recipient, phone numbers, IBANs and names, the Message-IDs of messages
-found by content alone), to delete the conversations there. The search names the person, so it
+and conversations, and in ``reference`` the search to paste into the mailbox that finds them
+(their addresses as sender or recipient, phone numbers, IBANs and names, the Message-IDs of
+messages found by content alone), to delete the conversations there. The search names the person, so it
 is in the plan file, not on the screen. The purge removes the messages from the mail index.
 
 **The purge** (:func:`purge`) carries the plan out inside the workspace, so the workbench does not
@@ -73,7 +74,7 @@ from workbench import audit, linkage, mail, requests, weblogs
 from workbench.errors import WorkbenchError
 from workbench.register import LEGAL_BASES, Register, RetentionRule
 from workbench.safe_files import write_csv
-from workbench.workspace import JOURNAL_NAME, JSON_PATH_SQL, Workspace, write_durably
+from workbench.workspace import JSON_PATH_SQL, Workspace, on_recovery, write_durably
 
 PROFILE_RULE = "client_profile"  # the rule of a party record (the client profile)
 FALLBACK_DOCUMENT_RULE = "fiscal_records"  # documents of a service the register does not know
@@ -85,110 +86,7 @@ PLAN_COLUMNS = ["subject_id", "service", "system", "export_kind", "record", "fil
                 "step", "workspace"]
 TODO_COLUMNS = ["system", "record", "legal_basis", "action", "step"]
 
-HOLDS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS retention_holds (
-    service VARCHAR NOT NULL, export_kind VARCHAR NOT NULL, import_id INTEGER NOT NULL,
-    source_row INTEGER NOT NULL, until DATE, rule VARCHAR NOT NULL, request_id VARCHAR,
-    held_on DATE NOT NULL);
-CREATE TABLE IF NOT EXISTS erased_raw_rows (
-    request_id VARCHAR, import_id INTEGER NOT NULL, stored_sha256 VARCHAR NOT NULL,
-    source_row INTEGER NOT NULL, erased_on DATE NOT NULL);
-CREATE TABLE IF NOT EXISTS purges (
-    purge_id VARCHAR PRIMARY KEY, request_id VARCHAR, subjects VARCHAR[] NOT NULL, purged_on DATE NOT NULL,
-    details JSON NOT NULL, replaced_raw JSON, finished BOOLEAN NOT NULL);
-CREATE TABLE IF NOT EXISTS raw_removed_rows (import_id INTEGER NOT NULL, source_row INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS raw_restored (
-    request_id VARCHAR, purge_id VARCHAR NOT NULL, import_id INTEGER NOT NULL, old_sha256 VARCHAR NOT NULL,
-    new_sha256 VARCHAR NOT NULL, rows_removed INTEGER NOT NULL, reason VARCHAR NOT NULL,
-    restored_on DATE NOT NULL);
-"""
-
-# The analyst's step per service and kind of record. {until} is the retention date.
-# Menu paths were written from the services' help pages as remembered, not checked against the
-# live services: each is marked "inferred" in the comment beside it.
-STEPS: dict[tuple[str, str], str] = {
-    # inferred: Mollie Dashboard menu "Customers" (Klanten) with a delete action per customer
-    ("mollie", "profile"): "Mollie Dashboard: Customers > customer > Delete customer; payments stay "
-                           "under the fiscal rule",
-    # inferred: payments cannot be deleted in Mollie; Mollie keeps them under its own legal duty
-    ("mollie", "document"): "Mollie Dashboard: nothing to delete (Mollie keeps the payment under its "
-                            "own legal duty); the firm keeps its settlement copy until {until}",
-    # inferred: MoneyBird archives a contact that invoices refer to; deleting needs no invoices
-    ("moneybird", "profile"): "MoneyBird: Contacten > contact > Archiveren (invoices stay, 7 years); "
-                              "Verwijderen only once no invoice refers to the contact",
-    # inferred: MoneyBird Verkoop > Facturen; deleting a sent invoice is possible only after the term
-    ("moneybird", "document"): "MoneyBird: keep the invoice/booking until {until}, for the "
-                               "bookkeeping only; then Verkoop > Facturen > factuur > Verwijderen",
-    # inferred: FactuurSturen Klanten list with Verwijderen, or Inactief while invoices refer to it
-    ("factuursturen", "profile"): "FactuurSturen: Klanten > klant > Verwijderen / Inactief (Inactief "
-                                  "while invoices refer to the client)",
-    # inferred: FactuurSturen Facturen > factuur > Verwijderen
-    ("factuursturen", "document"): "FactuurSturen: keep the invoice until {until}; then Facturen > "
-                                   "factuur > Verwijderen",
-    # inferred: Exact Online CRM > Relaties, Verwijderen only without bookings
-    ("exact", "profile"): "Exact Online: Relaties > relatie > Verwijderen (no bookings of the relation "
-                          "are kept)",
-    # inferred: Exact Online relation status "Geblokkeerd" and the AVG/GDPR "Anonimiseren" function
-    ("exact", "anonymise"): "Exact Online: Relaties > relatie > status Geblokkeerd now; Relaties > "
-                            "relatie > Anonimiseren (Exact's GDPR anonymise function) after the "
-                            "retention date {until}",
-    # inferred: bookings stay in the administration (Financieel > Boekingen)
-    ("exact", "document"): "Exact Online: keep the invoice/booking in the administration until {until}; "
-                           "nothing to do now",
-    ("hosting", "erase"): "Website hosting: ask the hosting supplier to delete these lines from the log "
-                          "files (file and line in the plan), or confirm the logs go after 3 months",
-    # inferred: SMTP.com's portal shows logs per sender, without a delete action per recipient
-    ("smtpcom", "profile"): "SMTP.com: ask SMTP.com support (through the hosting supplier) to delete the "
-                            "recipient's entries from the sender's message log, and add the address to "
-                            "no list",
-    ("smtpcom", "erase"): "SMTP.com: ask SMTP.com support (through the hosting supplier) to delete the "
-                          "message from the sender's message log",
-}
-GENERIC_STEPS = {
-    "profile": "{system}: delete the client's profile (contact/customer record) in the service",
-    "anonymise": "{system}: anonymise the record with the service's own function after {until}",
-    "document": "{system}: keep the record until {until}, for the bookkeeping only",
-    "expired": "{system}: the retention ended on {until}: delete the record in the service",
-    "erase": "{system}: delete the record in the service (no duty to keep it)",
-}
-# Systems the register names without an export the workbench imports.
-UNIMPORTED_STEPS = {
-    "mail": "E-mail (Gmail): search the mailbox for the client's addresses and name; delete the "
-            "conversations (rule email_correspondence); keep mail that is part of the administration "
-            "(orders, accepted quotes, invoices) under the fiscal rule",
-    "hosting": "Website hosting: the web server logs hold IP addresses, not the e-mail address; they "
-               "go after 3 months (web_server_logs); if the web shop keeps orders or an account of "
-               "the client, delete the account and keep the orders under the fiscal rule",
-    "analytics": "Google Analytics: holds no e-mail address or name (no User-ID); nothing to find by "
-                 "the client's identifiers; event data goes after 14 months (analytics_data)",
-}
-
-# Rectification and restriction, per service and kind of record (inferred menu paths, as above).
-RECTIFY_STEPS = {
-    "profile": "{system}: open the client's record ({where}) and correct the field the client names; "
-               "the workbench's copy follows with the next import of the export",
-    "document": "{system}: an issued invoice or booking is not edited; if its data is wrong, issue a "
-                "credit invoice and a corrected invoice (art. 35a Wet OB) or a correcting entry",
-}
-RECORD_WHERE = {  # inferred menu paths
-    "mollie": "Mollie Dashboard: Customers > customer > Edit",
-    "moneybird": "MoneyBird: Contacten > contact > Bewerken",
-    "factuursturen": "FactuurSturen: Klanten > klant > Wijzigen",
-    "exact": "Exact Online: Relaties > relatie > Wijzigen",
-}
-RESTRICT_STEPS = {  # inferred menu paths
-    "mollie": "Mollie Dashboard: Customers > customer: cancel open subscriptions and mandates; send no "
-              "new payment links; note the restriction (Art. 18) in the firm's own records",
-    "moneybird": "MoneyBird: Contacten > contact > Archiveren and a note 'verwerking beperkt (AVG art. "
-                 "18)'; no new invoices, reminders or mailings to the contact",
-    "factuursturen": "FactuurSturen: Klanten > klant > Inactief and a note 'verwerking beperkt (AVG "
-                     "art. 18)'; no new invoices or reminders",
-    "exact": "Exact Online: Relaties > relatie > status Geblokkeerd and a note 'verwerking beperkt (AVG "
-             "art. 18)'",
-}
-RESTRICT_DOCUMENT = ("{system}: keep the record stored only; use it for nothing but legal claims or with "
-                     "the client's consent (Art. 18(2)) until the restriction is lifted")
-
+JOURNAL_NAME = ".erasure-journal.json"  # an erasure under way: a writer's open finishes it (resume)
 
 # ------------------------------------------------------------------------------------------------
 # the plan
@@ -259,9 +157,10 @@ def _reference(rule: RetentionRule, action: str) -> str:
     return "Art. 17(1)(a) GDPR" + (f"; {rule.legal_reference}" if rule.legal_reference else "")
 
 
-def _step(service: str, kind: str, system: str, until: date | None) -> str:
-    text = STEPS.get((service, kind)) or GENERIC_STEPS[kind]
-    return text.format(system=system, until=until or "the retention date")
+def _step(register: Register, service: str, kind: str, until: date | None) -> str:
+    """The register's wording of a kind of step in a service (steps.toml), filled in."""
+    return register.steps.step(service, kind).fill(system=register.system_name(service),
+                                                    until=until or "the retention date")
 
 
 def plan(ws: Workspace, register: Register, request_id: str | None = None, *,
@@ -273,81 +172,12 @@ def plan(ws: Workspace, register: Register, request_id: str | None = None, *,
     if not subject_ids:
         raise WorkbenchError("no subject to plan for: give the subject ids")
     rows: list[dict] = []
-    seen: set[tuple[int, int]] = set()
+    seen: set[tuple[int, int]] = set()  # a record two subjects share is planned once
     for subject_id in subject_ids:
-        records = _records(ws, subject_id)
-        if records.empty:
-            raise WorkbenchError(f"subject {subject_id!r} is unknown or has no records; "
-                                 "find it with 'workbench find'")
-        holds: dict[str, date] = {}  # per service: the latest retention date of its kept documents
-        planned = []
-        for rec in records.to_dict("records"):
-            key = (int(rec["import_id"]), int(rec["source_row"]))
-            if key in seen:
-                continue
-            seen.add(key)
-            planned.append(rec)
-            service = rec["service"]
-            system = register.systems[service].name if service in register.systems else service
-            if rec["is_document"]:
-                rule = _document_rule(register, service)
-                day = rec["document_date"]
-                day = None if day is None or pd.isna(day) else pd.Timestamp(day).date()
-                if rule.on_erasure == "retain":
-                    # a document without a date is counted from today: kept at least as long
-                    until = retention_until(rule, day or today)
-                    if until >= today:
-                        action, kind = "retain", "document"
-                        holds[service] = max(holds.get(service, until), until)
-                    else:
-                        action, kind = "delete", "expired"
-                else:
-                    until, action = None, ("anonymise" if rule.on_erasure == "anonymise" else "delete")
-                    kind = "anonymise" if action == "anonymise" else "erase"
-                step = (_step(service, kind, system, until) if kind != "expired"
-                        else GENERIC_STEPS["expired"].format(system=system, until=until or today))
-            else:
-                rule = _profile_rule(register, service)
-                until, action, day = None, {"retain": "retain", "anonymise": "anonymise"}.get(
-                    rule.on_erasure, "delete"), None
-                step = None  # set below, once the service's kept documents are known
-            rows.append({
-                "subject_id": subject_id, "service": service, "system": system,
-                "export_kind": rec["export_kind"], "record": rec["record"], "file_name": rec["file_name"],
-                "import_id": int(rec["import_id"]), "source_row": int(rec["source_row"]),
-                "reference": "" if pd.isna(rec["reference"]) else rec["reference"],
-                "document_date": day, "action": action,
-                "until": until, "rule": rule.key, "legal_reference": _reference(rule, action),
-                "step": step, "workspace": None, "_rule": rule})
-        for row in rows:
-            if row["subject_id"] != subject_id or row["step"] is not None:
-                continue
-            service, kept = row["service"], holds.get(row["service"])
-            if row["action"] == "retain":  # a profile rule with a duty to keep: as long as the documents
-                row["until"] = kept or retention_until(row["_rule"], today)
-                row["step"] = _step(service, "document", row["system"], row["until"])
-            elif service == "exact" and kept:  # Exact keeps the relation on its bookings
-                row.update(action="anonymise", until=kept,
-                           legal_reference=_reference(_document_rule(register, service), "anonymise"))
-                row["step"] = _step(service, "anonymise", row["system"], kept)
-            elif row["action"] == "anonymise":
-                row["step"] = _step(service, "anonymise", row["system"], None)
-            else:
-                row["step"] = _step(service, "profile", row["system"], None)
+        rows.extend(_subject_rows(ws, register, subject_id, seen, today))
     rows.extend(_mail_rows(ws, register, subject_ids, today))
     rows.extend(_website_rows(ws, register, subject_ids))
-    imported = set(ws.query("SELECT DISTINCT service FROM imports")["service"])
-    for key, system in register.systems.items():
-        if key in imported or not any("customer" in a.data_subjects for a in register.activities_for(key)):
-            continue
-        rule = register.retention_rules[register.activities_for(key)[0].retention]
-        rows.append({"subject_id": ", ".join(subject_ids), "service": key, "system": system.name,
-                     "export_kind": "", "record": "(no export imported)", "file_name": "",
-                     "import_id": None, "source_row": None, "reference": "", "document_date": None,
-                     "action": "check", "until": None, "rule": rule.key, "legal_reference": "Art. 17(1) GDPR",
-                     "step": UNIMPORTED_STEPS.get(key, f"{system.name}: search the system for the client "
-                                                       "and delete what no rule obliges the firm to keep"),
-                     "workspace": "nothing imported", "_rule": rule})
+    rows.extend(_unimported_rows(ws, register, subject_ids))
     frame = pd.DataFrame(rows, columns=[*PLAN_COLUMNS, "_rule"]).drop(columns="_rule")
     frame["workspace"] = [
         w if isinstance(w, str)
@@ -360,78 +190,169 @@ def plan(ws: Workspace, register: Register, request_id: str | None = None, *,
     return frame
 
 
+def _subject_rows(ws: Workspace, register: Register, subject_id: str, seen: set[tuple[int, int]],
+                  today: date) -> list[dict]:
+    """The plan's rows of one subject's source records not planned yet (``seen``)."""
+    records = _records(ws, subject_id)
+    if records.empty:
+        raise WorkbenchError(f"subject {subject_id!r} is unknown or has no records; "
+                             "find it with 'workbench find'")
+    holds: dict[str, date] = {}  # per service: the latest retention date of its kept documents
+    rows = []
+    for rec in records.to_dict("records"):
+        key = (int(rec["import_id"]), int(rec["source_row"]))
+        if key in seen:
+            continue
+        seen.add(key)
+        outcome = (_document_outcome(register, rec, today, holds) if rec["is_document"]
+                   else _profile_outcome(register, rec["service"]))
+        rows.append({**_record_columns(register, subject_id, rec), **outcome})
+    for row in rows:  # a profile's step depends on the documents its service keeps
+        if row["step"] is None:
+            _profile_step(register, row, holds.get(row["service"]), today)
+    return rows
+
+
+def _record_columns(register: Register, subject_id: str, rec: dict) -> dict:
+    return {"subject_id": subject_id, "service": rec["service"],
+            "system": register.system_name(rec["service"]), "export_kind": rec["export_kind"],
+            "record": rec["record"], "file_name": rec["file_name"],
+            "import_id": int(rec["import_id"]), "source_row": int(rec["source_row"]),
+            "reference": "" if pd.isna(rec["reference"]) else rec["reference"], "workspace": None}
+
+
+def _outcome(rule: RetentionRule, action: str, until: date | None, day: date | None,
+             step: str | None) -> dict:
+    return {"document_date": day, "action": action, "until": until, "rule": rule.key,
+            "legal_reference": _reference(rule, action), "step": step, "_rule": rule}
+
+
+def _document_outcome(register: Register, rec: dict, today: date, holds: dict[str, date]) -> dict:
+    """A document: retained until its rule's date (noted in ``holds``), deleted once that date has
+    passed, or erased or anonymised under a rule without a duty to keep it."""
+    service, rule = rec["service"], _document_rule(register, rec["service"])
+    day = rec["document_date"]
+    day = None if day is None or pd.isna(day) else pd.Timestamp(day).date()
+    if rule.on_erasure != "retain":
+        kind = "anonymise" if rule.on_erasure == "anonymise" else "erase"
+        action = "anonymise" if kind == "anonymise" else "delete"
+        return _outcome(rule, action, None, day, _step(register, service, kind, None))
+    until = retention_until(rule, day or today)  # a document without a date counts from today
+    if until < today:
+        return _outcome(rule, "delete", until, day, _step(register, service, "expired", until))
+    holds[service] = max(holds.get(service, until), until)
+    return _outcome(rule, "retain", until, day, _step(register, service, "document", until))
+
+
+def _profile_outcome(register: Register, service: str) -> dict:
+    """A client profile under its rule; the step follows once the service's documents are known."""
+    rule = _profile_rule(register, service)
+    action = {"retain": "retain", "anonymise": "anonymise"}.get(rule.on_erasure, "delete")
+    return _outcome(rule, action, None, None, None)
+
+
+def _profile_step(register: Register, row: dict, kept: date | None, today: date) -> None:
+    """The step of a profile row, given the last retention date of its service's kept documents;
+    a service that keeps the party while they are kept gets it blocked and anonymised later."""
+    service = row["service"]
+    keeps_party = register.steps.keeps_party(service)
+    if row["action"] == "retain":  # a profile rule with a duty to keep: as long as the documents
+        row["until"] = kept or retention_until(row["_rule"], today)
+        row["step"] = _step(register, service, "document", row["until"])
+    elif keeps_party is not None and kept:
+        row.update(action="anonymise", until=kept,
+                   legal_reference=_reference(_document_rule(register, service), "anonymise"),
+                   step=keeps_party.fill(system=row["system"], until=kept))
+    else:
+        row["step"] = _step(register, service, "anonymise" if row["action"] == "anonymise" else "profile",
+                            None)
+
+
+def _unimported_rows(ws: Workspace, register: Register, subject_ids: list[str]) -> list[dict]:
+    """A ``check`` row per system of the register that holds client data but has no export in the
+    workspace: the analyst searches it for the client."""
+    imported = set(ws.query("SELECT DISTINCT service FROM imports")["service"])
+    rows = []
+    for key, system in register.systems.items():
+        activities = register.activities_for(key)
+        if key in imported or not any("customer" in a.data_subjects for a in activities):
+            continue
+        rule = register.retention_rules[activities[0].retention]
+        rows.append(_check_row(subject_ids, key, system.name, rule, record="(no export imported)",
+                               step=_step(register, key, "unimported", None), workspace="nothing imported",
+                               legal_reference="Art. 17(1) GDPR"))
+    return rows
+
+
 def _mail_rows(ws: Workspace, register: Register, subject_ids: list[str], today: date) -> list[dict]:
-    """The subjects' messages in the imported mailbox: one row with the search to paste into Gmail
-    that finds them, to delete the conversations there (the register's e-mail rule keeps mail at
-    most two years after a conversation's last message; an erasure request ends it sooner)."""
+    """The subjects' messages in the imported mailbox: one row with the search to paste into the
+    mailbox that finds them, to delete the conversations there (the register's e-mail rule keeps
+    mail at most two years after a conversation's last message; an erasure request ends it
+    sooner)."""
     if not mail.imported(ws):
         return []
     found = mail.subject_messages(ws, subject_ids)
     threads = mail.conversations(found, register, today)
     rule = register.retention_rules[mail.RETENTION_RULE]
-    system = register.systems[mail.SERVICE].name if mail.SERVICE in register.systems else mail.SERVICE
-    search = mail.gmail_search(found, mail.identities(ws, subject_ids))
-    if found.empty:  # the imported mailbox may be older than the mail in Gmail: said, not skipped
-        return [{"subject_id": ", ".join(subject_ids), "service": mail.SERVICE, "system": system,
-                 "export_kind": "", "record": "(no message found in the imported mailbox)", "file_name": "",
-                 "import_id": None, "source_row": None, "reference": search, "document_date": None,
-                 "action": "check", "until": None, "rule": rule.key, "legal_reference": "Art. 17(1) GDPR",
-                 "step": f"{system}: check Gmail for mail newer than the export: paste this row's search "
-                         "(the plan file, column reference) into Gmail's search box",
-                 "workspace": "nothing found", "_rule": rule}]
+    system = register.system_name(mail.SERVICE)
+    search = mail.mailbox_search(found, mail.identities(ws, subject_ids))
+    if found.empty:  # the imported mailbox may be older than the mail in the mailbox: said, not skipped
+        return [_check_row(subject_ids, mail.SERVICE, system, rule, reference=search,
+                           workspace="nothing found", record="(no message found in the imported mailbox)",
+                           step=register.steps.step(mail.SERVICE, "mailbox_none").fill(system=system))]
     last = found["date"].max()
-    return [{"subject_id": ", ".join(subject_ids), "service": mail.SERVICE, "system": system,
-             "export_kind": ", ".join(ws.query("SELECT DISTINCT export_kind FROM imports WHERE service = ?",
-                                               [mail.SERVICE])["export_kind"]),
-             "record": f"{len(found)} messages in {len(threads)} conversations "
-                       f"({int(threads['past'].sum())} past the retention of {rule.period_text})",
-             "file_name": ", ".join(dict.fromkeys(found["file"])), "import_id": None, "source_row": None,
-             "reference": search, "document_date": None if pd.isna(last) else pd.Timestamp(last).date(),
-             "action": "delete", "until": None, "rule": rule.key, "legal_reference": "Art. 17(1) GDPR",
-             "step": f"{system}: paste this row's search (the plan file, column reference) into Gmail's "
-                     "search box, select every conversation found and delete it, then empty the Bin",
-             "workspace": "removed from the mail index by the purge; the mbox in raw/ keeps them",
-             "_rule": rule}]
+    kinds = ws.query("SELECT DISTINCT export_kind FROM imports WHERE service = ?",
+                     [mail.SERVICE])["export_kind"]
+    return [_check_row(
+        subject_ids, mail.SERVICE, system, rule, export_kind=", ".join(kinds), action="delete",
+        record=f"{len(found)} messages in {len(threads)} conversations "
+               f"({int(threads['past'].sum())} past the retention of {rule.period_text})",
+        file_name=", ".join(dict.fromkeys(found["file"])), reference=search,
+        document_date=None if pd.isna(last) else pd.Timestamp(last).date(),
+        step=register.steps.step(mail.SERVICE, "mailbox").fill(system=system),
+        workspace="removed from the mail index by the purge; the mbox in raw/ keeps them")]
 
 
 def _website_rows(ws: Workspace, register: Register, subject_ids: list[str]) -> list[dict]:
     """The web server's log lines the evidence ties to the subjects (beyond their own logins, which
-    are records of their own), and the Google Analytics deletion step, by the client id only the
-    person can give."""
+    are records of their own), and the analytics deletion step, by the client id only the person
+    can give. Neither is a record of the workspace the purge removes: a step for the officer in the
+    service, like a system without an export."""
     rows = []
     tied = weblogs.tied_lines(ws, subject_ids)
     by_ip = tied[tied.tie.ne("login")]
     if not by_ip.empty:
         rule = register.retention_rules[register.activities_for(weblogs.HOSTING)[0].retention]
-        system = register.systems[weblogs.HOSTING].name
-        kinds = ", ".join(dict.fromkeys(by_ip.export_kind))
-        rows.append(_site_row(subject_ids, weblogs.HOSTING, system, rule, kinds,
-                              f"{len(by_ip)} log lines tied by IP address (order or same visit)",
-                              ", ".join(dict.fromkeys(by_ip.file_name)),
-                              f"{system}: ask the hosting supplier to remove these lines from the log files "
-                              f"(file and line in the package's ip_evidence), or confirm the logs go after "
-                              f"{rule.period_text}"))
+        system = register.system_name(weblogs.HOSTING)
+        rows.append(_check_row(
+            subject_ids, weblogs.HOSTING, system, rule,
+            export_kind=", ".join(dict.fromkeys(by_ip.export_kind)),
+            record=f"{len(by_ip)} log lines tied by IP address (order or same visit)",
+            file_name=", ".join(dict.fromkeys(by_ip.file_name)),
+            step=register.steps.step(weblogs.HOSTING, "log_lines").fill(system=system,
+                                                                         period=rule.period_text),
+            # the purge removes the subject's own records; lines tied only by their address stay in
+            # the workspace's copy of the log until it is imported again without them
+            workspace="kept in the imported log (no name on these lines)"))
     if weblogs.has_analytics(ws):
         rule = register.retention_rules[register.activities_for(weblogs.ANALYTICS)[0].retention]
-        rows.append(_site_row(subject_ids, weblogs.ANALYTICS, register.systems[weblogs.ANALYTICS].name, rule,
-                              "", "events under the person's client id (only the person knows it)", "",
-                              weblogs.rules().deletion_step))
+        rows.append(_check_row(subject_ids, weblogs.ANALYTICS, register.system_name(weblogs.ANALYTICS), rule,
+                               record="events under the person's client id (only the person knows it)",
+                               step=weblogs.rules().deletion_step,
+                               workspace="nothing imported under the person's name"))
     return rows
 
 
-def _site_row(subject_ids: list[str], service: str, system: str, rule: RetentionRule, kinds: str, record: str,
-              files: str, step: str) -> dict:
-    return {"subject_id": ", ".join(subject_ids), "service": service, "system": system, "export_kind": kinds,
-            "record": record, "file_name": files, "import_id": None, "source_row": None, "reference": "",
-            # a step for the officer in the service, like a system without an export: no record of the
-            # workspace the purge removes
-            "document_date": None, "action": "check", "until": None, "rule": rule.key,
-            "legal_reference": "Art. 17(1) GDPR", "step": step,
-            # the purge removes the subject's own records; lines tied only by their address stay in the
-            # workspace's copy of the log until it is imported again without them
-            "workspace": "kept in the imported log (no name on these lines)" if service == weblogs.HOSTING
-            else "nothing imported under the person's name",
-            "_rule": rule}
+def _check_row(subject_ids: list[str], service: str, system: str, rule: RetentionRule, *, record: str,
+               step: str, workspace: str, action: str = "check", export_kind: str = "", file_name: str = "",
+               reference: str = "", document_date: date | None = None,
+               legal_reference: str = "Art. 17(1) GDPR") -> dict:
+    """A row of the plan for what the analyst does in a service beyond the workspace's records."""
+    return {"subject_id": ", ".join(subject_ids), "service": service, "system": system,
+            "export_kind": export_kind, "record": record, "file_name": file_name, "import_id": None,
+            "source_row": None, "reference": reference, "document_date": document_date, "action": action,
+            "until": None, "rule": rule.key, "legal_reference": legal_reference, "step": step,
+            "workspace": workspace, "_rule": rule}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -542,7 +463,7 @@ def format_plan(frame: pd.DataFrame) -> str:
                 continue
             where = f"{row.file_name} row {row.source_row}" if row.file_name else row.record
             dated = f" dated {row.document_date}" if row.document_date is not None else ""
-            # the Gmail search names the person: it stays in the plan file, off the screen
+            # the mailbox search names the person: it stays in the plan file, off the screen
             ref = f" [{row.reference}]" if row.reference and row.service != mail.SERVICE else ""
             until = f" until {row.until}" if row.until is not None and row.action != "delete" else ""
             lines.append(f"  {row.action}{until}: {row.export_kind} {row.record}{ref}{dated} ({where}); "
@@ -630,6 +551,46 @@ def purge(ws: Workspace, register: Register, subject_ids: list[str], request_id:
 def _purge(ws: Workspace, register: Register, subject_ids: list[str], request_id: str | None,
            today: date) -> PurgeResult:
     frame = plan(ws, register, request_id, subject_ids=subject_ids, today=today)
+    frames = _purge_frames(ws, frame, subject_ids, request_id, today)
+    holds = frames["holds"]
+    messages = mail.subject_messages(ws, subject_ids)[["import_id", "msg_no"]] if mail.imported(ws) else None
+    purge_id = uuid.uuid4().hex[:16]
+    journal = {"purge_id": purge_id, "request_id": request_id, "new_raw": []}
+    _write_journal(ws, journal)
+    with ws.transaction() as con:
+        for name, value in frames.items():
+            con.register(name, value)
+        removed, raw = _remove_records(con)
+        restored = _restore_raw(ws, con, journal, request_id, purge_id, today)  # reads the records
+        removed["raw_records"] = con.execute("""
+            DELETE FROM raw_rows r WHERE EXISTS (SELECT 1 FROM raw_gone g
+                WHERE g.import_id = r.import_id AND g.source_row = r.source_row)""").fetchone()[0]
+        con.execute("""INSERT INTO erased_raw_rows SELECT ?, import_id, stored_sha256, source_row, ?
+                       FROM raw_gone""", [request_id, today])
+        removed |= _forget_subjects(con)
+        con.execute("INSERT INTO retention_holds BY NAME SELECT * FROM holds")
+        if messages is not None:  # the mailbox's index; the mbox in raw/ is a limit, recorded
+            removed.update(mail.purge(con, messages, request_id, today))
+        left = raw[~raw["stored_sha256"].isin(restored)]
+        raw_files = {sha: int(n) for sha, n in left.groupby("stored_sha256").size().items()}
+        details = {"subjects": len(subject_ids), "removed": removed, "held": len(holds),
+                   "held_until": max(holds["until"]) if len(holds) else None,
+                   "raw_files": len(raw_files), "raw_rows_covered": int(sum(raw_files.values())),
+                   "raw_restored": len(restored), "records": summary(frame)}
+        con.execute("INSERT INTO purges VALUES (?, ?, ?, ?, ?, ?, false)",
+                    [purge_id, request_id, list(subject_ids), today,
+                     json.dumps(details, default=str), json.dumps(sorted(restored))])
+        ws.mark_compact()  # a kill after the commit still gets the file rewritten
+    result = _finish(ws, purge_id)
+    result.plan = frame
+    return result
+
+
+def _purge_frames(ws: Workspace, frame: pd.DataFrame, subject_ids: list[str], request_id: str | None,
+                  today: date) -> dict[str, pd.DataFrame]:
+    """What the purge reads, by the names its statements use: the planned records that go
+    (``gone``), the subjects' parties (``members``), the retention holds of the kept records
+    (``holds``) and the subject ids (``sids``)."""
     records = frame[frame["import_id"].notna()].copy()
     records["import_id"] = records["import_id"].astype("int64")
     records["source_row"] = records["source_row"].astype("int64")
@@ -642,77 +603,52 @@ def _purge(ws: Workspace, register: Register, subject_ids: list[str], request_id
         "service": kept["service"], "export_kind": kept["export_kind"], "import_id": kept["import_id"],
         "source_row": kept["source_row"], "until": pd.to_datetime(kept["until"]).dt.date,
         "rule": kept["rule"], "request_id": request_id, "held_on": today})
-    subjects = pd.DataFrame({"subject_id": list(subject_ids)})
-    messages = mail.subject_messages(ws, subject_ids)[["import_id", "msg_no"]] if mail.imported(ws) else None
-    removed: dict[str, int] = {}
-    purge_id = uuid.uuid4().hex[:16]
-    journal = {"purge_id": purge_id, "request_id": request_id, "new_raw": []}
-    _write_journal(ws, journal)
-    with ws.connect() as con:
-        con.execute(HOLDS_SCHEMA)
-        con.execute(linkage.SCHEMA)
-        for name, value in (("gone", gone), ("members", members), ("holds", holds), ("sids", subjects)):
-            con.register(name, value)
-        con.begin()
-        try:
-            for table in ("identifier_versions", "party_versions", "document_versions"):
-                removed[table] = con.execute(f"""
-                    DELETE FROM {table} t WHERE EXISTS (
-                        SELECT 1 FROM gone g JOIN members m USING (service, export_kind)
-                        WHERE g.import_id = t.import_id AND g.source_row = t.source_row
-                          AND g.service = t.service AND g.export_kind = t.export_kind
-                          AND m.party_key = t.party_key)""").fetchone()[0]
-            # the raw record goes unless another party or document still comes from it
-            raw = con.execute("""
-                SELECT g.import_id, g.source_row, i.stored_sha256 FROM gone g JOIN imports i USING (import_id)
-                WHERE NOT EXISTS (SELECT 1 FROM party_versions p WHERE p.import_id = g.import_id
-                                  AND p.source_row = g.source_row)
-                  AND NOT EXISTS (SELECT 1 FROM document_versions d WHERE d.import_id = g.import_id
-                                  AND d.source_row = g.source_row)""").df()
-            con.register("raw_gone", raw)
-            restored = _restore_raw(ws, con, journal, request_id, purge_id, today)  # reads the records
-            removed["raw_records"] = con.execute("""
-                DELETE FROM raw_rows r WHERE EXISTS (SELECT 1 FROM raw_gone g
-                    WHERE g.import_id = r.import_id AND g.source_row = r.source_row)""").fetchone()[0]
-            con.execute("""INSERT INTO erased_raw_rows SELECT ?, import_id, stored_sha256, source_row, ?
-                           FROM raw_gone""", [request_id, today])
-            # parties left without any version are gone: so are the analyst's decisions about them
-            con.execute("""CREATE TEMP TABLE gone_parties AS SELECT DISTINCT m.* FROM members m
-                           WHERE NOT EXISTS (SELECT 1 FROM party_versions p WHERE p.service = m.service
-                               AND p.export_kind = m.export_kind AND p.party_key = m.party_key)""")
-            removed["link_decisions"] = con.execute("""
-                DELETE FROM link_decisions d WHERE EXISTS (SELECT 1 FROM gone_parties g WHERE
-                    (g.service = d.service_a AND g.export_kind = d.export_kind_a
-                     AND g.party_key = d.party_key_a)
-                 OR (g.service = d.service_b AND g.export_kind = d.export_kind_b
-                     AND g.party_key = d.party_key_b))""").fetchone()[0]
-            con.execute("DROP TABLE gone_parties")
-            removed["link_candidates"] = con.execute("""
-                DELETE FROM link_candidates WHERE subject_a IN (SELECT subject_id FROM sids)
-                   OR subject_b IN (SELECT subject_id FROM sids)""").fetchone()[0]
-            removed["subjects"] = con.execute(
-                "DELETE FROM subjects WHERE subject_id IN (SELECT subject_id FROM sids)").fetchone()[0]
-            con.execute("DELETE FROM subject_lookup WHERE subject_id IN (SELECT subject_id FROM sids)")
-            con.execute("INSERT INTO retention_holds BY NAME SELECT * FROM holds")
-            if messages is not None:  # the mailbox's index; the mbox in raw/ is a limit, recorded
-                removed.update(mail.purge(con, messages, request_id, today))
-            left = raw[~raw["stored_sha256"].isin(restored)]
-            raw_files = {sha: int(n) for sha, n in left.groupby("stored_sha256").size().items()}
-            details = {"subjects": len(subject_ids), "removed": removed, "held": len(holds),
-                       "held_until": max(holds["until"]) if len(holds) else None,
-                       "raw_files": len(raw_files), "raw_rows_covered": int(sum(raw_files.values())),
-                       "raw_restored": len(restored), "records": summary(frame)}
-            con.execute("INSERT INTO purges VALUES (?, ?, ?, ?, ?, ?, false)",
-                        [purge_id, request_id, list(subject_ids), today,
-                         json.dumps(details, default=str), json.dumps(sorted(restored))])
-            ws.mark_compact()  # a kill after the commit still gets the file rewritten
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
-    result = _finish(ws, purge_id)
-    result.plan = frame
-    return result
+    return {"gone": gone, "members": members, "holds": holds,
+            "sids": pd.DataFrame({"subject_id": list(subject_ids)})}
+
+
+def _remove_records(con) -> tuple[dict[str, int], pd.DataFrame]:
+    """Delete the subjects' versions of the records that go; the counts per table, and the raw
+    records left without any party or document (registered as ``raw_gone``)."""
+    removed = {}
+    for table in ("identifier_versions", "party_versions", "document_versions"):
+        removed[table] = con.execute(f"""
+            DELETE FROM {table} t WHERE EXISTS (
+                SELECT 1 FROM gone g JOIN members m USING (service, export_kind)
+                WHERE g.import_id = t.import_id AND g.source_row = t.source_row
+                  AND g.service = t.service AND g.export_kind = t.export_kind
+                  AND m.party_key = t.party_key)""").fetchone()[0]
+    # the raw record goes unless another party or document still comes from it
+    raw = con.execute("""
+        SELECT g.import_id, g.source_row, i.stored_sha256 FROM gone g JOIN imports i USING (import_id)
+        WHERE NOT EXISTS (SELECT 1 FROM party_versions p WHERE p.import_id = g.import_id
+                          AND p.source_row = g.source_row)
+          AND NOT EXISTS (SELECT 1 FROM document_versions d WHERE d.import_id = g.import_id
+                          AND d.source_row = g.source_row)""").df()
+    con.register("raw_gone", raw)
+    return removed, raw
+
+
+def _forget_subjects(con) -> dict[str, int]:
+    """Remove the subjects from the linkage tables; the counts per table."""
+    # parties left without any version are gone: so are the analyst's decisions about them
+    con.execute("""CREATE TEMP TABLE gone_parties AS SELECT DISTINCT m.* FROM members m
+                   WHERE NOT EXISTS (SELECT 1 FROM party_versions p WHERE p.service = m.service
+                       AND p.export_kind = m.export_kind AND p.party_key = m.party_key)""")
+    removed = {"link_decisions": con.execute("""
+        DELETE FROM link_decisions d WHERE EXISTS (SELECT 1 FROM gone_parties g WHERE
+            (g.service = d.service_a AND g.export_kind = d.export_kind_a
+             AND g.party_key = d.party_key_a)
+         OR (g.service = d.service_b AND g.export_kind = d.export_kind_b
+             AND g.party_key = d.party_key_b))""").fetchone()[0]}
+    con.execute("DROP TABLE gone_parties")
+    removed["link_candidates"] = con.execute("""
+        DELETE FROM link_candidates WHERE subject_a IN (SELECT subject_id FROM sids)
+           OR subject_b IN (SELECT subject_id FROM sids)""").fetchone()[0]
+    removed["subjects"] = con.execute(
+        "DELETE FROM subjects WHERE subject_id IN (SELECT subject_id FROM sids)").fetchone()[0]
+    con.execute("DELETE FROM subject_lookup WHERE subject_id IN (SELECT subject_id FROM sids)")
+    return removed
 
 
 # ------------------------------------------------------------------------------------------------
@@ -730,7 +666,6 @@ def purged(ws: Workspace, request_id: str | None) -> PurgeResult | None:
         return None
     with ws.locked():
         with ws.connect() as con:
-            con.execute(HOLDS_SCHEMA)
             found = con.execute("SELECT purge_id FROM purges WHERE request_id = ? ORDER BY purged_on DESC "
                                 "LIMIT 1", [request_id]).fetchall()
         if not found:
@@ -750,7 +685,6 @@ def resume(ws: Workspace) -> None:
         path.unlink(missing_ok=True)
         return
     with ws.connect() as con:
-        con.execute(HOLDS_SCHEMA)
         committed = con.execute("SELECT count(*) FROM purges WHERE purge_id = ?",
                                 [journal.get("purge_id")]).fetchone()[0]
         referenced = {r[0] for r in con.execute("SELECT stored_sha256 FROM imports").fetchall()}
@@ -761,6 +695,9 @@ def resume(ws: Workspace) -> None:
         if sha not in referenced:
             (ws.raw_dir / sha).unlink(missing_ok=True)
     path.unlink(missing_ok=True)
+
+
+on_recovery(JOURNAL_NAME, resume)
 
 
 def _finish(ws: Workspace, purge_id: str) -> PurgeResult:
@@ -971,8 +908,6 @@ def _leaves(obj: object) -> list[str]:
 
 def holds(ws: Workspace) -> pd.DataFrame:
     """Every retention hold: records kept under a legal duty after an erasure request."""
-    with ws.connect() as con:
-        con.execute(HOLDS_SCHEMA)
     return ws.query("SELECT * FROM retention_holds "
                     "ORDER BY until, service, export_kind, import_id, source_row")
 
@@ -994,36 +929,44 @@ def rights_todo(ws: Workspace, register: Register, request_type: str, *,
         raise WorkbenchError("the subjects have no records in the workspace; find them with 'workbench find'")
     rows = []
     for service, group in records.groupby("service", sort=True):
-        system = register.systems[service].name if service in register.systems else service
-        bases = sorted({a.legal_basis for a in register.activities_for(service)})
-        basis = "; ".join(LEGAL_BASES[b] for b in bases) or "not in the register"
-        kinds = {"profile": int((~group["is_document"].astype(bool)).sum()),
-                 "document": int(group["is_document"].astype(bool).sum())}
-        for kind, count in kinds.items():
-            if not count:
-                continue
-            record = f"{count} {'client profile' if kind == 'profile' else 'document'} record(s)"
-            if request_type == "rectification":
-                step = RECTIFY_STEPS[kind].format(system=system, where=RECORD_WHERE.get(service, system))
-                rows.append([system, record, basis, "rectify", step])
-            elif request_type == "restriction":
-                step = (RESTRICT_STEPS.get(service, f"{system}: mark the client's record as restricted "
-                                                    "(Art. 18) and stop processing it")
-                        if kind == "profile" else RESTRICT_DOCUMENT.format(system=system))
-                rows.append([system, record, basis, "restrict", step])
-        if request_type == "objection":
-            for activity in register.activities_for(service):
-                rows.append(_objection_row(system, activity))
+        rows.extend(_service_todo(register, request_type, str(service), group))
     if request_type == "objection":
-        imported = set(records["service"])
-        for key, system in register.systems.items():
-            if key in imported:
-                continue
-            for activity in register.activities_for(key):
-                if activity.legal_basis == "legitimate_interests" and set(activity.data_subjects) & {
-                        "customer", "visitor", "prospect"}:
-                    rows.append(_objection_row(system.name, activity))
+        rows.extend(_unimported_objections(register, set(records["service"])))
     return pd.DataFrame(rows, columns=TODO_COLUMNS)
+
+
+def _service_todo(register: Register, request_type: str, service: str,
+                  group: pd.DataFrame) -> list[list[str]]:
+    """The to-do rows of one service: per kind of record (profiles, documents) for rectification
+    and restriction; per activity of the service for an objection."""
+    system = register.system_name(service)
+    if request_type == "objection":
+        return [_objection_row(system, activity) for activity in register.activities_for(service)]
+    bases = sorted({a.legal_basis for a in register.activities_for(service)})
+    basis = "; ".join(LEGAL_BASES[b] for b in bases) or "not in the register"
+    documents = group["is_document"].astype(bool)
+    counts = {"profile": int((~documents).sum()), "document": int(documents.sum())}
+    action = "rectify" if request_type == "rectification" else "restrict"
+    return [[system, f"{count} {'client profile' if kind == 'profile' else 'document'} record(s)", basis,
+             action, _todo_step(register, service, action, kind)]
+            for kind, count in counts.items() if count]
+
+
+def _todo_step(register: Register, service: str, action: str, kind: str) -> str:
+    """The register's wording of rectifying or restricting a kind of record in a service."""
+    system = register.system_name(service)
+    where = register.steps.step(service, "record_where").fill(system=system)
+    return register.steps.step(service, f"{action}_{kind}").fill(system=system, where=where)
+
+
+def _unimported_objections(register: Register, imported: set[str]) -> list[list[str]]:
+    """An objection also reaches the systems without an imported export: their processing of
+    clients, visitors and prospects on legitimate interests."""
+    return [_objection_row(system.name, activity)
+            for key, system in register.systems.items() if key not in imported
+            for activity in register.activities_for(key)
+            if activity.legal_basis == "legitimate_interests"
+            and set(activity.data_subjects) & {"customer", "visitor", "prospect"}]
 
 
 def _objection_row(system: str, activity) -> list[str]:

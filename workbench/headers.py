@@ -4,7 +4,7 @@ Each service has ``workbench/config/headers/<service>.toml``; each table in it i
 kind::
 
     [contacts]
-    title = "MoneyBird contacts export (Excel)"
+    title = "the service's contacts export (Excel)"
     formats = ["xlsx", "csv"]          # containers this export comes in
     required = ["customer_number", "company"]   # canonical fields that must be present
     any_of = ["E-mailadres voor facturen"]      # and at least one of these headers (optional)
@@ -28,16 +28,18 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Annotated, Literal
 
 import tomlkit
+from pydantic import AfterValidator, ConfigDict, RootModel, StrictStr, model_validator
 
-from workbench.errors import WorkbenchError
+from workbench.configuration import ConfigError, ConfigModel, read_toml, validate
 from workbench.model import FIELDS, ExportKind
+from workbench.text import fold as ascii_fold
 
 KNOWN_WITHOUT_FIELD = "other"
 # A file whose columns give none of these cannot say whom its rows are about, so a partial
@@ -47,17 +49,11 @@ IDENTIFYING_FIELDS = frozenset({
     "party_key", "email", "phone", "iban", "vat_number", "kvk_number", "bsn", "card_number"})
 # An export's own caption (``any_of``) weighs as much as this many ordinary known columns.
 SIGNATURE_POINTS = 2
-_TABLE_KEYS = {"title", "formats", "required", "any_of", "evidence", "columns"}
-
-
-class MappingError(WorkbenchError):
-    """A synonym file that does not follow the layout."""
 
 
 def fold(name: str) -> str:
     """The comparable form of a header name."""
-    text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
-    return re.sub(r"[^0-9a-z]", "", text.lower())
+    return re.sub(r"[^0-9a-z]", "", ascii_fold(str(name)).lower())
 
 
 @dataclass(frozen=True)
@@ -99,32 +95,44 @@ class HeaderTable:
         return len(self.known(columns)) + (SIGNATURE_POINTS if self.signature(columns) else 0)
 
 
-def _check_table(source: str, service: str, name: str, table: object) -> None:
-    where = f"{source}: [{service}.{name}]" if service else f"{source}: [{name}]"
-    if not isinstance(table, dict):
-        raise MappingError(f"{where} must be a table")
-    extra = set(table) - _TABLE_KEYS
-    if extra:
-        raise MappingError(f"{where}: unknown key(s) {sorted(extra)}; expected {sorted(_TABLE_KEYS)}")
-    columns = table.get("columns", {})
-    if not isinstance(columns, dict):
-        raise MappingError(f"{where}.columns must be a table of field = [header names]")
-    for field, names in columns.items():
-        if field != KNOWN_WITHOUT_FIELD and field not in FIELDS:
-            raise MappingError(f"{where}.columns: {field!r} is not a canonical field; "
-                               f"expected one of {sorted(FIELDS)} or 'other'")
-        if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
-            raise MappingError(f"{where}.columns.{field} must be a list of header names")
-    for field in table.get("required", []):
-        if field not in FIELDS:
-            raise MappingError(f"{where}.required: {field!r} is not a canonical field")
+def _canonical(field: str) -> str:
+    if field not in FIELDS:
+        raise ValueError(f"{field!r} is not a canonical field; expected one of {sorted(FIELDS)}")
+    return field
 
 
-def _load_toml(path: Path | str, text: str) -> dict:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise MappingError(f"{path}: not valid TOML ({exc})") from None
+def _column_field(field: str) -> str:
+    return field if field == KNOWN_WITHOUT_FIELD else _canonical(field)
+
+
+CanonicalField = Annotated[StrictStr, AfterValidator(_canonical)]
+Columns = dict[Annotated[StrictStr, AfterValidator(_column_field)], list[StrictStr]]
+
+
+class _Model(ConfigModel):
+    model_config = ConfigDict(strict=True)
+
+
+class TableSpec(_Model):
+    """One export kind's synonym table; in a user's ``mappings.toml`` every key is optional."""
+
+    title: StrictStr | None = None
+    formats: list[StrictStr] = ["csv", "xlsx"]
+    required: list[CanonicalField] = []  # canonical fields that must be present
+    any_of: list[StrictStr] = []  # and at least one of these captions
+    evidence: StrictStr | None = None
+    columns: Columns = {}  # field (or "other") -> header names
+
+
+class BuiltinTable(TableSpec):
+    """A shipped table: it names its export and says what its captions rest on."""
+
+    title: StrictStr
+    evidence: StrictStr
+
+
+class BuiltinTables(RootModel[dict[str, BuiltinTable]]):
+    model_config = ConfigDict(frozen=True, strict=True)
 
 
 @cache
@@ -134,13 +142,10 @@ def has_tables(service: str) -> bool:
 
 
 @cache
-def builtin(service: str) -> dict[str, dict]:
-    """The reviewed synonym tables that ship with the workbench, checked."""
-    ref = resources.files("workbench") / "config" / "headers" / f"{service}.toml"
-    data = _load_toml(f"workbench/config/headers/{service}.toml", ref.read_text("utf-8"))
-    for name, table in data.items():
-        _check_table(f"workbench/config/headers/{service}.toml", "", name, table)
-    return data
+def builtin(service: str) -> dict[str, BuiltinTable]:
+    """The reviewed synonym tables that ship with the workbench, validated."""
+    path = Path(str(resources.files("workbench") / "config" / "headers" / f"{service}.toml"))
+    return validate(read_toml(path), BuiltinTables, f"workbench/config/headers/{service}.toml").root
 
 
 @dataclass(frozen=True)
@@ -158,20 +163,10 @@ class Mappings:
 MappingsLike = Mappings | Path | None
 
 
-def user_mappings(path: Path | None) -> dict[str, dict]:
-    """A workspace's ``mappings.toml``: ``{service: {kind: {"columns": {...}}}}``, checked.
-    The ``[system.NAME]`` sections of other systems are checked here and read by :func:`systems`."""
-    if path is None or not path.exists():
-        return {}
-    data = _load_toml(path, path.read_text("utf-8"))
-    for name, section in data.pop(SYSTEM, {}).items():
-        _check_system(path, name, section)
-    for service, kinds in data.items():
-        if not isinstance(kinds, dict):
-            raise MappingError(f"{path}: [{service}] must hold tables per export kind")
-        for name, table in kinds.items():
-            _check_table(str(path), service, name, table)
-    return data
+def user_mappings(path: Path | None) -> dict[str, dict[str, TableSpec]]:
+    """A workspace's ``mappings.toml``: ``{service: {kind: table}}``, validated. The
+    ``[system.NAME]`` sections of other systems are validated here too and read by :func:`systems`."""
+    return _user_file(path).services()
 
 
 # --------------------------------------------------------------------------------------------
@@ -179,8 +174,49 @@ def user_mappings(path: Path | None) -> dict[str, dict]:
 
 SYSTEM = "system"
 PROPOSED, CONFIRMED = "proposed", "confirmed"
-_SYSTEM_KEYS = {"status", "columns"}
 SYSTEM_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+
+
+def _system_name(name: str) -> str:
+    if not SYSTEM_NAME.fullmatch(name):
+        raise ValueError("a system name is lower-case letters, digits, '-' or '_' (at most 40), starting "
+                         "with a letter")
+    return name
+
+
+class SystemSpec(_Model):
+    """``[system.NAME]``: the analyst's mapping of another system's columns."""
+
+    status: Literal["proposed", "confirmed"]
+    columns: Columns = {}
+
+    @model_validator(mode="after")
+    def _each_caption_once(self) -> SystemSpec:
+        seen: dict[str, str] = {}
+        for field, captions in self.columns.items():
+            for caption in captions:
+                if seen.setdefault(fold(caption), field) != field:
+                    raise ValueError(f"columns: one column is listed under both {seen[fold(caption)]!r} "
+                                     f"and {field!r}")
+        return self
+
+
+class UserMappings(_Model):
+    """A workspace's ``mappings.toml``: ``[system.NAME]`` sections and, under any other key, a
+    service's extra synonyms per export kind."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, dict[str, TableSpec]]
+    system: dict[Annotated[StrictStr, AfterValidator(_system_name)], SystemSpec] = {}
+
+    def services(self) -> dict[str, dict[str, TableSpec]]:
+        return dict(self.__pydantic_extra__ or {})
+
+
+def _user_file(path: Path | None) -> UserMappings:
+    if path is None or not path.exists():
+        return UserMappings()
+    return validate(read_toml(path), UserMappings, path)
 
 
 @dataclass(frozen=True)
@@ -201,36 +237,10 @@ class SystemMapping:
         return {c: folded.get(fold(c)) for c in columns}
 
 
-def _check_system(path: Path, name: str, section: object) -> None:
-    where = f"{path}: [{SYSTEM}.{name}]"
-    if not SYSTEM_NAME.fullmatch(name):
-        raise MappingError(f"{where}: a system name is lower-case letters, digits, '-' or '_' "
-                           "(at most 40), starting with a letter")
-    if not isinstance(section, dict):
-        raise MappingError(f"{where} must be a table")
-    extra = set(section) - _SYSTEM_KEYS
-    if extra:
-        raise MappingError(f"{where}: unknown key(s) {sorted(extra)}; expected {sorted(_SYSTEM_KEYS)}")
-    if section.get("status") not in (PROPOSED, CONFIRMED):
-        raise MappingError(f"{where}.status must be {PROPOSED!r} or {CONFIRMED!r}")
-    _check_table(str(path), SYSTEM, name, {"columns": section.get("columns", {})})
-    seen: dict[str, str] = {}
-    for field, captions in section.get("columns", {}).items():
-        for caption in captions:
-            if seen.setdefault(fold(caption), field) != field:
-                raise MappingError(f"{where}.columns: one column is listed under both "
-                                   f"{seen[fold(caption)]!r} and {field!r}")
-
-
 def systems(path: Path | None) -> dict[str, SystemMapping]:
-    """The other systems' mappings in a workspace's ``mappings.toml``, checked."""
-    if path is None or not path.exists():
-        return {}
-    data = _load_toml(path, path.read_text("utf-8")).get(SYSTEM, {})
-    for name, section in data.items():
-        _check_system(path, name, section)
-    return {name: SystemMapping(name, section["status"], dict(section.get("columns", {})))
-            for name, section in data.items()}
+    """The other systems' mappings in a workspace's ``mappings.toml``, validated."""
+    return {name: SystemMapping(name, spec.status, dict(spec.columns))
+            for name, spec in _user_file(path).system.items()}
 
 
 def store_system(path: Path, mapping: SystemMapping, notes: dict[str, str] | None = None) -> None:
@@ -258,11 +268,11 @@ def confirm_system(path: Path, name: str) -> SystemMapping:
     a column as a name or identifier, or no record could be told apart."""
     mapping = systems(path).get(name)
     if mapping is None:
-        raise MappingError(f"{path}: no [{SYSTEM}.{name}]; propose one with "
-                           f"'workbench import --system {name} FILE'")
+        raise ConfigError([f"{path}: {SYSTEM}.{name}: missing; propose one with "
+                           f"'workbench import --system {name} FILE'"])
     if not set(mapping.columns) & IDENTIFYING_FIELDS:
-        raise MappingError(f"{path}: [{SYSTEM}.{name}.columns] names no column as a name or "
-                           f"identifier ({', '.join(sorted(IDENTIFYING_FIELDS))}); add one first")
+        raise ConfigError([f"{path}: {SYSTEM}.{name}.columns: names no column as a name or "
+                           f"identifier ({', '.join(sorted(IDENTIFYING_FIELDS))}); add one first"])
     document = _document(path)
     document[SYSTEM][name]["status"] = CONFIRMED
     _store(path, document, name)
@@ -276,7 +286,7 @@ def _document(path: Path) -> tomlkit.TOMLDocument:
 def _store(path: Path, document: tomlkit.TOMLDocument, name: str) -> None:
     """Check the system's section as it will be read back, then replace the file atomically."""
     text = tomlkit.dumps(document)
-    _check_system(path, name, tomllib.loads(text)[SYSTEM][name])
+    validate(tomllib.loads(text), UserMappings, path)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     staged = path.with_name(f".{path.name}.tmp")
     staged.write_text(text, "utf-8")
@@ -291,21 +301,17 @@ def tables(service: str, mappings: MappingsLike = None) -> list[HeaderTable]:
     extra = user_mappings(mappings.path).get(service, {})
     result = []
     for name, table in builtin(service).items():
-        synonyms = {
-            fold(header): field
-            for field, headers in table.get("columns", {}).items()
-            for header in headers
-        }
-        for field, headers in extra.get(name, {}).get("columns", {}).items():
+        synonyms = {fold(header): field for field, headers in table.columns.items() for header in headers}
+        for field, headers in (extra[name].columns if name in extra else {}).items():
             synonyms.update({fold(h): field for h in headers})
         synonyms.update({fold(column): field for s, kind, column, field in mappings.decided
                          if (s, kind) == (service, name)})
-        required, any_of = tuple(table.get("required", [])), tuple(table.get("any_of", []))
+        required, any_of = tuple(table.required), tuple(table.any_of)
         if (service, name) in mappings.relaxed:
             required, any_of = tuple(f for f in required if FIELDS[f].table == "document"), ()
         result.append(HeaderTable(
-            kind=ExportKind(service, name, table["title"]),
-            formats=tuple(table.get("formats", ["csv", "xlsx"])),
+            kind=ExportKind(service, name, table.title),
+            formats=tuple(table.formats),
             required=required,
             any_of=any_of,
             synonyms=synonyms,

@@ -8,10 +8,11 @@ as it was (only trimmed) with ``valid`` False: it is flagged, never silently rep
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
@@ -19,9 +20,12 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+from pydantic import ConfigDict, Field, StrictInt, StrictStr, model_validator
 from stdnum import bic, iban
 from stdnum.eu import vat
 from stdnum.nl import bsn, postcode
+
+from workbench.configuration import ConfigModel, Text, load
 
 Result = tuple[str, bool]
 
@@ -180,17 +184,37 @@ def _mod97(rotated: np.ndarray) -> np.ndarray:
     return rest
 
 
+class _IbanFormat(ConfigModel):
+    """One country's IBAN in the SWIFT registry's notation: its length, and its BBAN as parts of
+    ``<count>!<n|a|c>``."""
+
+    model_config = ConfigDict(strict=True)
+    length: Annotated[StrictInt, Field(gt=4)]
+    bban: Annotated[StrictStr, Field(pattern=r"^(\d+![nac])+$")]
+
+    @model_validator(mode="after")
+    def _agree(self) -> _IbanFormat:
+        if 4 + sum(int(count) for count, _ in self.parts()) != self.length:
+            raise ValueError("length and bban disagree")
+        return self
+
+    def parts(self) -> list[tuple[str, str]]:
+        return re.findall(r"(\d+)!([nac])", self.bban)
+
+
+class _IbanFormats(ConfigModel):
+    evidence: Text
+    countries: dict[Annotated[StrictStr, Field(pattern=r"^[A-Z]{2}$")], _IbanFormat]
+
+
 @lru_cache(maxsize=1)
 def _iban_formats() -> dict[str, str]:
     """Per country a regular expression of the whole compact IBAN (``config/iban_formats.toml``)."""
-    text = (resources.files("workbench") / "config" / "iban_formats.toml").read_text("utf-8")
+    path = Path(str(resources.files("workbench") / "config" / "iban_formats.toml"))
     chars = {"n": "[0-9]", "a": "[A-Z]", "c": "[A-Z0-9]"}  # compact IBANs are upper case
     out = {}
-    for country, spec in tomllib.loads(text)["countries"].items():
-        parts = re.findall(r"(\d+)!([nac])", spec["bban"])
-        body = "".join(f"{chars[kind]}{{{count}}}" for count, kind in parts)
-        if 4 + sum(int(count) for count, _ in parts) != spec["length"]:
-            raise ValueError(f"workbench/config/iban_formats.toml: [{country}] length and bban disagree")
+    for country, spec in load(path, _IbanFormats).countries.items():
+        body = "".join(f"{chars[kind]}{{{count}}}" for count, kind in spec.parts())
         out[country] = f"^{country}[0-9]{{2}}{body}$"
     return out
 

@@ -32,17 +32,19 @@ import datetime as dt
 import hashlib
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
 from babel.dates import format_date
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from pydantic import ConfigDict, Discriminator, RootModel, StrictStr, Tag
 
 from workbench import linkage, requests
+from workbench.configuration import ConfigError, load
 from workbench.errors import WorkbenchError
 from workbench.register import Register
 from workbench.safe_files import owner_only, sha256_file, write_pdf
@@ -91,14 +93,27 @@ class LetterError(WorkbenchError):
 # texts
 
 
+def _shape(value: object) -> str:
+    return "table" if isinstance(value, dict) else "list" if isinstance(value, list) else "text"
+
+
+# a letter's word: a text, a list of texts (paragraphs) or a table of texts (one per key)
+Word = Annotated[Annotated[StrictStr, Tag("text")] | Annotated[list[StrictStr], Tag("list")]
+                 | Annotated[dict[str, StrictStr], Tag("table")], Discriminator(_shape)]
+
+
+class LetterTexts(RootModel[dict[str, dict[str, Word]]]):
+    """One language's letter texts: per part of a letter (``[receipt]``, ``[common]``), its words."""
+
+    model_config = ConfigDict(frozen=True, strict=True)
+
+
 def _tree(value: object, where: str = "") -> dict[str, str]:
-    """key path -> kind of value, for comparing the language files."""
+    """key path -> kind of value (text, list or table), for comparing the language files."""
     if isinstance(value, dict):
         return {k: v for key, sub in value.items()
                 for k, v in _tree(sub, f"{where}.{key}".strip(".")).items()}
-    if isinstance(value, list):
-        return {where: "list"}
-    return {where: type(value).__name__}
+    return {where: "a list of texts" if isinstance(value, list) else "a text"}
 
 
 def _folder(folder: Path | None):
@@ -107,34 +122,30 @@ def _folder(folder: Path | None):
 
 @cache
 def _load_all(folder: Path | None = None) -> dict[str, dict]:
+    """Both languages' texts, validated; every problem of both files in one :class:`ConfigError`."""
     root = _folder(folder)
-    loaded = {}
+    loaded, found = {}, []
     for lang in LANGUAGES:
-        name = f"{lang}.toml"
         try:
-            loaded[lang] = tomllib.loads((root / name).read_text("utf-8"))
-        except FileNotFoundError:
-            raise LetterError(f"{root}/{name}: the letter texts in this language are missing") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise LetterError(f"{root}/{name}: not valid TOML ({exc})") from None
+            loaded[lang] = load(Path(str(root / f"{lang}.toml")), LetterTexts).root
+        except ConfigError as exc:
+            found += exc.problems
+    if found:
+        raise ConfigError(found)
     reference = _tree(loaded["nl"])
     for lang, data in loaded.items():
-        tree = _tree(data)
-        for key in sorted(reference.keys() - tree.keys()):
-            raise LetterError(f"{root}/{lang}.toml: key {key} is missing (it is in nl.toml)")
-        for key in sorted(tree.keys() - reference.keys()):
-            raise LetterError(f"{root}/{lang}.toml: key {key} is not in nl.toml")
-        for key, kind in tree.items():
-            if kind not in ("str", "list") or kind != reference[key]:
-                raise LetterError(f"{root}/{lang}.toml: key {key} must be {reference[key]} like nl.toml, "
-                                  f"not {kind}")
-        for key in (k for k, v in tree.items() if v == "list"):
-            value = data
-            for part in key.split("."):
-                value = value[part]
-            if not all(isinstance(item, str) for item in value):
-                raise LetterError(f"{root}/{lang}.toml: key {key} must be a list of texts")
+        found += _differences(f"{root}/{lang}.toml", _tree(data), reference)
+    if found:
+        raise ConfigError(found)
     return loaded
+
+
+def _differences(file: str, tree: dict[str, str], reference: dict[str, str]) -> list[str]:
+    """Where a language file's keys or kinds of value differ from nl.toml's."""
+    return ([f"{file}: {key}: missing (nl.toml has it)" for key in sorted(reference.keys() - tree.keys())]
+            + [f"{file}: {key}: not in nl.toml" for key in sorted(tree.keys() - reference.keys())]
+            + [f"{file}: {key}: must be {reference[key]} like nl.toml" for key, kind in tree.items()
+               if key in reference and kind != reference[key]])
 
 
 def texts(lang: str, folder: Path | None = None) -> dict:
@@ -339,57 +350,77 @@ def _record_plan_searches(ws: Workspace, row: dict, plan: pd.DataFrame, today: d
 def details_of(ws: Workspace, register: Register, row: dict, kind: str, lang: str, *,
                plan: pd.DataFrame | None = None, **given) -> dict:
     """The context the template of ``kind`` needs beyond :func:`base_context`."""
-    t = texts(lang)
-    if kind == "clarification":
-        questions = _lines(given.get("questions"))
-        identity = bool(given.get("identity", row.get("verify_outcome") != "passed"))
-        if not questions and not identity:
-            raise LetterError("a clarification letter needs questions or identity=True")
-        return {"questions": questions, "identity": identity}
-    if kind == "extension":
-        if not row.get("extended_due"):
-            raise LetterError(f"{row['request_id']}: record the extension first (requests.extend)")
-        reasons = _lines(given.get("reasons")) or _lines(row.get("extension_reason"))
-        return {"due": long_date(row["due"], lang), "extended_due": long_date(row["extended_due"], lang),
-                "reasons": reasons}
-    if kind == "refusal":
-        grounds = tuple(given.get("grounds") or ())
-        unknown = [g for g in grounds if g not in REFUSAL_GROUNDS]
-        if unknown or not (grounds or given.get("explanation")):
-            raise LetterError(f"grounds must be some of {', '.join(REFUSAL_GROUNDS)} (or give an "
-                              "explanation); "
-                              f"unknown: {', '.join(unknown) or '-'}")
-        partial = bool(given.get("partial"))
-        if partial and not (given.get("granted") and given.get("refused")):
-            raise LetterError("a partial refusal needs granted and refused: what is done and what is not")
-        return {"grounds": [t["refusal"]["grounds"][g] for g in grounds], "grounds_keys": list(grounds),
-                "explanation": _lines(given.get("explanation")), "partial": partial,
-                "granted": _lines(given.get("granted")), "refused": _lines(given.get("refused"))}
-    if kind == "no_data":
-        return {"systems": [register.systems[s].name for s in client_systems(register)]}
     if kind == "erasure":
         return _erasure(ws, register, row, lang, plan, given.get("fields"))
-    if kind == "rectification":
-        return {"changes": _lines(given.get("changes"))}
-    if kind == "objection":
-        keys = given.get("stopped") or [k for k, a in register.activities.items()
-                                        if a.legal_basis == "legitimate_interests"]
-        return {"stopped": [_activity_name(register.activities[k], lang) for k in keys]}
-    if kind == "restriction_lift":
-        lift_on = given.get("lift_on")
-        if not lift_on:
-            raise LetterError("a notice before lifting a restriction needs lift_on: the date it is lifted")
-        return {"lift_on": long_date(lift_on, lang), "reasons": _lines(given.get("reasons"))}
-    if kind == "recipient_notice":
-        key, action = given.get("recipient"), given.get("action")
-        if key not in register.processors or action not in RECIPIENT_ACTIONS:
-            raise LetterError(f"recipient must be a processor of the register and action one of "
-                              f"{', '.join(RECIPIENT_ACTIONS)}")
-        processor = register.processors[key]
-        notice = t["recipient_notice"]
-        return {"addressee": [processor.name], "received": "", "salutation": notice["salutation"],
-                "action_text": notice["actions"][action], "client": _lines(given.get("client"))}
-    return {}
+    detail = _DETAILS.get(kind)
+    return detail(register, row, lang, given) if detail else {}
+
+
+def _clarification(register: Register, row: dict, lang: str, given: dict) -> dict:
+    questions = _lines(given.get("questions"))
+    identity = bool(given.get("identity", row.get("verify_outcome") != "passed"))
+    if not questions and not identity:
+        raise LetterError("a clarification letter needs questions or identity=True")
+    return {"questions": questions, "identity": identity}
+
+
+def _extension(register: Register, row: dict, lang: str, given: dict) -> dict:
+    if not row.get("extended_due"):
+        raise LetterError(f"{row['request_id']}: record the extension first (requests.extend)")
+    reasons = _lines(given.get("reasons")) or _lines(row.get("extension_reason"))
+    return {"due": long_date(row["due"], lang), "extended_due": long_date(row["extended_due"], lang),
+            "reasons": reasons}
+
+
+def _refusal(register: Register, row: dict, lang: str, given: dict) -> dict:
+    grounds = tuple(given.get("grounds") or ())
+    unknown = [g for g in grounds if g not in REFUSAL_GROUNDS]
+    if unknown or not (grounds or given.get("explanation")):
+        raise LetterError(f"grounds must be some of {', '.join(REFUSAL_GROUNDS)} (or give an explanation); "
+                          f"unknown: {', '.join(unknown) or '-'}")
+    partial = bool(given.get("partial"))
+    if partial and not (given.get("granted") and given.get("refused")):
+        raise LetterError("a partial refusal needs granted and refused: what is done and what is not")
+    return {"grounds": [texts(lang)["refusal"]["grounds"][g] for g in grounds], "grounds_keys": list(grounds),
+            "explanation": _lines(given.get("explanation")), "partial": partial,
+            "granted": _lines(given.get("granted")), "refused": _lines(given.get("refused"))}
+
+
+def _no_data(register: Register, row: dict, lang: str, given: dict) -> dict:
+    return {"systems": [register.systems[s].name for s in client_systems(register)]}
+
+
+def _rectification(register: Register, row: dict, lang: str, given: dict) -> dict:
+    return {"changes": _lines(given.get("changes"))}
+
+
+def _objection(register: Register, row: dict, lang: str, given: dict) -> dict:
+    keys = given.get("stopped") or [k for k, a in register.activities.items()
+                                    if a.legal_basis == "legitimate_interests"]
+    return {"stopped": [_activity_name(register.activities[k], lang) for k in keys]}
+
+
+def _restriction_lift(register: Register, row: dict, lang: str, given: dict) -> dict:
+    lift_on = given.get("lift_on")
+    if not lift_on:
+        raise LetterError("a notice before lifting a restriction needs lift_on: the date it is lifted")
+    return {"lift_on": long_date(lift_on, lang), "reasons": _lines(given.get("reasons"))}
+
+
+def _recipient_notice(register: Register, row: dict, lang: str, given: dict) -> dict:
+    key, action = given.get("recipient"), given.get("action")
+    if key not in register.processors or action not in RECIPIENT_ACTIONS:
+        raise LetterError(f"recipient must be a processor of the register and action one of "
+                          f"{', '.join(RECIPIENT_ACTIONS)}")
+    notice = texts(lang)["recipient_notice"]
+    return {"addressee": [register.processors[key].name], "received": "", "salutation": notice["salutation"],
+            "action_text": notice["actions"][action], "client": _lines(given.get("client"))}
+
+
+# kind -> the context its template needs; the erasure letter also needs the workspace and plan
+_DETAILS = {"clarification": _clarification, "extension": _extension, "refusal": _refusal,
+            "no_data": _no_data, "rectification": _rectification, "objection": _objection,
+            "restriction_lift": _restriction_lift, "recipient_notice": _recipient_notice}
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,20 +2,24 @@
 
 A workspace may override any of them in its own ``limits.toml`` (same ``[limits]`` table). The
 settings are validated on load: an unknown key, a missing one or a value that is no positive
-number is an error naming the file and the key. :func:`current` is what readers check against;
-:func:`using` sets it for the duration of an import.
+number is a :class:`~workbench.configuration.ConfigError` naming the file and the key.
+:func:`current` is what readers check against; :func:`using` sets it for the duration of an
+import.
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
+from pydantic import ConfigDict, Field, StrictInt, field_validator
+
+from workbench.configuration import ConfigError, ConfigModel, read_toml, validate
 from workbench.errors import InputError
 
 DEFAULTS = Path(__file__).parent / "config" / "limits.toml"
@@ -35,36 +39,51 @@ class Limits:
     max_json_depth: int
 
 
-_NAMES = [f.name for f in fields(Limits)]
+PositiveInt = Annotated[StrictInt, Field(gt=0)]
 
 
-def _table(path: Path) -> dict:
+class _Values(ConfigModel):
+    """A ``[limits]`` table: every key optional, as a workspace's override names only what it changes."""
+
+    model_config = ConfigDict(strict=True)
+    max_bytes: PositiveInt | None = None
+    max_rows: PositiveInt | None = None
+    max_cells: PositiveInt | None = None
+    max_xlsx_ratio: PositiveInt | Annotated[float, Field(gt=0)] | None = None
+    max_xlsx_bytes: PositiveInt | None = None
+    max_xml_depth: PositiveInt | None = None
+    max_json_depth: PositiveInt | None = None
+
+
+class _File(ConfigModel):
+    limits: _Values
+
+
+class _Defaults(_File):
+    """The shipped file: every limit has its value."""
+
+    @field_validator("limits")
+    @classmethod
+    def _complete(cls, values: _Values) -> _Values:
+        missing = [name for name, value in values if value is None]
+        if missing:
+            raise ValueError(f"{', '.join(missing)} missing; every limit needs a value")
+        return values
+
+
+def _table(path: Path, model: type[_File] = _File) -> dict:
+    """The limits the file at ``path`` names, validated."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(path, f"unreadable limits ({type(exc).__name__})",
-                         expected="a TOML file with a [limits] table") from None
-    table = data.get("limits")
-    if not isinstance(table, dict) or set(data) - {"limits"}:
-        raise InputError(path, "no [limits] table, or other tables beside it",
-                         expected="a TOML file with a [limits] table only")
-    for key, value in table.items():
-        if key not in _NAMES:
-            raise InputError(path, f"unknown limit {key!r}", expected=f"one of {', '.join(_NAMES)}")
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise InputError(path, f"limit {key!r} is no positive number", expected="a number above 0")
-    return table
+        data = read_toml(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: unreadable ({type(exc).__name__})"]) from None
+    return validate(data, model, path).limits.model_dump(exclude_none=True)
 
 
 @lru_cache(maxsize=1)
 def defaults() -> Limits:
     """The reviewed defaults; every limit must be there."""
-    table = _table(DEFAULTS)
-    missing = [name for name in _NAMES if name not in table]
-    if missing:
-        raise InputError(DEFAULTS, f"limits {', '.join(missing)} are missing",
-                         expected="every limit with a value")
-    return Limits(**table)
+    return Limits(**_table(DEFAULTS, _Defaults))
 
 
 def for_workspace(folder: Path) -> Limits:

@@ -49,7 +49,6 @@ import itertools
 import logging
 import re
 import time
-import unicodedata
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -63,41 +62,18 @@ from workbench import identifiers
 from workbench import register as registry
 from workbench.errors import WorkbenchError
 from workbench.masking import mask
+from workbench.names import legal_forms, particles
+from workbench.text import fold as ascii_fold
 from workbench.workspace import Workspace
 
 KEY_KINDS = ("email", "iban", "phone", "vat_number", "kvk_number", "customer_number")
 CANDIDATE_FLOOR = 0.5  # Splink pairs from here up to the threshold are offered to the analyst
 CLOSE = 0.88  # Jaro-Winkler similarity from which two names (or streets) are one, mistyped
 MIN_SPLINK_RECORDS = 20  # below this there is nothing to train a model on
-NAME_PREFIXES = frozenset({"van", "de", "der", "den", "het", "ten", "ter", "te", "t", "in", "op",
-                           "la", "le", "du", "da", "di", "d", "l", "von", "vd", "v", "a", "aan"})
-LEGAL_FORMS = frozenset({"bv", "nv", "vof", "cv", "gmbh", "ltd", "bvba", "llc", "inc", "sarl",
-                         "stichting", "vereniging", "cooperatie", "ua"})
 MUST, CANNOT = "must", "cannot"
 DECISIONS = {"merge": MUST, "confirm": MUST, "split": CANNOT, "reject": CANNOT}
 PARTY = ["service", "export_kind", "party_key"]
 SCORED = ["uid_l", "uid_r", "probability", "evidence", "other_evidence"]  # what an engine scores
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS subjects (
-    subject_id VARCHAR NOT NULL, service VARCHAR, export_kind VARCHAR, party_key VARCHAR,
-    how VARCHAR, probability DOUBLE, evidence VARCHAR, linked_at TIMESTAMP,
-    PRIMARY KEY (service, export_kind, party_key));
--- what find() looks a party up by ('email:...', 'name:...'), sorted by it; an erasure removes a
--- subject's rows here with its rows in subjects
-CREATE TABLE IF NOT EXISTS subject_lookup (
-    lookup_key VARCHAR, subject_id VARCHAR, service VARCHAR, export_kind VARCHAR);
-CREATE TABLE IF NOT EXISTS link_candidates (
-    candidate_id VARCHAR PRIMARY KEY, subject_a VARCHAR, subject_b VARCHAR,
-    service_a VARCHAR, export_kind_a VARCHAR, party_key_a VARCHAR,
-    service_b VARCHAR, export_kind_b VARCHAR, party_key_b VARCHAR,
-    probability DOUBLE, evidence VARCHAR, reason VARCHAR, found_at TIMESTAMP);
-CREATE SEQUENCE IF NOT EXISTS link_decision_ids START 1;
-CREATE TABLE IF NOT EXISTS link_decisions (
-    decision_id INTEGER, action VARCHAR, service_a VARCHAR, export_kind_a VARCHAR,
-    party_key_a VARCHAR, service_b VARCHAR, export_kind_b VARCHAR, party_key_b VARCHAR,
-    subject_id VARCHAR, note VARCHAR, decided_at TIMESTAMP);
-"""
 
 Party = tuple[str, str, str]
 
@@ -115,7 +91,7 @@ def fold(text: object) -> str:
 
 @functools.lru_cache(maxsize=1 << 16)  # names and places recur in every export of a client
 def _fold(text: str) -> str:
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    plain = ascii_fold(text).lower()
     return " ".join(re.sub(r"[^a-z0-9@ ]", " ", plain.replace(".", "")).split())
 
 
@@ -126,7 +102,7 @@ def split_name(full: object) -> tuple[str, str]:
     if "," in text:
         family, _, given = text.partition(",")
         tokens = fold(given).split()
-        prefix = [t for t in tokens[1:] if t in NAME_PREFIXES]
+        prefix = [t for t in tokens[1:] if t in particles()]
         return (tokens[0] if tokens else ""), " ".join([*prefix, *fold(family).split()])
     tokens = fold(text).split()
     if len(tokens) < 2:
@@ -137,13 +113,13 @@ def split_name(full: object) -> tuple[str, str]:
 def family_core(family: str) -> str:
     """The family name without its leading prefix (tussenvoegsel): ``van der dijk`` -> ``dijk``."""
     tokens = family.split()
-    while len(tokens) > 1 and tokens[0] in NAME_PREFIXES:
+    while len(tokens) > 1 and tokens[0] in particles():
         tokens = tokens[1:]
     return " ".join(tokens)
 
 
 def org_name(name: object) -> str:
-    return " ".join(t for t in fold(name).split() if t not in LEGAL_FORMS)
+    return " ".join(t for t in fold(name).split() if t not in legal_forms())
 
 
 def _per_value(values: pd.Series, normalise) -> pd.Series:
@@ -236,7 +212,7 @@ def _roles(raw: pd.DataFrame, records: pd.DataFrame) -> pd.Series:
     known = set(records.loc[typed_org, "org"]) - {""}
     bare = _per_value(raw["name"], fold)
     named_org = _per_value(bare, lambda n: bool(n) and (org_name(n) in known
-                                                          or bool(set(n.split()) & LEGAL_FORMS)))
+                                                          or bool(set(n.split()) & legal_forms())))
     org = typed_org | (~contact & raw["party_type"].ne("person") & named_org)
     return org.map({True: "organisation", False: "person"})
 
@@ -876,8 +852,8 @@ def link(ws: Workspace, threshold: float = 0.95, engine: LinkageEngine | None = 
     shared = {n for n in set(numberings.values()) if list(numberings.values()).count(n) > 1}
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    with ws.connect() as con:
-        con.execute(SCHEMA)
+    with ws.connect():  # a workspace not made yet is made: linking it finds no subjects
+        pass
     records, keys = prepare(ws, numberings)
     timings["prepare"] = time.perf_counter() - started
     uid = {tuple(p): i for i, p in enumerate(records[PARTY].itertuples(index=False, name=None))}
@@ -1008,8 +984,8 @@ def decide(ws: Workspace, action: str, *args: object, note: str = "", relink: bo
     """
     if action not in DECISIONS:
         raise WorkbenchError(f"unknown decision {action!r}; expected one of {sorted(DECISIONS)}")
-    with ws.connect() as con:
-        con.execute(SCHEMA)
+    with ws.connect():  # a workspace not made yet is made, as for link
+        pass
     pairs, subject = _decision_pairs(ws, action, args)
     with ws.connect() as con:
         decision_id = con.execute("SELECT nextval('link_decision_ids')").fetchall()[0][0]
@@ -1135,8 +1111,7 @@ _INSERT_LOOKUP = f"""
 
 
 def _store(ws: Workspace, subjects: pd.DataFrame, candidates: pd.DataFrame) -> None:
-    with ws.connect() as con:
-        con.begin()
+    with ws.transaction() as con:
         con.execute("DELETE FROM subjects")
         con.execute("DELETE FROM link_candidates")
         con.register("new_subjects", subjects)
@@ -1146,7 +1121,6 @@ def _store(ws: Workspace, subjects: pd.DataFrame, candidates: pd.DataFrame) -> N
         con.execute(_INSERT_LOOKUP)
         con.register("new_candidates", candidates)
         con.execute("INSERT INTO link_candidates SELECT *, now()::TIMESTAMP FROM new_candidates")
-        con.commit()
 
 
 # --------------------------------------------------------------------------------------------
@@ -1154,20 +1128,17 @@ def _store(ws: Workspace, subjects: pd.DataFrame, candidates: pd.DataFrame) -> N
 
 
 def _require_subjects(ws: Workspace) -> None:
-    if not ws.exists or ws.query("""SELECT count(*) AS n FROM information_schema.tables
-                                    WHERE table_name = 'subjects'""")["n"].iloc[0] == 0:
+    if ws.is_empty("subjects"):
         raise WorkbenchError("no subjects yet: run 'workbench link' first")
 
 
 def _lookup_missing(con: duckdb.DuckDBPyConnection) -> WorkbenchError | None:
     """Why :func:`find` cannot look subjects up, or None (asked only when it found nothing: opening
     the database and one query are all a look-up should cost)."""
-    tables = {t for (t,) in con.execute("""SELECT table_name FROM information_schema.tables
-                                           WHERE table_name IN ('subjects', 'subject_lookup')""").fetchall()}
-    if "subjects" not in tables:
+    linked, indexed = con.execute("SELECT EXISTS (FROM subjects), EXISTS (FROM subject_lookup)").fetchone()
+    if not linked:
         return WorkbenchError("no subjects yet: run 'workbench link' first")
-    if "subject_lookup" not in tables or con.execute(
-            "SELECT EXISTS (FROM subjects) AND NOT EXISTS (FROM subject_lookup)").fetchall()[0][0]:
+    if not indexed:
         return WorkbenchError("the subjects were linked by an older version of the workbench: "
                               "run 'workbench link' again")
     return None
@@ -1223,10 +1194,7 @@ def find(ws: Workspace, *, email: str | None = None, name: str | None = None,
         hits.append(_NAME_HIT)
         params += [fold(name), min_name_score]
     with ws.connect(read_only=True) as con:
-        try:
-            found = con.execute(_find_sql(hits), params).df() if hits else None
-        except duckdb.CatalogException as exc:
-            raise (_lookup_missing(con) or exc) from None
+        found = con.execute(_find_sql(hits), params).df() if hits else None
         missing = _lookup_missing(con) if found is None or found.empty else None
         if missing:
             raise missing

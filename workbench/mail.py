@@ -5,7 +5,7 @@ of the workspace database, one message at a time, in one transaction (all or not
 
 ``mail_messages``
     per message: number, file, byte offset and length in the kept raw file, Message-ID, date,
-    subject, conversation (``X-GM-THRID`` or the first reference), Gmail labels;
+    subject, conversation (``X-GM-THRID`` or the first reference), the service's labels;
 ``mail_addresses``
     every sender, recipient, cc, bcc, reply-to address with its display name;
 ``mail_mentions``
@@ -21,8 +21,8 @@ into it). The import counts in ``imports`` under the service ``mail`` (the regis
 
 :func:`find` returns every message from, to, cc or bcc one of a subject's addresses, and every
 message that names the subject (a name, phone number or IBAN in the body or an attachment), each
-with its evidence; :func:`subject_messages` does so for linked subjects. :func:`gmail_search` is
-the search an officer pastes into Gmail to find (and delete) the same messages, and
+with its evidence; :func:`subject_messages` does so for linked subjects. :func:`mailbox_search` is
+the search an officer pastes into the mail service to find (and delete) the same messages, and
 :func:`past_retention` counts conversations whose last message is older than the register's
 retention.
 """
@@ -49,22 +49,6 @@ from workbench.workspace import Workspace
 SERVICE = "mail"  # the register's system (config/register/systems.toml)
 RETENTION_RULE = "email_correspondence"
 BATCH = 5000  # messages written to the database at a time
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS mail_messages (
-    import_id INTEGER, msg_no INTEGER, file VARCHAR, "offset" BIGINT, length BIGINT,
-    message_id VARCHAR, sent_at TIMESTAMPTZ, subject VARCHAR, thread VARCHAR, labels VARCHAR[],
-    attachments INTEGER);
-CREATE TABLE IF NOT EXISTS mail_addresses (
-    import_id INTEGER, msg_no INTEGER, role VARCHAR, address VARCHAR, name VARCHAR);
-CREATE TABLE IF NOT EXISTS mail_mentions (
-    import_id INTEGER, msg_no INTEGER, part VARCHAR, kind VARCHAR, value VARCHAR);
-CREATE TABLE IF NOT EXISTS mail_text (import_id INTEGER, msg_no INTEGER, part VARCHAR, text VARCHAR);
-CREATE TABLE IF NOT EXISTS mail_attachments (
-    import_id INTEGER, msg_no INTEGER, position INTEGER, name VARCHAR, content_type VARCHAR,
-    size BIGINT, sha256 VARCHAR, note VARCHAR);
-CREATE INDEX IF NOT EXISTS mail_addresses_address ON mail_addresses (address);
-CREATE INDEX IF NOT EXISTS mail_mentions_value ON mail_mentions (value);
-"""
 TABLES = ("mail_messages", "mail_addresses", "mail_mentions", "mail_text", "mail_attachments")
 FOUND_COLUMNS = ["import_id", "msg_no", "date", "from", "to", "cc", "bcc", "subject", "message_id",
                  "thread", "labels", "file", "file_sha256", "offset", "length", "attachments", "evidence"]
@@ -102,22 +86,18 @@ def import_mail(ws: Workspace, path: Path, progress: Callable[[int], None] | Non
             raise InputError(path, "not recognised as a mailbox or e-mail message",
                              expected="; ".join(k.title for k in gmail.KINDS))
         with ws.connect() as con:
-            con.execute(SCHEMA)
             batch = ws.staging_dir / uuid.uuid4().hex
             batch.mkdir(parents=True, exist_ok=True, mode=0o700)
-            con.begin()
             try:
-                result = _stream(con, path, kind, batch / ".incoming", progress)
-                if result.import_id is None:
-                    con.rollback()
-                    shutil.rmtree(batch, ignore_errors=True)
-                else:
-                    (batch / ".incoming").replace(batch / result.sha256)
-                    con.commit()
+                with ws.transaction(con):
+                    result = _stream(con, path, kind, batch / ".incoming", progress)
+                    if result.import_id is not None:
+                        (batch / ".incoming").replace(batch / result.sha256)
             except BaseException:
-                con.rollback()
                 shutil.rmtree(batch, ignore_errors=True)
                 raise
+            if result.import_id is None:
+                shutil.rmtree(batch, ignore_errors=True)
         with ws.connect():  # opening for writing moves the committed raw file into raw/
             pass
     return result
@@ -144,7 +124,9 @@ def _stream(con, path: Path, kind, staged: Path, progress) -> MailImport:
     sha = digest.hexdigest()
     previous = con.execute("SELECT import_id, imported_at FROM imports WHERE file_sha256 = ?",
                            [sha]).fetchall()
-    if previous:
+    if previous:  # the same export again: its index rows go again, nothing else was written
+        for table in TABLES:
+            con.execute(f"DELETE FROM {table} WHERE import_id = ?", [import_id])
         return MailImport(path, kind.title, sha, count, attached, None,
                           dict(zip(["import_id", "imported_at"], previous[0], strict=True)))
     con.execute("INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, now()::TIMESTAMP)",
@@ -318,16 +300,14 @@ def message_bytes(ws: Workspace, row: dict) -> bytes:
 # erasure and retention
 
 
-def gmail_search(found: pd.DataFrame, known: dict[str, list[str]]) -> str:
-    """The search an officer pastes into Gmail's search box to find the subject's messages:
-    their addresses as sender or recipient, their phone numbers, IBANs and names as phrases, and
-    the Message-IDs of the messages found by their content alone."""
-    terms = [f"{op}:{e}" for e in known.get("emails", []) for op in ("from", "to", "cc", "bcc")]
-    terms += [f'"{v}"' for key in ("phones", "ibans", "names") for v in known.get(key, []) if v.strip()]
+def mailbox_search(found: pd.DataFrame, known: dict[str, list[str]]) -> str:
+    """The search an officer pastes into the mail service's search box to find the subject's
+    messages: their addresses as sender or recipient, their phone numbers, IBANs and names as
+    phrases, and the Message-IDs of the messages found by their content alone."""
+    phrases = [v for key in ("phones", "ibans", "names") for v in known.get(key, [])]
     by_content = found[~found["evidence"].str.contains(r"(?:^|; )(?:from|to|cc|bcc): ", regex=True)] \
         if not found.empty else found
-    terms += [f"rfc822msgid:{m.strip('<>')}" for m in by_content.get("message_id", []) if m]
-    return " OR ".join(dict.fromkeys(terms))
+    return gmail.search(known.get("emails", []), phrases, list(by_content.get("message_id", [])))
 
 
 def conversations(found: pd.DataFrame, register: Register, today: date) -> pd.DataFrame:
@@ -357,7 +337,7 @@ def _months(rule) -> int:
 
 def past_retention(ws: Workspace, register: Register, today: date) -> dict[str, int]:
     """Messages and conversations of the whole mailbox whose last message is older than the
-    retention period: to delete in Gmail (no personal data, counts only)."""
+    retention period: to delete in the mail service (no personal data, counts only)."""
     if not imported(ws):
         return {"messages": 0, "conversations": 0}
     rule = register.retention_rules[RETENTION_RULE]

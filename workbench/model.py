@@ -21,7 +21,7 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class ExportKind:
-    """One kind of file that one service exports, for example Mollie's settlement CSV."""
+    """One kind of file that one service exports, for example a payment provider's settlement CSV."""
 
     service: str
     name: str

@@ -54,7 +54,6 @@ import os
 import re
 import secrets
 import shutil
-import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -64,11 +63,14 @@ from pathlib import Path
 
 import pandas as pd
 from babel.numbers import format_decimal
+from pydantic import ConfigDict
 
 from workbench import audit, letters, linkage, mail, requests, weblogs
+from workbench.configuration import ConfigModel, Text, load
 from workbench.datamap import subject_map
 from workbench.discovery import looks_like_name
 from workbench.errors import WorkbenchError
+from workbench.headers import CanonicalField
 from workbench.model import FIELDS
 from workbench.register import Register
 from workbench.safe_files import owner_only, safe_cell, sha256_file, write_csv, write_pdf, write_xlsx
@@ -149,16 +151,7 @@ def write_package(ws: Workspace, register: Register, *, subject_ids: list[str], 
     draft passes the gates of :func:`workbench.letters.blockers` first (a registered request, a
     verified identity, every client system searched); the searches of the imported systems are
     recorded on the request, and the letter is registered on it."""
-    letters.texts(lang)  # an unknown language stops here
-    if not subject_ids:
-        raise PackageError("no subject given: find the subject first (workbench find)")
-    unlinked = linkage.imports_since_link(ws)
-    if unlinked:  # their records belong to no subject yet: the package would miss them
-        raise PackageError(f"{unlinked} import(s) came after the last link, so the subjects do not cover "
-                           "their records yet: run 'workbench link' first")
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise PackageError(f"{out} exists and is not empty: choose a new folder for the package")
+    out = _check_start(ws, subject_ids, Path(out), lang)
     today = today or dt.date.today()
     request = _request(request, subject_ids, identities, portability, today)
     draft = draft or bool(request.get("ad_hoc"))  # an ad-hoc package is in no register: never sent
@@ -191,16 +184,38 @@ def write_package(ws: Workspace, register: Register, *, subject_ids: list[str], 
                                zip, encrypt, pdf, draft)
     result.gaps = letters.gaps(register)
     if not request.get("ad_hoc"):
-        for s in statuses if not draft else []:  # a draft's search is done again for the final one
-            if s.method == "automatic" and s.status in (FOUND, NOT_FOUND):
-                requests.record_search(ws, request["id"], system=s.system, result=s.status, on=today,
-                                       method="automatic", today=today,
-                                       query=search_query(s.system, subject_ids, identities))
+        _record_searches(ws, request, [] if draft else statuses, subject_ids, identities, today)
         result.letter_sha256 = letters.register_letter(ws, request["id"], request["type"], lang, today,
                                                        result.out / "index.html", draft)
     if encrypt and result.zip_path is not None:  # what goes out is the encrypted zip: no plain copy stays
         shutil.rmtree(result.out)
     return result
+
+
+def _check_start(ws: Workspace, subject_ids: list[str], out: Path, lang: str) -> Path:
+    """``out``, once the package can be written there: a known language, a subject, every import
+    linked, and a new or empty folder."""
+    letters.texts(lang)  # an unknown language stops here
+    if not subject_ids:
+        raise PackageError("no subject given: find the subject first (workbench find)")
+    unlinked = linkage.imports_since_link(ws)
+    if unlinked:  # their records belong to no subject yet: the package would miss them
+        raise PackageError(f"{unlinked} import(s) came after the last link, so the subjects do not cover "
+                           "their records yet: run 'workbench link' first")
+    if out.exists() and any(out.iterdir()):
+        raise PackageError(f"{out} exists and is not empty: choose a new folder for the package")
+    return out
+
+
+def _record_searches(ws: Workspace, request: dict, statuses: list[SystemStatus], subject_ids: list[str],
+                     identities: dict[str, str], today: dt.date) -> None:
+    """The package's automatic searches, recorded on the request (a draft passes none: its search
+    is done again for the final package)."""
+    for s in statuses:
+        if s.method == "automatic" and s.status in (FOUND, NOT_FOUND):
+            requests.record_search(ws, request["id"], system=s.system, result=s.status, on=today,
+                                   method="automatic", today=today,
+                                   query=search_query(s.system, subject_ids, identities))
 
 
 def _write_staged(ws, register, out, final, subject_ids, request, identities, lang, today, tables, statuses,
@@ -212,6 +227,7 @@ def _write_staged(ws, register, out, final, subject_ids, request, identities, la
         written = _write_data(out, tables)
         written += _write_mail(ws, out, tables)
         written.append(_write_datapackage(out, tables, register, request["id"], lang))
+        check_datapackage(out)
         _write_todo(todo_path(final), tables, own)  # the analyst's list stays beside the package
         written.append(_write_text(out / "index.html", letter))
         if pdf:
@@ -439,13 +455,17 @@ def _slug(text: str) -> str:
 def portability_rules() -> tuple[dict[str, str], frozenset[str]]:
     """The reviewed portability rules (config/portability.toml): export kind -> activity, and the
     canonical fields the person provided."""
-    path = resources.files("workbench") / "config" / "portability.toml"
-    data = tomllib.loads(path.read_text("utf-8"))
-    unknown = [f for f in data.get("provided", []) if f not in FIELDS]
-    if unknown or not isinstance(data.get("kinds"), dict):
-        raise PackageError(f"{path}: key provided names unknown fields ({', '.join(unknown)}) or [kinds] "
-                           "is missing" if unknown else f"{path}: the table [kinds] is missing")
-    return dict(data["kinds"]), frozenset(data["provided"])
+    rules = load(Path(str(resources.files("workbench") / "config" / "portability.toml")), _Portability)
+    return dict(rules.kinds), frozenset(rules.provided)
+
+
+class _Portability(ConfigModel):
+    """``portability.toml``: the canonical fields a person provides, and per export kind
+    (``service/kind``) the activity it serves."""
+
+    model_config = ConfigDict(strict=True)
+    provided: list[CanonicalField]
+    kinds: dict[str, Text]
 
 
 def _portable(tables: list[_Table], statuses: list[SystemStatus],
@@ -629,6 +649,30 @@ def _write_datapackage(out: Path, tables: list[_Table], register: Register, requ
                "title": words["title"].format(reference=request_id), "created": _now(), "language": lang,
                "resources": resources_}
     return _write_text(out / DATAPACKAGE, json.dumps(package, ensure_ascii=False, indent=2))
+
+
+def check_datapackage(package: Path) -> None:
+    """Refuse a package whose ``datapackage.json`` Frictionless does not accept: a descriptor off the
+    Data Package standard, or data that does not match it (a missing file, a value of another type
+    than its field says). The problems name resource, row and field, never a value."""
+    import frictionless  # imported here: it takes a second to load, and only packages need it
+
+    report = frictionless.validate(package / DATAPACKAGE)
+    if report.valid:
+        return
+    found = [_problem(task.name, error) for task in report.tasks for error in task.errors]
+    found += [_problem(None, error) for error in report.errors]
+    raise PackageError(f"{package / DATAPACKAGE} does not describe the package: " + "; ".join(found[:10]))
+
+
+def _problem(resource: str | None, error) -> str:
+    """What is wrong and where; a row's note may quote the cell, so only a descriptor's is shown."""
+    row = getattr(error, "row_number", None)
+    where = [f"resource {resource}"] if resource else []
+    where += [f"row {row}"] if row else []
+    where += [f"field {error.field_name}"] if getattr(error, "field_name", None) else []
+    note = "" if row else f": {error.note}"
+    return f"{error.title}{note}" + (f" ({', '.join(where)})" if where else "")
 
 
 # --------------------------------------------------------------------------------------------
@@ -967,7 +1011,7 @@ def _log(package: Path, entry: dict) -> None:
 
 def redact(package_dir: Path, table: str, row: int, column: str, reason: str) -> None:
     """Blank one cell of the package (``table`` as in redactions_todo.csv, e.g.
-    ``exact/api_sales_invoices``; ``row`` from 1) in its CSV, JSON and XLSX sheet, log the
+    ``service/export_kind``; ``row`` from 1) in its CSV, JSON and XLSX sheet, log the
     redaction without the value in ``redactions.log`` and rewrite the manifest. Make the zip
     (:func:`archive`) after the last redaction."""
     package = Path(package_dir)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -25,29 +24,24 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from workbench import weblogs
+from workbench.configuration import load
 from workbench.errors import WorkbenchError
 from workbench.masking import mask
+from workbench.policy_claims import CHECK_TYPES, ClaimsFile
 from workbench.register import AGREEMENTS_ON_FILE, Register
 from workbench.requests import add_months
 from workbench.safe_files import owner_only, write_csv
+from workbench.taxonomy import covers
 from workbench.workspace import Workspace
 
 HOLDS, FAILS, NOT_CHECKABLE = "holds", "fails", "not_checkable"
-SEVERITIES = ("low", "medium", "high")
-COMMON = {"quote": str, "asserts": str, "check": str, "severity": str, "source": str, "suggestion": str}
 EXAMPLES = 5
 LABELS = {HOLDS: "klopt / holds", FAILS: "klopt niet / fails",
           NOT_CHECKABLE: "niet toetsbaar / not checkable"}
-
-
-class ClaimsError(WorkbenchError):
-    """A claims file that does not follow the schema; lists every problem with file and key."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 @dataclass(frozen=True)
@@ -98,120 +92,18 @@ class Context:
 
 # --- loading ------------------------------------------------------------------------------------
 
-# check type -> its parameters: name -> (type, required)
-PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
-    "systems_named": {},
-    "processor_agreements": {},
-    "retention_ages": {"year_end": (bool, False), "inactive_years": (int, False)},
-    "response_times": {"days": (int, True)},
-    "erasure_log": {},
-    "forbidden_uses": {"forbidden": (list, True)},
-    "category_statement": {"policy_says": (str, True), "categories": (list, True), "reasoning": (str, True)},
-    "transfers_named": {"transfer_patterns": (list, True), "safeguard_patterns": (list, True)},
-    "completeness": {"elements": (list, True)},
-    "logs_hold_ips": {},
-}
-ELEMENT_KEYS = {"id", "label", "article", "patterns", "all", "section", "suggestion"}
-
-
 def default_claims() -> Path:
     return Path(str(resources.files("workbench") / "config" / "policy" / "claims.toml"))
 
 
 def load_claims(path: Path | None = None) -> Claims:
-    """The claims file, validated; raises :class:`ClaimsError` listing every problem."""
+    """The claims file, validated; raises :class:`ConfigError` listing every problem as
+    ``file: key: message``."""
     path = Path(path) if path else default_claims()
-    label = str(path)
-    if not path.is_file():
-        raise ClaimsError([f"{label}: no such file"])
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ClaimsError([f"{label}: not valid TOML ({exc})"]) from None
-    problems: list[str] = []
-    for key in data.keys() - {"policy", "processors", "claim"}:
-        problems.append(f"{label}: [{key}]: unknown table; expected policy, processors, claim")
-    processors = data.get("processors", {})
-    if not isinstance(processors, dict) or not all(isinstance(v, str) for v in processors.values()):
-        problems.append(f"{label}: [processors]: must map processor keys to the policy's names (strings)")
-        processors = {}
-    table = data.get("claim", {})
-    if not isinstance(table, dict) or not table:
-        problems.append(f"{label}: [claim.<id>]: no claims; give at least one")
-        table = {}
-    claims = []
-    for claim_id, entry in table.items():
-        where = f"{label}: [claim.{claim_id}]"
-        if not isinstance(entry, dict):
-            problems.append(f"{where}: must be a table")
-            continue
-        before = len(problems)
-        for key, kind in COMMON.items():
-            if not isinstance(entry.get(key), kind) or not entry.get(key, "").strip():
-                problems.append(f"{where}.{key}: missing or not a non-empty string")
-        check = entry.get("check")
-        spec = PARAMS.get(check) if isinstance(check, str) else None
-        if isinstance(check, str) and spec is None:
-            problems.append(f"{where}.check: {check!r} is not a check type; expected one of {sorted(PARAMS)}")
-        if entry.get("severity") not in SEVERITIES and isinstance(entry.get("severity"), str):
-            problems.append(f"{where}.severity: {entry['severity']!r} is not one of {list(SEVERITIES)}")
-        params = {k: v for k, v in entry.items() if k not in COMMON}
-        if spec is not None:
-            for key in params.keys() - spec.keys():
-                problems.append(f"{where}.{key}: unknown parameter of check {check!r}; "
-                                f"expected {sorted(spec) or 'none'}")
-            for key, (kind, required) in spec.items():
-                if key not in params:
-                    if required:
-                        problems.append(f"{where}.{key}: missing (check {check!r} needs it)")
-                elif not isinstance(params[key], kind) or (kind is int and isinstance(params[key], bool)):
-                    problems.append(f"{where}.{key}: must be a {kind.__name__}")
-            problems += _check_params(where, check, params)
-        if len(problems) == before:
-            claims.append(Claim(claim_id, entry["quote"].strip(), entry["asserts"].strip(), check,
-                                entry["severity"], entry["source"].strip(), entry["suggestion"].strip(),
-                                params))
-    if problems:
-        raise ClaimsError(problems)
-    return Claims(label, dict(processors), claims)
-
-
-def _check_params(where: str, check: str, params: dict) -> list[str]:
-    problems = []
-    for key in ("transfer_patterns", "safeguard_patterns", "forbidden", "categories"):
-        if isinstance(params.get(key), list):
-            problems += _patterns(f"{where}.{key}", params[key], regex=key.endswith("patterns"))
-    if check == "category_statement" and params.get("policy_says") not in ("personal", "not_personal", None):
-        problems.append(f"{where}.policy_says: must be 'personal' or 'not_personal'")
-    if check == "completeness" and isinstance(params.get("elements"), list):
-        for i, element in enumerate(params["elements"]):
-            at = f"{where}.elements[{i}]"
-            if not isinstance(element, dict):
-                problems.append(f"{at}: must be a table")
-                continue
-            for key in element.keys() - ELEMENT_KEYS:
-                problems.append(f"{at}.{key}: unknown key; expected {sorted(ELEMENT_KEYS)}")
-            for key in ("id", "label", "article"):
-                if not isinstance(element.get(key), str) or not element.get(key):
-                    problems.append(f"{at}.{key}: missing or not a string")
-            given = [k for k in ("patterns", "all") if k in element]
-            if len(given) != 1:
-                problems.append(f"{at}: give exactly one of patterns, all")
-            for key in given:
-                problems += _patterns(f"{at}.{key}", element[key], regex=True)
-    return problems
-
-
-def _patterns(at: str, values: Any, regex: bool) -> list[str]:
-    if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
-        return [f"{at}: must be a non-empty list of strings"]
-    if regex:
-        for value in values:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                return [f"{at}: {value!r} is not a valid regular expression ({exc})"]
-    return []
+    data = load(path, ClaimsFile)
+    claims = [Claim(claim_id, c.quote.strip(), c.asserts.strip(), c.check, c.severity, c.source.strip(),
+                    c.suggestion.strip(), c.params()) for claim_id, c in data.claim.items()]
+    return Claims(str(path), dict(data.processors), claims)
 
 
 # --- the checks ---------------------------------------------------------------------------------
@@ -392,10 +284,7 @@ def _inactive_clients(ctx: Context, years: int | None) -> dict[str, int]:
 
 
 def _requests(ws: Workspace) -> pd.DataFrame | None:
-    if not ws.exists:
-        return None
-    tables = set(ws.query("SELECT table_name FROM information_schema.tables").table_name)
-    if "requests" not in tables:
+    if ws.is_empty("requests"):
         return None
     frame = ws.query("""SELECT r.*, (SELECT count(*) FROM request_notes n WHERE n.request_id = r.request_id)
                         AS notes FROM requests r ORDER BY request_id""")
@@ -463,7 +352,7 @@ def check_forbidden_uses(claim: Claim, ctx: Context) -> list[Finding]:
     """No activity declares a data use under the forbidden fideslang keys."""
     forbidden = claim.params["forbidden"]
     hits = [f"{a.key} ({a.name_en}): {use}" for a in ctx.register.activities.values() for use in a.data_uses
-            if any(use == f or use.startswith(f + ".") for f in forbidden)]
+            if any(covers(f, use) for f in forbidden)]
     counts = {"activities": len(ctx.register.activities), "forbidden_uses": len(hits)}
     evidence = (f"{len(ctx.register.activities)} activities declare their data uses; {len(hits)} uses under "
                 f"{', '.join(forbidden)}")
@@ -476,7 +365,7 @@ def check_category_statement(claim: Claim, ctx: Context) -> list[Finding]:
     ``user.*`` category is data about a person. A legal finding: the reasoning comes with it."""
     says_personal = claim.params["policy_says"] == "personal"
     categories = claim.params["categories"]
-    personal = [c for c in categories if c == "user" or c.startswith("user.")]
+    personal = [c for c in categories if covers("user", c)]
     declaring = sorted({f"{a.key}: {c}" for a in ctx.register.activities.values() for c in a.data_categories
                         if c in categories})
     wrong = not says_personal and personal or (says_personal and len(personal) < len(categories))
@@ -592,7 +481,7 @@ CHECKS: dict[str, Callable[[Claim, Context], list[Finding]]] = {
     "completeness": check_completeness,
     "logs_hold_ips": check_logs_hold_ips,
 }
-assert set(CHECKS) == set(PARAMS)
+assert set(CHECKS) == set(CHECK_TYPES)
 
 
 # --- text helpers -------------------------------------------------------------------------------
@@ -613,14 +502,41 @@ def _fill(pattern: str, values: dict[str, str]) -> str:
     return pattern
 
 
-_HEADING = re.compile(r"^\s*(#{1,6}\s+.*|\*\*[^*].*\*\*\s*)$")
+_MARKDOWN = MarkdownIt("commonmark")
+_LINES = re.compile(r"\r\n?|\n")  # how markdown-it numbers lines
+
+
+def _heading_lines(text: str) -> set[int]:
+    """The numbers of the lines that open a section: the markdown headings, and lines that are one
+    bold phrase (a policy written in a word processor marks its headings so)."""
+    tokens = _MARKDOWN.parse(text)
+    lines = {t.map[0] for t in tokens if t.type == "heading_open" and t.map}
+    for before, token in zip(tokens, tokens[1:], strict=False):
+        if token.type == "inline" and token.map and before.type == "paragraph_open" and before.level == 0:
+            lines.update(token.map[0] + n for n in _bold_lines(token))
+    return lines
+
+
+def _bold_lines(inline: Token) -> list[int]:
+    """The lines of a paragraph (counted from its first) that are bold from start to end."""
+    found, line, number = [], [], 0
+    for child in [*(inline.children or []), None]:
+        if child is not None and child.type not in ("softbreak", "hardbreak"):
+            line += [child.type] if child.content or child.type != "text" else []
+            continue
+        if line[:1] == ["strong_open"] and line[-1:] == ["strong_close"]:
+            found.append(number)
+        line, number = [], number + 1
+    return found
 
 
 def _sections(text: str) -> list[tuple[str, str]]:
     """(heading, body) pairs of a markdown text; bold-only lines count as headings."""
+    heads = _heading_lines(text)
     out, head, body = [], "", []
-    for line in text.splitlines():
-        if _HEADING.match(line):
+    lines = _LINES.split(text)
+    for number, line in enumerate(lines[:-1] if lines[-1] == "" else lines):
+        if number in heads:
             out.append((head, "\n".join(body)))
             head, body = line.strip(), []
         else:

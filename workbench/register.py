@@ -10,31 +10,46 @@ The register is a directory of TOML files under version control, one per subject
   categories, uses, recipients, systems, retention rule and security measures;
 * ``retention.toml``: the retention rules with period, start event and motivation;
 * ``categories.toml``: the fideslang data categories, data uses and data subjects used, labelled
-  in Dutch and English, and the category of every canonical field and discovery kind.
+  in Dutch and English, and the category of every canonical field and discovery kind;
+* ``steps.toml`` (optional in another firm's directory): the wording of the erasure,
+  rectification and restriction steps, generic and per system, each with its evidence.
 
 The vocabulary is the fideslang taxonomy (``fideslang.toml``, CC-BY-4.0), always read from the
-workbench's own copy, so another firm's directory holds only its own six files.
+workbench's own copy, so another firm's directory holds only its own files.
 
-Nothing is silently missing: a text left empty needs a note under the record's ``[todo]``, and
-"n/a" needs its reason under ``[na]``. Every problem found on load names the file and the key;
-all problems are reported at once. :func:`check_ropa` then judges the content against the Art. 30
-checklist R30-01..R30-11 of the research notes.
+Each file is validated by a pydantic model (:mod:`workbench.configuration`); the references
+between files are checked by the model of the whole directory. Nothing is silently missing: a
+text left empty needs a note under the record's ``[todo]``, and "n/a" needs its reason under
+``[na]``. Every problem names the file and the key, all at once, in one
+:class:`~workbench.configuration.ConfigError`. :func:`check_ropa` then judges the content
+against the Art. 30 checklist R30-01..R30-11.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
-from dataclasses import MISSING, dataclass, field, fields, replace
+import string
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar
 
 import pandas as pd
+from pydantic import (
+    Field,
+    StrictBool,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from workbench.errors import WorkbenchError
+from workbench.configuration import ConfigError, ConfigModel, read_toml
 from workbench.model import FIELDS
+from workbench.taxonomy import covers
 
 NA = "n/a"
 NONE = "none"
@@ -62,27 +77,50 @@ EEA = frozenset({
     "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT",
     "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO",
 })
+M = TypeVar("M", bound=ConfigModel)
 FILES = ("controller", "processors", "systems", "activities", "retention", "categories")
+OPTIONAL_FILES = ("steps",)  # taken from the workbench's own copy when a directory has none
+
+Texts = tuple[str, ...]
 
 
-class RegisterError(WorkbenchError):
-    """A register directory whose files do not follow the schema; lists every problem."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
+def _problem(message: str) -> PydanticCustomError:
+    """A validation problem whose message is shown as it is (braces would be read as fields)."""
+    return PydanticCustomError("register", message.replace("{", "{{").replace("}", "}}"))
 
 
-_DERIVED = {"derived": True}  # a field the loader sets; it is not a key of the file
+# --- the records of the files ------------------------------------------------------------------
 
 
-def _key() -> Any:
-    """The record's key in its file (the table name), set by the loader."""
-    return field(default="", metadata=_DERIVED)
+class Record(ConfigModel):
+    """A record of the register. ``na`` and ``todo`` come first, so the texts after them can be
+    checked against them: an empty required text needs a [todo] note, "n/a" a reason under [na]."""
+
+    na: dict[str, str] = {}
+    todo: dict[str, str] = {}
+
+    @field_validator("na", "todo")
+    @classmethod
+    def _notes_name_keys(cls, notes: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(notes) - set(cls.model_fields))
+        if unknown:
+            raise _problem(f"names no key of this record: {', '.join(unknown)}")
+        return notes
+
+    @field_validator("*")
+    @classmethod
+    def _explicit(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.field_name or ""
+        if name in ("na", "todo") or not isinstance(value, str):
+            return value
+        if value == NA and name not in info.data.get("na", {}):
+            raise _problem("is 'n/a'; give the reason under [na]")
+        if value == "" and cls.model_fields[name].is_required() and name not in info.data.get("todo", {}):
+            raise _problem("is empty; give it, or say what is missing under [todo]")
+        return value
 
 
-@dataclass(frozen=True)
-class Controller:
+class Controller(Record):
     name: str
     address: str
     postcode: str
@@ -98,45 +136,96 @@ class Controller:
     joint_controllers: str = ""
     privacy_notice: str = ""
     privacy_notice_date: str = ""
-    reviewed_on: str = ""
-    reviewed_by: str = ""
-    na: dict[str, str] = field(default_factory=dict)
-    todo: dict[str, str] = field(default_factory=dict)
+    reviewed_on: Annotated[str, Field(pattern=r"^(\d{4}-\d{2}-\d{2})?$")] = ""
+    reviewed_by: str = Field(default="", validate_default=True)
+
+    @field_validator("reviewed_on", mode="wrap")
+    @classmethod
+    def _a_date(cls, value: Any, handler: Any) -> str:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise _problem("must be a date YYYY-MM-DD") from None
+
+    @field_validator("reviewed_by")
+    @classmethod
+    def _review_pairs(cls, value: str, info: ValidationInfo) -> str:
+        if "reviewed_on" in info.data and bool(info.data["reviewed_on"]) != bool(value):
+            raise _problem("the reviewer and the review date go together; give both")
+        return value
 
 
-@dataclass(frozen=True)
-class Processor:
+class Keyed(Record):
+    """A record in a table of its file; ``key`` is the table's name, set by the loader."""
+
+    key: str = ""
+
+
+class Processor(Keyed):
     name: str
-    role: str
-    services: tuple[str, ...]
-    systems: tuple[str, ...]
+    role: Literal[ROLES]  # type: ignore[valid-type]
+    services: Texts
+    systems: Texts
     country: str
-    outside_eea: bool
-    transfer_safeguard: str
-    agreement_status: str
+    outside_eea: StrictBool
+    transfer_safeguard: Literal[tuple(SAFEGUARDS)]  # type: ignore[valid-type]
+    agreement_status: Literal[AGREEMENTS]  # type: ignore[valid-type]
     agreement_date: str
-    sub_processors: tuple[str, ...]
+    sub_processors: Texts
     transfer_note: str = ""
     note: str = ""
-    na: dict[str, str] = field(default_factory=dict)
-    todo: dict[str, str] = field(default_factory=dict)
-    key: str = _key()
+
+    @field_validator("outside_eea")
+    @classmethod
+    def _fits_country(cls, value: bool, info: ValidationInfo) -> bool:
+        if "country" in info.data and value == (info.data["country"] in EEA):
+            raise _problem(f"{str(value).lower()} does not fit country {info.data['country']!r}")
+        return value
+
+    @field_validator("transfer_safeguard")
+    @classmethod
+    def _none_inside_eea(cls, value: str, info: ValidationInfo) -> str:
+        if "outside_eea" in info.data and info.data["outside_eea"] == (value == "none"):
+            raise _problem("must be 'none' exactly when the data stays in the EEA")
+        return value
+
+    @field_validator("agreement_status")
+    @classmethod
+    def _unknown_has_todo(cls, value: str, info: ValidationInfo) -> str:
+        if value == "unknown" and "agreement_date" not in info.data.get("todo", {}):
+            raise _problem("is 'unknown'; say what to find out under [todo].agreement_date")
+        return value
+
+    @field_validator("agreement_date")
+    @classmethod
+    def _dated_when_on_file(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("agreement_status") in AGREEMENTS_ON_FILE and not re.fullmatch(
+                r"\d{4}-\d{2}-\d{2}", value):
+            raise _problem("must be a date YYYY-MM-DD")
+        return value
+
+    @field_validator("sub_processors")
+    @classmethod
+    def _none_said_why(cls, value: Texts, info: ValidationInfo) -> Texts:
+        noted = info.data.get("todo", {}).keys() | info.data.get("na", {}).keys()
+        if not value and "sub_processors" not in noted:
+            raise _problem("is empty; say why under [todo] or [na]")
+        return value
 
 
-@dataclass(frozen=True)
-class Activity:
+class Activity(Keyed):
     name_nl: str
     name_en: str
     purpose_nl: str
     purpose_en: str
-    legal_basis: str
-    data_subjects: tuple[str, ...]
-    data_categories: tuple[str, ...]
-    data_uses: tuple[str, ...]
-    recipients: tuple[str, ...]
-    systems: tuple[str, ...]
+    legal_basis: Literal[tuple(LEGAL_BASES)]  # type: ignore[valid-type]
+    data_subjects: Texts
+    data_categories: Texts
+    data_uses: Texts
+    recipients: Texts
+    systems: Texts
     retention: str
-    security_measures: tuple[str, ...]
+    security_measures: Texts
     source: str
     automated_decisions: str
     legal_basis_detail: str = ""
@@ -144,62 +233,233 @@ class Activity:
     art9_condition: str = ""
     dpia: str = ""
     note: str = ""
-    na: dict[str, str] = field(default_factory=dict)
-    todo: dict[str, str] = field(default_factory=dict)
-    key: str = _key()
 
 
-@dataclass(frozen=True)
-class RetentionRule:
+class RetentionRule(Keyed):
     name: str
     period_text: str
     # In the file as `years` or `months`; 0 = at the event itself; None = no period given.
-    years: float | None = field(metadata=_DERIVED)
+    years: Annotated[float, Field(ge=0, strict=True)] | None = None
     after: str
     motivation: str
     period_nl: str = ""  # the period in Dutch, for letters to clients; English when absent
     legal_reference: str = ""
-    on_erasure: str = "erase"
+    on_erasure: Literal[ON_ERASURE] = "erase"  # type: ignore[valid-type]
     # The canonical fields a kept record still needs under this rule; the rest goes on erasure.
-    keeps: tuple[str, ...] = ()
-    na: dict[str, str] = field(default_factory=dict)
-    todo: dict[str, str] = field(default_factory=dict)
-    key: str = _key()
+    keeps: Texts = Field(default=(), validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _months_in_years(cls, data: Any) -> Any:
+        """A period given in months is kept in years; its [todo] note moves along."""
+        if not isinstance(data, dict) or "months" not in data:
+            return data
+        if "years" in data:
+            raise _problem("give only one of years and months")
+        data = dict(data)
+        months = data.pop("months")
+        number = isinstance(months, int | float) and not isinstance(months, bool)
+        data["years"] = round(months / 12, 4) if number else months
+        if isinstance(data.get("todo"), dict):
+            data["todo"] = {("years" if k == "months" else k): v for k, v in data["todo"].items()}
+        return data
+
+    @field_validator("keeps")
+    @classmethod
+    def _keeps_known_fields(cls, value: Texts, info: ValidationInfo) -> Texts:
+        if info.data.get("on_erasure") == "retain" and not value:
+            raise _problem("missing: a rule that retains lists the canonical fields the legal duty needs; "
+                           "every other personal field is deleted on erasure")
+        unknown = [v for v in value if v not in FIELDS]
+        if unknown:
+            raise _problem(f"{', '.join(map(repr, unknown))} is not a canonical field "
+                           "(workbench/model.py FIELDS)")
+        return value
 
 
-@dataclass(frozen=True)
-class Category:
-    key: str = field(metadata=_DERIVED)
+class Category(ConfigModel):
+    key: str = ""
     label_nl: str
     label_en: str
-    special: bool = False  # Art. 9 or Art. 10 GDPR data
-    national_id: bool = False  # the BSN
+    special: StrictBool = Field(default=False, validate_default=True)  # Art. 9 or Art. 10 GDPR data
+    national_id: StrictBool = Field(default=False, validate_default=True)  # the BSN
+
+    @model_validator(mode="after")
+    def _in_fideslang(self) -> Category:
+        vocabulary = fideslang()
+        if self.key in vocabulary.deprecated:
+            raise _problem(f"deprecated in fideslang; use {vocabulary.deprecated[self.key]!r}")
+        if self.key not in vocabulary.data_categories:
+            raise _problem("is not a fideslang data category")
+        return self
+
+    @field_validator("special")
+    @classmethod
+    def _special_as_gdpr(cls, value: bool, info: ValidationInfo) -> bool:
+        special = any(covers(s, info.data.get("key", "")) for s in fideslang().gdpr.special)
+        if value != special:
+            raise _problem(f"must be {str(special).lower()} (Art. 9/10 GDPR)")
+        return value
+
+    @field_validator("national_id")
+    @classmethod
+    def _national_as_gdpr(cls, value: bool, info: ValidationInfo) -> bool:
+        national = info.data.get("key", "") in fideslang().gdpr.national_id
+        if value != national:
+            raise _problem(f"must be {str(national).lower()}")
+        return value
 
 
-@dataclass(frozen=True)
-class Term:
+class Term(ConfigModel):
     """A data use or data subject of the vocabulary, labelled."""
 
-    key: str = field(metadata=_DERIVED)
+    key: str = ""
     label_nl: str
     label_en: str
 
 
-@dataclass(frozen=True)
-class System:
-    key: str = field(metadata=_DERIVED)
+class Use(Term):
+    @model_validator(mode="after")
+    def _in_fideslang(self) -> Use:
+        if self.key not in fideslang().data_uses:
+            raise _problem("is not a fideslang data use")
+        return self
+
+
+class Subject(Term):
+    @model_validator(mode="after")
+    def _in_fideslang(self) -> Subject:
+        if self.key not in fideslang().data_subjects:
+            raise _problem("is not a fideslang data subject")
+        return self
+
+
+class System(ConfigModel):
+    key: str = ""
     name: str
     processor: str  # the main processor
-    activities: tuple[str, ...] = field(metadata=_DERIVED)  # keys of the activities that use it
-    processors: tuple[str, ...] = field(metadata=_DERIVED)  # every processor that runs part of it
     description: str = ""
     # the customer numbering the system's client numbers belong to: systems that name the same
     # one share it (the firm types its own client number into each); empty, its own
-    numbering: str = ""
+    numbering: Annotated[str, Field(pattern=r"^([a-z][a-z0-9_]*)?$")] = ""
+    # derived, not keys of the file: the activities that use the system (activities.toml) and
+    # every processor that runs part of it (processors.toml)
+    activities: Texts = ()
+    processors: Texts = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_not_given(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.keys() & {"activities", "processors"}:
+            raise _problem("activities and processors follow from activities.toml and processors.toml; "
+                           "remove them here")
+        return data
+
+    @field_validator("numbering", mode="wrap")
+    @classmethod
+    def _a_key(cls, value: Any, handler: Any) -> str:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise _problem("must be a key: lower case letters, digits, _") from None
 
 
-def _covers(declared: str, category: str) -> bool:
-    return category == declared or category.startswith(declared + ".")
+class Vocabulary(ConfigModel):
+    """categories.toml: the categories, uses and subjects the firm uses, and the category of
+    every canonical field and discovery kind ("none" for what is not personal data)."""
+
+    categories: dict[str, Category]
+    uses: dict[str, Use] = {}
+    subjects: dict[str, Subject] = {}
+    fields: dict[str, str]
+    kinds: dict[str, str] = {}
+
+    @field_validator("categories", "uses", "subjects", mode="before")
+    @classmethod
+    def _keyed(cls, tables: Any) -> Any:
+        return _with_keys(tables)
+
+
+class Gdpr(ConfigModel):
+    special: Texts
+    national_id: Texts
+
+
+class Fideslang(ConfigModel):
+    """fideslang.toml: the keys of the taxonomy, and the ones the GDPR treats specially."""
+
+    data_categories: frozenset[str]
+    data_uses: frozenset[str]
+    data_subjects: frozenset[str]
+    deprecated: dict[str, str]
+    gdpr: Gdpr
+
+
+# --- the wording of the steps ------------------------------------------------------------------
+
+# The fields a step's wording may fill in: the system's name, the retention date, where the record
+# is edited, a rule's period.
+STEP_FIELDS = frozenset({"system", "until", "where", "period"})
+
+
+class Step(ConfigModel):
+    """A step the analyst carries out in a service: its wording, and what the wording rests on
+    ("inferred: ..." when a menu path could not be checked against the live service)."""
+
+    text: str
+    evidence: str
+
+    @field_validator("text")
+    @classmethod
+    def _known_fields(cls, text: str) -> str:
+        try:
+            names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+        except ValueError:
+            raise _problem("has an unmatched { or }") from None
+        unknown = sorted(names - STEP_FIELDS)
+        if unknown:
+            raise _problem(f"fills in {', '.join(unknown)}; a step knows only "
+                           f"{', '.join(sorted(STEP_FIELDS))}")
+        return text
+
+    def fill(self, **values: Any) -> str:
+        return self.text.format(**{name: "" for name in STEP_FIELDS} | values)
+
+
+StepKind = Literal[
+    "profile", "document", "anonymise", "expired", "erase", "unimported", "record_where", "rectify_profile",
+    "rectify_document", "restrict_profile", "restrict_document", "mailbox", "mailbox_none", "log_lines"]
+# A system's own step that is also a fact about it: it keeps a party record while documents that
+# refer to it are kept (bookings on a relation), so the party is blocked now and anonymised once
+# their retention ends.
+KEEPS_PARTY = "keeps_party_with_documents"
+SystemStepKind = Literal[StepKind, "keeps_party_with_documents"]
+
+
+class Steps(ConfigModel):
+    """steps.toml: the generic wording of every kind of step, and the systems' own wording."""
+
+    generic: dict[StepKind, Step]
+    systems: dict[str, dict[SystemStepKind, Step]] = {}
+
+    @field_validator("generic")
+    @classmethod
+    def _every_kind(cls, generic: dict[str, Step]) -> dict[str, Step]:
+        missing = sorted(set(StepKind.__args__) - set(generic))  # type: ignore[attr-defined]
+        if missing:
+            raise _problem(f"missing the generic wording of {', '.join(missing)}")
+        return generic
+
+    def step(self, system: str, kind: str) -> Step:
+        """The system's own wording of a kind of step, else the generic one."""
+        return self.systems.get(system, {}).get(kind) or self.generic[kind]
+
+    def keeps_party(self, system: str) -> Step | None:
+        """The step for a party the system keeps while its documents are kept; None if it does not."""
+        return self.systems.get(system, {}).get(KEEPS_PARTY)
+
+
+# --- the register ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -214,6 +474,7 @@ class Register:
     subjects: dict[str, Term] = field(default_factory=dict)
     fields: dict[str, str | None] = field(default_factory=dict)  # canonical field -> category
     kinds: dict[str, str | None] = field(default_factory=dict)  # other discovery kinds -> category
+    steps: Steps = field(default_factory=lambda: shipped_steps(generic_only=True))
 
     def category_of(self, name: str) -> str | None:
         """The fideslang category of a canonical field or discovery kind; None if not personal."""
@@ -229,338 +490,207 @@ class Register:
 
     def declared(self, category: str, system: str) -> bool:
         """Whether an activity of the system declares the category or a parent of it."""
-        return any(_covers(c, category) for a in self.activities_for(system) for c in a.data_categories)
+        return any(covers(c, category) for a in self.activities_for(system) for c in a.data_categories)
 
     def retention_for(self, category: str, system: str) -> RetentionRule | None:
         """The rule that keeps the category longest on the system (the data stays that long)."""
         rules = [self.retention_rules[a.retention] for a in self.activities_for(system)
-                 if any(_covers(c, category) for c in a.data_categories)]
+                 if any(covers(c, category) for c in a.data_categories)]
         return max(rules, key=lambda r: -1 if r.years is None else r.years, default=None)
+
+    def system_name(self, key: str) -> str:
+        """The name of a system; a service the register does not know goes by its key."""
+        return self.systems[key].name if key in self.systems else key
 
 
 # --- loading -----------------------------------------------------------------------------------
 
-_KINDS = {"str": "text", "bool": "flag", "float | None": "number", "tuple[str, ...]": "list",
-          "dict[str, str]": "notes"}
-_KIND_TEXT = {"text": "a string", "flag": "true or false", "number": "a number",
-              "list": "a list of strings", "notes": "a table of key = text"}
+
+def _with_keys(tables: Any) -> Any:
+    """Each table of a file gets its name as ``key`` (a table that is not one is left to fail)."""
+    if not isinstance(tables, dict):
+        return tables
+    return {k: ({**t, "key": k} if isinstance(t, dict) and "key" not in t else t) for k, t in tables.items()}
 
 
-def _spec(cls: type) -> dict[str, tuple[str, bool]]:
-    """The TOML keys of a record type: key -> (kind, required), read off the dataclass."""
-    return {
-        f.name: (_KINDS[f.type], f.default is MISSING and f.default_factory is MISSING)
-        for f in fields(cls) if not f.metadata.get("derived")
-    }
+class RegisterFiles(ConfigModel):
+    """The files of a register directory, and the references between them."""
+
+    controller: Controller
+    processors: dict[str, Processor]
+    systems: dict[str, System]
+    activities: dict[str, Activity]
+    retention: dict[str, RetentionRule]
+    categories: Vocabulary
+    steps: Steps
+
+    @field_validator("processors", "systems", "activities", "retention", mode="before")
+    @classmethod
+    def _keyed(cls, tables: Any) -> Any:
+        return _with_keys(tables)
+
+    @model_validator(mode="after")
+    def _references(self, info: ValidationInfo) -> RegisterFiles:
+        """Every reference from one record to another resolves; all problems are raised together
+        (as a ConfigError, which pydantic passes on), each as ``file: key: message``."""
+        found = [*_system_refs(self), *_activity_refs(self), *_field_refs(self.categories),
+                 *_step_refs(self.steps, self.systems)]
+        if found:
+            label = (info.context or {}).get("label", "")
+            raise ConfigError(f"{label}{file}.toml: {key}: {message}" for file, key, message in found)
+        return self
 
 
-def _fits(kind: str, value: Any) -> bool:
-    if kind == "text":
-        return isinstance(value, str)
-    if kind == "flag":
-        return isinstance(value, bool)
-    if kind == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
-    if kind == "list":
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+Found = Iterator[tuple[str, str, str]]  # (file, key, message)
 
 
-def _table(key: str) -> str:
-    return f'"{key}"' if "." in key else key
+def _unknown(file: str, key: str, values: Texts, known: Any, what: str) -> Found:
+    for value in values:
+        if value not in known:
+            yield file, key, f"{value!r} is not a {what}"
 
 
-def _at(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
+def _system_refs(files: RegisterFiles) -> Found:
+    for key, p in files.processors.items():
+        yield from _unknown("processors", f"{key}.systems", p.systems, files.systems,
+                            "system of systems.toml")
+    for key, s in files.systems.items():
+        if s.processor not in files.processors:
+            yield "systems", f"{key}.processor", f"{s.processor!r} is not a processor of processors.toml"
+        elif key not in files.processors[s.processor].systems:
+            yield ("systems", f"{key}.processor",
+                   f"processor {s.processor!r} does not list this system in processors.toml")
 
 
-class _Loader:
-    """Reads one register directory, collecting every problem with its file and key."""
+def _activity_refs(files: RegisterFiles) -> Found:
+    vocabulary = files.categories
+    for key, a in files.activities.items():
+        yield from _unknown("activities", f"{key}.recipients", a.recipients, files.processors,
+                            "processor of processors.toml")
+        yield from _unknown("activities", f"{key}.systems", a.systems, files.systems,
+                            "system of systems.toml")
+        yield from _unknown("activities", f"{key}.data_categories", a.data_categories, vocabulary.categories,
+                            "category of categories.toml")
+        yield from _unknown("activities", f"{key}.data_uses", a.data_uses, vocabulary.uses,
+                            "data use of categories.toml")
+        yield from _unknown("activities", f"{key}.data_subjects", a.data_subjects, vocabulary.subjects,
+                            "data subject of categories.toml")
+        if a.retention not in files.retention:
+            yield "activities", f"{key}.retention", f"{a.retention!r} is not a rule of retention.toml"
 
-    def __init__(self, root: Traversable, label: str) -> None:
-        self.root = root
-        self.label = label
-        self.problems: list[str] = []
-        self.vocabulary = _vocabulary()
 
-    def error(self, file: str, where: str, problem: str) -> None:
-        self.problems.append(f"{self.label}{file}.toml: {where}: {problem}")
+def _field_refs(vocabulary: Vocabulary) -> Found:
+    for name in sorted(FIELDS.keys() - vocabulary.fields.keys()):
+        yield "categories", f"fields.{name}", "missing: every canonical field needs a category or 'none'"
+    for name, value in vocabulary.fields.items():
+        if name not in FIELDS:
+            yield "categories", f"fields.{name}", "is not a canonical field (workbench/model.py FIELDS)"
+        elif value == NONE and FIELDS[name].personal:
+            yield "categories", f"fields.{name}", "is personal data (model.FIELDS); give its category"
+        elif value != NONE and value not in vocabulary.categories:
+            yield "categories", f"fields.{name}", f"{value!r} is not a category of [categories]"
+    for name, value in vocabulary.kinds.items():
+        if value != NONE and value not in vocabulary.categories:
+            yield "categories", f"kinds.{name}", f"{value!r} is not a category of [categories]"
 
-    def read(self, file: str) -> dict:
-        path = self.root / f"{file}.toml"
-        if not path.is_file():
-            self.problems.append(f"{self.label}{file}.toml: missing; a register needs {', '.join(FILES)}")
-            return {}
+
+def _step_refs(steps: Steps, systems: dict[str, System]) -> Found:
+    for key in steps.systems:
+        if key not in systems:
+            yield "steps", f"systems.{key}", "is not a system of systems.toml"
+
+
+def _shipped() -> Path:
+    return Path(str(resources.files("workbench") / "config" / "register"))
+
+
+@cache
+def fideslang() -> Fideslang:
+    """The fideslang vocabulary, from the workbench's own copy."""
+    path = _shipped() / "fideslang.toml"
+    return _validate(Fideslang, read_toml(path), f"{path.parent}/", "fideslang")
+
+
+def shipped_steps(*, generic_only: bool = False) -> Steps:
+    """The workbench's own steps.toml; ``generic_only``: without the wording of its systems, for a
+    register of another firm that brings no steps of its own."""
+    path = _shipped() / "steps.toml"
+    steps = _validate(Steps, read_toml(path), f"{path.parent}/", "steps")
+    return steps.model_copy(update={"systems": {}}) if generic_only else steps
+
+
+def _validate(model: type[M], data: dict, label: str, file: str | None = None) -> M:
+    """``data`` as ``model``: one file's content, or (``file`` None) file name -> content; every
+    problem as ``file: key: message``."""
+    try:
+        return model.model_validate(data, context={"label": label})
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc, label, file)) from None
+
+
+def _problems(exc: ValidationError, label: str, file: str | None) -> list[str]:
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = [str(part) for part in error["loc"]]
+        name = file or (loc.pop(0) if loc else "register")
+        key = ".".join(f'"{part}"' if "." in part else part for part in loc) or "(top level)"
+        lines.append(f"{label}{name}.toml: {key}: {error['msg']}")
+    return lines
+
+
+def _read(directory: Path, label: str) -> dict[str, Any]:
+    """The files of a register directory; every missing or malformed one is reported at once."""
+    data, problems = {}, []
+    for name in (*FILES, *OPTIONAL_FILES):
+        path = directory / f"{name}.toml"
+        if name in OPTIONAL_FILES and not path.exists():
+            continue
         try:
-            return tomllib.loads(path.read_text("utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            self.problems.append(f"{self.label}{file}.toml: not valid TOML ({exc})")
-            return {}
-
-    def record(self, cls: type, file: str, where: str, table: Any, **derived: Any) -> Any:
-        """One record checked against its dataclass; None (with problems noted) if it does not fit."""
-        if not isinstance(table, dict):
-            self.error(file, where, "must be a table")
-            return None
-        spec = _spec(cls)
-        before = len(self.problems)
-        for key in table.keys() - spec.keys():
-            self.error(file, _at(where, key), f"unknown key; expected one of {sorted(spec)}")
-        values = {}
-        for key, (kind, required) in spec.items():
-            if key not in table:
-                if required:
-                    self.error(file, _at(where, key), f"missing ({_KIND_TEXT[kind]})")
-                continue
-            if not _fits(kind, table[key]):
-                self.error(file, _at(where, key), f"must be {_KIND_TEXT[kind]}")
-                continue
-            values[key] = tuple(table[key]) if kind == "list" else table[key]
-        if len(self.problems) > before:
-            return None
-        self._explicit(file, where, values, spec, {f.name for f in fields(cls)})
-        return cls(**values, **derived)
-
-    def _explicit(self, file: str, where: str, values: dict, spec: dict, names: set[str]) -> None:
-        """Empty texts need a [todo] note, "n/a" needs a reason under [na]."""
-        for notes in ("todo", "na"):
-            for key in set(values.get(notes, {})) - names:
-                self.error(file, _at(where, f"{notes}.{key}"), "names no key of this record")
-        for key, (kind, required) in spec.items():
-            value = values.get(key)
-            if required and kind == "text" and value == "" and key not in values.get("todo", {}):
-                self.error(file, _at(where, key), "is empty; give it, or say what is missing under [todo]")
-            if value == NA and key not in values.get("na", {}):
-                self.error(file, _at(where, key), "is 'n/a'; give the reason under [na]")
-
-    def one_of(self, file: str, where: str, value: str, allowed: Any) -> None:
-        if value not in allowed:
-            self.error(file, where, f"{value!r} is not one of {sorted(allowed)}")
-
-    def known(self, file: str, where: str, values: tuple[str, ...], known: Any, what: str) -> None:
-        for value in values:
-            if value not in known:
-                self.error(file, where, f"{value!r} is not a {what}; expected one of {sorted(known)}")
-
-
-def _vocabulary() -> dict:
-    ref = resources.files("workbench") / "config" / "register" / "fideslang.toml"
-    return tomllib.loads(ref.read_text("utf-8"))
-
-
-def _shipped() -> Traversable:
-    return resources.files("workbench") / "config" / "register"
+            data[name] = read_toml(path)
+        except ConfigError as exc:
+            problems += [p.replace(str(path), f"{label}{name}.toml", 1) for p in exc.problems]
+    if problems:
+        raise ConfigError(problems)
+    return data
 
 
 def load(directory: Path | None = None) -> Register:
     """The register in a directory (default: the one shipped with the workbench), validated.
 
-    Raises :class:`RegisterError` listing every problem, each naming its file and key.
+    Raises :class:`~workbench.configuration.ConfigError` listing every problem, each naming its
+    file and key. A directory without ``steps.toml`` gets the generic wording of the steps.
     """
     root = _shipped() if directory is None else Path(directory)
     label = "workbench/config/register/" if directory is None else f"{Path(directory)}/"
-    loader = _Loader(root, label)
-    data = {name: loader.read(name) for name in FILES}
-    if loader.problems:  # cross-references into an unreadable file would only add noise
-        raise RegisterError(loader.problems)
-    categories, uses, subjects, mapped, kinds = _load_categories(loader, data["categories"])
-    controller = loader.record(Controller, "controller", "", data["controller"])
-    processors = _load_table(loader, Processor, "processors", data["processors"])
-    rules = _load_rules(loader, data["retention"])
-    activities = _load_table(loader, Activity, "activities", data["activities"])
-    systems = _load_table(loader, System, "systems", data["systems"], activities=(), processors=())
-    _check_processors(loader, processors, systems)
-    _check_activities(loader, activities, processors, systems, rules, categories, uses, subjects)
-    for rule in rules.values():
-        loader.one_of("retention", f"[{rule.key}].on_erasure", rule.on_erasure, ON_ERASURE)
-        _check_keeps(loader, rule)
-    if controller is not None:
-        _check_review(loader, controller)
-    if loader.problems or controller is None:
-        raise RegisterError(loader.problems)
+    data = _read(root, label)
+    if "steps" not in data:
+        data["steps"] = shipped_steps(generic_only=True).model_dump()
+    files = _validate(RegisterFiles, data, label)
+    vocabulary = files.categories
     return Register(
-        controller=controller,
-        processors=processors,
-        activities=activities,
-        retention_rules=rules,
-        categories=categories,
-        systems=_link_systems(systems, processors, activities),
-        uses=uses,
-        subjects=subjects,
-        fields=mapped,
-        kinds=kinds,
+        controller=files.controller,
+        processors=files.processors,
+        activities=files.activities,
+        retention_rules=files.retention,
+        categories=vocabulary.categories,
+        systems=_link_systems(files.systems, files.processors, files.activities),
+        uses=dict(vocabulary.uses),
+        subjects=dict(vocabulary.subjects),
+        fields={k: None if v == NONE else v for k, v in vocabulary.fields.items()},
+        kinds={k: None if v == NONE else v for k, v in vocabulary.kinds.items()},
+        steps=files.steps,
     )
-
-
-def _check_keeps(loader: _Loader, rule: RetentionRule) -> None:
-    """A rule that retains says which canonical fields the duty needs; those are known fields."""
-    where = f"[{rule.key}].keeps"
-    if rule.on_erasure == "retain" and not rule.keeps:
-        loader.error("retention", where, "missing: a rule that retains lists the canonical fields the "
-                                         "legal duty needs; every other personal field is deleted on erasure")
-    loader.known("retention", where, rule.keeps, FIELDS, "canonical field (workbench/model.py FIELDS)")
-
-
-def _check_review(loader: _Loader, c: Controller) -> None:
-    """The review date is a date; reviewer and date are given together (or both noted as todo)."""
-    if c.reviewed_on and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", c.reviewed_on):
-        loader.error("controller", "reviewed_on", "must be a date YYYY-MM-DD")
-    if bool(c.reviewed_on) != bool(c.reviewed_by):
-        loader.error("controller", "reviewed_by" if c.reviewed_on else "reviewed_on",
-                     "the reviewer and the review date go together; give both")
-
-
-def _load_table(loader: _Loader, cls: type, file: str, data: Any, section: str = "",
-                **derived: Any) -> dict:
-    if not isinstance(data, dict):
-        loader.error(file, f"[{section.rstrip('.')}]", "must hold one table per entry")
-        return {}
-    records = {key: loader.record(cls, file, f"[{section}{_table(key)}]", table, key=key, **derived)
-               for key, table in data.items()}
-    return {key: record for key, record in records.items() if record is not None}
-
-
-def _years(loader: _Loader, key: str, table: dict) -> float | None:
-    """The period of a rule, from `years` or `months` (taken out of the table); None if neither."""
-    given = [unit for unit in ("years", "months") if unit in table]
-    values = [table.pop(unit) for unit in given]
-    if len(given) > 1 or not all(_fits("number", v) for v in values):
-        loader.error("retention", f"[{key}].{given[-1]}",
-                     "must be a number >= 0, and only one of years and months")
-        return None
-    if not given:
-        return None
-    return values[0] if given == ["years"] else round(values[0] / 12, 4)
-
-
-def _load_rules(loader: _Loader, data: dict) -> dict[str, RetentionRule]:
-    rules = {}
-    for key, table in data.items():
-        table = dict(table) if isinstance(table, dict) else table
-        years = _years(loader, key, table) if isinstance(table, dict) else None
-        if isinstance(table, dict) and isinstance(table.get("todo"), dict) and "months" in table["todo"]:
-            table["todo"] = {("years" if k == "months" else k): v for k, v in table["todo"].items()}
-        rules |= _load_table(loader, RetentionRule, "retention", {key: table}, years=years)
-    return rules
-
-
-def _load_categories(loader: _Loader, data: dict) -> tuple:
-    vocab = loader.vocabulary
-    for key in data.keys() - {"categories", "uses", "subjects", "fields", "kinds"}:
-        loader.error("categories", f"[{key}]",
-                     "unknown table; expected categories, uses, subjects, fields, kinds")
-    categories = _load_table(loader, Category, "categories", data.get("categories", {}), "categories.")
-    for key in list(categories):
-        where = f'[categories."{key}"]'
-        if key in vocab["deprecated"]:
-            loader.error("categories", where, f"deprecated in fideslang; use {vocab['deprecated'][key]!r}")
-        elif key not in vocab["data_categories"]:
-            loader.error("categories", where, "is not a fideslang data category")
-        special = any(_covers(s, key) for s in vocab["gdpr"]["special"])
-        if categories[key].special != special:
-            loader.error("categories", f"{where}.special", f"must be {str(special).lower()} (Art. 9/10 GDPR)")
-        national = key in vocab["gdpr"]["national_id"]
-        if categories[key].national_id != national:
-            loader.error("categories", f"{where}.national_id", f"must be {str(national).lower()}")
-    uses = _load_table(loader, Term, "categories", data.get("uses", {}), "uses.")
-    subjects = _load_table(loader, Term, "categories", data.get("subjects", {}), "subjects.")
-    loader.known("categories", "[uses]", tuple(uses), vocab["data_uses"], "fideslang data use")
-    loader.known("categories", "[subjects]", tuple(subjects), vocab["data_subjects"],
-                 "fideslang data subject")
-    mapped = _load_fields(loader, _tables(loader, data, "fields"), categories)
-    kinds = {k: (None if v == NONE else v) for k, v in _tables(loader, data, "kinds").items()}
-    loader.known("categories", "[kinds]", tuple(v for v in kinds.values() if v), categories,
-                 "category of [categories]")
-    return categories, uses, subjects, mapped, kinds
-
-
-def _tables(loader: _Loader, data: dict, name: str) -> dict:
-    value = data.get(name, {})
-    if not isinstance(value, dict):
-        loader.error("categories", f"[{name}]", "must be a table of name = category")
-        return {}
-    return value
-
-
-def _load_fields(loader: _Loader, data: dict, categories: dict) -> dict[str, str | None]:
-    for name in FIELDS.keys() - data.keys():
-        loader.error("categories", f"[fields].{name}",
-                     "missing: every canonical field needs a category or 'none'")
-    for name in data.keys() - FIELDS.keys():
-        loader.error("categories", f"[fields].{name}",
-                     "is not a canonical field (workbench/model.py FIELDS)")
-    mapped = {}
-    for name, value in data.items():
-        if not isinstance(value, str):
-            loader.error("categories", f"[fields].{name}", "must be a category key or 'none'")
-        elif value == NONE and name in FIELDS and FIELDS[name].personal:
-            loader.error("categories", f"[fields].{name}",
-                         "is personal data (model.FIELDS); give its category")
-        elif value != NONE and value not in categories:
-            loader.error("categories", f"[fields].{name}", f"{value!r} is not a category of [categories]")
-        else:
-            mapped[name] = None if value == NONE else value
-    return mapped
-
-
-def _check_processors(loader: _Loader, processors: dict[str, Processor], systems: dict) -> None:
-    for key, p in processors.items():
-        where = f"[{key}]"
-        loader.one_of("processors", f"{where}.role", p.role, ROLES)
-        loader.one_of("processors", f"{where}.transfer_safeguard", p.transfer_safeguard, SAFEGUARDS)
-        loader.one_of("processors", f"{where}.agreement_status", p.agreement_status, AGREEMENTS)
-        loader.known("processors", f"{where}.systems", p.systems, systems, "system of systems.toml")
-        if p.outside_eea == (p.country in EEA):
-            loader.error("processors", f"{where}.outside_eea",
-                         f"{str(p.outside_eea).lower()} does not fit country {p.country!r}")
-        if p.outside_eea == (p.transfer_safeguard == "none"):
-            loader.error("processors", f"{where}.transfer_safeguard",
-                         "must be 'none' exactly when the data stays in the EEA")
-        if p.agreement_status == "unknown" and "agreement_date" not in p.todo:
-            loader.error("processors", f"{where}.agreement_status",
-                         "is 'unknown'; say what to find out under [todo].agreement_date")
-        on_file = p.agreement_status in AGREEMENTS_ON_FILE
-        if on_file and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", p.agreement_date):
-            loader.error("processors", f"{where}.agreement_date", "must be a date YYYY-MM-DD")
-        if not p.sub_processors and not ({"sub_processors"} & (p.todo.keys() | p.na.keys())):
-            loader.error("processors", f"{where}.sub_processors", "is empty; say why under [todo] or [na]")
-    for key, s in systems.items():
-        if s.numbering and not re.fullmatch(r"[a-z][a-z0-9_]*", s.numbering):
-            loader.error("systems", f"[{key}].numbering", "must be a key: lower case letters, digits, _")
-        if s.processor not in processors:
-            loader.error("systems", f"[{key}].processor",
-                         f"{s.processor!r} is not a processor of processors.toml")
-        elif key not in processors[s.processor].systems:
-            loader.error("systems", f"[{key}].processor",
-                         f"processor {s.processor!r} does not list this system in processors.toml")
-
-
-def _check_activities(loader: _Loader, activities: dict[str, Activity], processors: dict, systems: dict,
-                      rules: dict, categories: dict, uses: dict, subjects: dict) -> None:
-    for key, a in activities.items():
-        where = f"[{key}]"
-        loader.one_of("activities", f"{where}.legal_basis", a.legal_basis, LEGAL_BASES)
-        loader.known("activities", f"{where}.recipients", a.recipients, processors,
-                     "processor of processors.toml")
-        loader.known("activities", f"{where}.systems", a.systems, systems, "system of systems.toml")
-        loader.known("activities", f"{where}.data_categories", a.data_categories, categories,
-                     "category of categories.toml")
-        loader.known("activities", f"{where}.data_uses", a.data_uses, uses, "data use of categories.toml")
-        loader.known("activities", f"{where}.data_subjects", a.data_subjects, subjects,
-                     "data subject of categories.toml")
-        if a.retention not in rules:
-            loader.error("activities", f"{where}.retention",
-                         f"{a.retention!r} is not a rule of retention.toml")
 
 
 def _link_systems(systems: dict[str, System], processors: dict[str, Processor],
                   activities: dict[str, Activity]) -> dict[str, System]:
-    def others(key: str, main: str) -> tuple[str, ...]:
+    def others(key: str, main: str) -> Texts:
         return tuple(p for p, proc in processors.items() if key in proc.systems and p != main)
 
     return {
-        key: replace(s, activities=tuple(a for a, act in activities.items() if key in act.systems),
-                     processors=(s.processor, *others(key, s.processor)))
+        key: s.model_copy(update={
+            "activities": tuple(a for a, act in activities.items() if key in act.systems),
+            "processors": (s.processor, *others(key, s.processor))})
         for key, s in systems.items()
     }
 

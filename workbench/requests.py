@@ -52,19 +52,18 @@ Privacy of the register itself:
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import hmac
 import json
 import os
 import re
 import secrets
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
+from dateutil.relativedelta import relativedelta
 
 from workbench import identifiers
 from workbench.errors import WorkbenchError
@@ -114,32 +113,6 @@ RETENTION_YEARS = 5  # register of processing, retention "privacy_requests_log"
 SECRET_NAME = "secret.key"
 REDACTED = "[verwijderd]"
 
-SCHEMA = """
-CREATE SEQUENCE IF NOT EXISTS request_event_ids START 1;
-CREATE TABLE IF NOT EXISTS requests (
-    request_id VARCHAR PRIMARY KEY, type VARCHAR NOT NULL, channel VARCHAR NOT NULL,
-    email VARCHAR, name VARCHAR, email_hmac VARCHAR NOT NULL, name_hmac VARCHAR,
-    received DATE NOT NULL, law_due DATE NOT NULL, policy_due DATE NOT NULL, due DATE NOT NULL,
-    extension_months INTEGER NOT NULL DEFAULT 0, extended_due DATE, extension_reason VARCHAR,
-    extension_told DATE,
-    verify_method VARCHAR, verify_outcome VARCHAR, verified_on DATE,
-    status VARCHAR NOT NULL, responded DATE, outcome VARCHAR, refusal_reason VARCHAR,
-    duplicate_of VARCHAR, anonymised_on DATE,
-    created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL);
-CREATE TABLE IF NOT EXISTS request_events (
-    event_id BIGINT PRIMARY KEY, request_id VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL,
-    action VARCHAR NOT NULL, detail JSON);
-CREATE TABLE IF NOT EXISTS request_notes (
-    request_id VARCHAR NOT NULL, written_at TIMESTAMP NOT NULL, note VARCHAR NOT NULL);
-CREATE TABLE IF NOT EXISTS request_searches (
-    request_id VARCHAR NOT NULL, system VARCHAR NOT NULL, result VARCHAR NOT NULL,
-    method VARCHAR NOT NULL, searched_on DATE NOT NULL, recorded_at TIMESTAMP NOT NULL);
-ALTER TABLE request_searches ADD COLUMN IF NOT EXISTS query VARCHAR;
-CREATE TABLE IF NOT EXISTS request_letters (
-    request_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, lang VARCHAR NOT NULL, dated DATE NOT NULL,
-    sha256 VARCHAR NOT NULL, draft BOOLEAN NOT NULL, sent DATE, recorded_at TIMESTAMP NOT NULL);
-"""
-
 
 # ---------------------------------------------------------------------------------------------
 # dates
@@ -147,10 +120,8 @@ CREATE TABLE IF NOT EXISTS request_letters (
 
 def add_months(day: date, months: int) -> date:
     """``day`` plus calendar months; a day the target month lacks becomes its last day."""
-    year, month0 = divmod(day.month - 1 + months, 12)
-    year += day.year
-    last = calendar.monthrange(year, month0 + 1)[1]
-    return date(year, month0 + 1, min(day.day, last))
+    moved = day + relativedelta(months=months)
+    return date(moved.year, moved.month, moved.day)  # a date, also for a timestamp passed in
 
 
 @dataclass(frozen=True)
@@ -228,14 +199,6 @@ class Created:
     duplicate_of: str | None
 
 
-@contextmanager
-def _register(ws: Workspace):
-    """A write connection with the register's tables in place."""
-    with ws.connect() as con:
-        con.execute(SCHEMA)  # idempotent, like the workspace's own schema
-        yield con
-
-
 def _event(con, request_id: str, action: str, **detail) -> None:
     """One line of the append-only history; ``detail`` holds no e-mail, name or free text."""
     event_id = con.execute("SELECT nextval('request_event_ids')").fetchone()[0]
@@ -269,30 +232,24 @@ def new(ws: Workspace, *, type: str, email: str, name: str | None = None,
     key = secret_key(ws)
     email_hmac = keyed_hash(key, normalised)
     name_hmac = keyed_hash(key, normal_name(name)) if name else None
-    with _register(ws) as con:
-        con.begin()
-        try:
-            earlier = con.execute(
-                "SELECT request_id FROM requests WHERE email_hmac = ? "
-                "AND abs(date_diff('day', received, ?::DATE)) <= ? "
-                "ORDER BY received DESC, request_id DESC LIMIT 1",
-                [email_hmac, received, DUPLICATE_DAYS]).fetchall()
-            duplicate_of = earlier[0][0] if earlier else None
-            request_id = _next_id(con, received.year)
-            con.execute(
-                "INSERT INTO requests (request_id, type, channel, email, name, email_hmac, name_hmac, "
-                "received, law_due, policy_due, due, status, duplicate_of, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, now()::TIMESTAMP, "
-                "now()::TIMESTAMP)",
-                [request_id, type, channel, email.strip(), name, email_hmac, name_hmac, received,
-                 dates.law, dates.policy, dates.due, duplicate_of])
-            _event(con, request_id, "created", type=type, channel=channel, received=received,
-                   law_due=dates.law, policy_due=dates.policy, due=dates.due,
-                   duplicate_of=duplicate_of)
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
+    with ws.transaction() as con:
+        earlier = con.execute(
+            "SELECT request_id FROM requests WHERE email_hmac = ? "
+            "AND abs(date_diff('day', received, ?::DATE)) <= ? "
+            "ORDER BY received DESC, request_id DESC LIMIT 1",
+            [email_hmac, received, DUPLICATE_DAYS]).fetchall()
+        duplicate_of = earlier[0][0] if earlier else None
+        request_id = _next_id(con, received.year)
+        con.execute(
+            "INSERT INTO requests (request_id, type, channel, email, name, email_hmac, name_hmac, "
+            "received, law_due, policy_due, due, status, duplicate_of, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, now()::TIMESTAMP, "
+            "now()::TIMESTAMP)",
+            [request_id, type, channel, email.strip(), name, email_hmac, name_hmac, received,
+             dates.law, dates.policy, dates.due, duplicate_of])
+        _event(con, request_id, "created", type=type, channel=channel, received=received,
+               law_due=dates.law, policy_due=dates.policy, due=dates.due,
+               duplicate_of=duplicate_of)
     return Created(request_id, dates, duplicate_of)
 
 
@@ -337,6 +294,44 @@ _STATUS_ACTIONS = {"completed": "close", "refused": "refuse", "in_progress": "pr
                    "verifying": "ask_identity"}
 
 
+@dataclass
+class _Asked:
+    """What :func:`update` was asked, its dates parsed."""
+
+    status: str | None
+    responded: date | None
+    outcome: str | None
+    verify: str | None
+    verified: date | None
+    extend_reason: str | None
+    told: date | None
+    extend_months: int | None
+    refuse_reason: str | None
+    note: str
+    today: date
+
+    @property
+    def extending(self) -> bool:
+        return self.extend_reason is not None or self.told is not None or self.extend_months is not None
+
+
+@dataclass
+class _Change:
+    """What :func:`update` will write, built step by step: ``now`` is the status the steps so far
+    lead to, ``done`` the lines for the user."""
+
+    request_id: str
+    row: dict
+    now: str
+    changes: dict = field(default_factory=dict)
+    events: list[tuple[str, dict]] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)
+
+    @property
+    def completes_erasure(self) -> bool:
+        return self.changes.get("status") == "completed" and self.row["type"] == "erasure"
+
+
 def update(ws: Workspace, request_id: str, *, status: str | None = None,
            responded: date | str | None = None, outcome: str | None = None,
            verify: str | None = None, verified: date | str | None = None,
@@ -347,10 +342,29 @@ def update(ws: Workspace, request_id: str, *, status: str | None = None,
     order, each step checked against :data:`TRANSITIONS`. Everything is checked before anything
     is written. Returns what was done (lines for the user, free of personal data). The operations
     :func:`verify`, :func:`extend`, :func:`close`, :func:`refuse` and :func:`note` each do one."""
-    today = today or date.today()
-    responded = parse_date(responded, "responded")
-    verified = parse_date(verified, "verified")
-    told = parse_date(told, "told")
+    responded, verified, told = (parse_date(value, name) for value, name in (
+        (responded, "responded"), (verified, "verified"), (told, "told")))
+    asked = _Asked(_asked_status(status, refuse_reason, outcome), responded, outcome, verify, verified,
+                   extend_reason, told, extend_months, refuse_reason, note.strip() if note else "",
+                   today or date.today())
+    with ws.connect() as con:
+        row = _row(con, request_id)
+        change = _Change(request_id, row, row["status"])
+        if asked.verify is not None:
+            _verify_step(con, change, asked)
+        if asked.extending:
+            _extend_step(change, asked)
+        _status_step(change, asked)
+        _note_step(change, asked)
+        with ws.transaction(con):
+            _write_change(ws, con, change, asked)
+    if change.completes_erasure:
+        ws.compact()
+    return change.done
+
+
+def _asked_status(status: str | None, refuse_reason: str | None, outcome: str | None) -> str | None:
+    """The status asked for, checked; a refusal reason asks for ``refused``."""
     if status is not None and status not in STATUSES:
         raise WorkbenchError(f"status {status!r} is unknown; expected one of {', '.join(STATUSES)}")
     if refuse_reason is not None:
@@ -363,146 +377,149 @@ def update(ws: Workspace, request_id: str, *, status: str | None = None,
         raise WorkbenchError("a request cannot go back to received")
     if outcome is not None and outcome not in OUTCOMES:
         raise WorkbenchError(f"outcome {outcome!r} is unknown; expected one of {', '.join(OUTCOMES)}")
-    extending = extend_reason is not None or told is not None or extend_months is not None
-    done: list[str] = []
-    with _register(ws) as con:
-        row = _row(con, request_id)
-        now = row["status"]
-        changes: dict = {}
-        events: list[tuple[str, dict]] = []
+    return status
 
-        if verify is not None:
-            method, _, result = verify.partition(":")
-            if method not in VERIFY_METHODS or result not in VERIFY_OUTCOMES:
-                raise WorkbenchError(f"verify {verify!r}: expected METHOD:OUTCOME with METHOD one of "
-                                     f"{', '.join(VERIFY_METHODS)} and OUTCOME one of "
-                                     f"{', '.join(VERIFY_OUTCOMES)}")
-            now = _step(request_id, "verify" if result == "passed" else "verify_failed", now)
-            on = verified or today
-            if on < row["received"]:
-                raise WorkbenchError(f"verified {on} is before the request was received "
-                                     f"({row['received']})")
-            if method == "known_email" and result == "passed":
-                known = _email_known(con, row["email"])
-                if known is False:
-                    raise WorkbenchError(
-                        f"{request_id}: the requester's e-mail address is not in the imported data, so "
-                        "it is not an address the firm already knows; the policy asks for "
-                        "identification (verify id_document:passed) before data goes to another "
-                        "address")
-                if known is None:
-                    done.append("note: nothing is imported, so the address was not checked against "
-                                "the firm's data")
-            changes.update(verify_method=method, verify_outcome=result, verified_on=on)
-            events.append(("verified", {"method": method, "outcome": result, "on": on}))
-            done.append(f"identity verification recorded: {method}, {result}, {on}")
 
-        if extending:
-            now = _step(request_id, "extend", now)
-            if not extend_reason or not extend_reason.strip():
-                raise WorkbenchError("an extension needs extend_reason (why: the complexity or the "
-                                     "number of requests, Art. 12(3))")
-            if told is None:
-                raise WorkbenchError("an extension needs told (a date): the date the requester was "
-                                     "told of it and why (Art. 12(3), A12-02)")
-            months = 2 if extend_months is None else extend_months
-            total = row["extension_months"] + months
-            if months < 1 or total > MAX_EXTENSION_MONTHS:
-                raise WorkbenchError(
-                    f"{request_id}: the deadline can be extended by at most {MAX_EXTENSION_MONTHS} "
-                    f"further months in all (Art. 12(3)); it is extended by {row['extension_months']} "
-                    f"already and {months} more was asked")
-            if told > row["due"]:
-                raise WorkbenchError(
-                    f"{request_id}: the requester was told on {told}, after the original due date "
-                    f"{row['due']}; an extension must be told within the first term (Art. 12(3), "
-                    "A12-02), so it cannot be recorded")
-            if told < row["received"]:
-                raise WorkbenchError(f"told {told} is before the request was received ({row['received']})")
-            new_due = add_months(row["received"], LAW_MONTHS + total)  # <= received + 3 months
-            reason = extend_reason.strip()
-            if row["extension_reason"]:
-                reason = f"{row['extension_reason']}; {reason}"
-            changes.update(extension_months=total, extended_due=new_due, extension_reason=reason,
-                           extension_told=told)
-            events.append(("extended", {"months": months, "total_months": total, "told": told,
-                                        "extended_due": new_due}))
-            done.append(f"extended by {months} month(s) to {new_due} (told {told})")
+def _verify_step(con, change: _Change, asked: _Asked) -> None:
+    """An identity verification: ``METHOD:OUTCOME``; a known e-mail address must be in the data."""
+    request_id, row = change.request_id, change.row
+    method, _, result = asked.verify.partition(":")
+    if method not in VERIFY_METHODS or result not in VERIFY_OUTCOMES:
+        raise WorkbenchError(f"verify {asked.verify!r}: expected METHOD:OUTCOME with METHOD one of "
+                             f"{', '.join(VERIFY_METHODS)} and OUTCOME one of {', '.join(VERIFY_OUTCOMES)}")
+    change.now = _step(request_id, "verify" if result == "passed" else "verify_failed", change.now)
+    on = asked.verified or asked.today
+    if on < row["received"]:
+        raise WorkbenchError(f"verified {on} is before the request was received ({row['received']})")
+    if method == "known_email" and result == "passed":
+        known = _email_known(con, row["email"])
+        if known is False:
+            raise WorkbenchError(
+                f"{request_id}: the requester's e-mail address is not in the imported data, so "
+                "it is not an address the firm already knows; the policy asks for "
+                "identification (verify id_document:passed) before data goes to another address")
+        if known is None:
+            change.done.append("note: nothing is imported, so the address was not checked against "
+                               "the firm's data")
+    change.changes.update(verify_method=method, verify_outcome=result, verified_on=on)
+    change.events.append(("verified", {"method": method, "outcome": result, "on": on}))
+    change.done.append(f"identity verification recorded: {method}, {result}, {on}")
 
-        if status is not None and status != now:
-            if status == "completed" and changes.get("verify_outcome", row["verify_outcome"]) != "passed" \
-                    and now not in CLOSED:
-                raise WorkbenchError(
-                    f"{request_id}: the requester's identity is not verified; record it first "
-                    "(verify known_email:passed, or id_document:passed when the answer goes "
-                    "to another address or by post)")
-            target = _step(request_id, _STATUS_ACTIONS[status], now)
-            if target in CLOSED:
-                on = responded or today
-                if on < row["received"]:
-                    raise WorkbenchError(f"responded {on} is before the request was received "
-                                         f"({row['received']})")
-                if target == "completed":
-                    changes["outcome"] = outcome or "granted"
-                else:
-                    if not refuse_reason or not refuse_reason.strip():
-                        raise WorkbenchError("a refusal needs refuse_reason: the justification, e.g. "
-                                             "manifestly unfounded or excessive (Art. 12(5), A12-05) "
-                                             "or identity not established (Art. 12(2))")
-                    changes.update(outcome="refused", refusal_reason=refuse_reason.strip())
-                changes["responded"] = on
-                due = changes.get("extended_due") or current_due(row)
-                late = (on - due).days
-                events.append(("closed", {"status": target, "responded": on, "due": due,
-                                          "days_late": max(late, 0)}))
-                done.append(f"{target} on {on}" + (f", {late} day(s) after the due date {due}"
-                                                   if late > 0 else f", due {due}"))
-            else:
-                events.append(("status", {"from": row["status"], "to": target}))
-                done.append(f"status {row['status']} -> {target}")
-            now = target
-        elif responded is not None or outcome is not None:
-            raise WorkbenchError("responded and outcome go with status completed or refused")
 
-        if now != row["status"]:
-            changes["status"] = now
-            if status is None:
-                events.append(("status", {"from": row["status"], "to": now}))
+def _extend_step(change: _Change, asked: _Asked) -> None:
+    """An extension of the deadline (Art. 12(3)): why, told when, by how many months."""
+    request_id, row, told = change.request_id, change.row, asked.told
+    change.now = _step(request_id, "extend", change.now)
+    if not asked.extend_reason or not asked.extend_reason.strip():
+        raise WorkbenchError("an extension needs extend_reason (why: the complexity or the "
+                             "number of requests, Art. 12(3))")
+    if told is None:
+        raise WorkbenchError("an extension needs told (a date): the date the requester was "
+                             "told of it and why (Art. 12(3), A12-02)")
+    months = 2 if asked.extend_months is None else asked.extend_months
+    total = row["extension_months"] + months
+    if months < 1 or total > MAX_EXTENSION_MONTHS:
+        raise WorkbenchError(
+            f"{request_id}: the deadline can be extended by at most {MAX_EXTENSION_MONTHS} "
+            f"further months in all (Art. 12(3)); it is extended by {row['extension_months']} "
+            f"already and {months} more was asked")
+    if told > row["due"]:
+        raise WorkbenchError(
+            f"{request_id}: the requester was told on {told}, after the original due date "
+            f"{row['due']}; an extension must be told within the first term (Art. 12(3), "
+            "A12-02), so it cannot be recorded")
+    if told < row["received"]:
+        raise WorkbenchError(f"told {told} is before the request was received ({row['received']})")
+    new_due = add_months(row["received"], LAW_MONTHS + total)  # <= received + 3 months
+    reason = asked.extend_reason.strip()
+    if row["extension_reason"]:
+        reason = f"{row['extension_reason']}; {reason}"
+    change.changes.update(extension_months=total, extended_due=new_due, extension_reason=reason,
+                          extension_told=told)
+    change.events.append(("extended", {"months": months, "total_months": total, "told": told,
+                                       "extended_due": new_due}))
+    change.done.append(f"extended by {months} month(s) to {new_due} (told {told})")
 
-        note_text = note.strip() if note else ""
-        if note_text:
-            now = _step(request_id, "note", now)
-        if not changes and not note_text:
-            _step(request_id, "note", row["status"])  # a closed request says so first
-            raise WorkbenchError("nothing to change: give status, verify, extend_reason and told, "
-                                 "refuse_reason or note")
 
-        con.begin()
-        try:
-            if changes:
-                names = list(changes)
-                con.execute(f"UPDATE requests SET {', '.join(f'{n} = ?' for n in names)}, "
-                            "updated_at = now()::TIMESTAMP WHERE request_id = ?",
-                            [changes[n] for n in names] + [request_id])
-            for action, detail in events:
-                _event(con, request_id, action, **detail)
-            if note_text:
-                con.execute("INSERT INTO request_notes VALUES (?, now()::TIMESTAMP, ?)",
-                            [request_id, note_text])
-                _event(con, request_id, "note_added")
-                done.append("note added")
-            if changes.get("status") == "completed" and row["type"] == "erasure":
-                ws.mark_compact()  # a kill after the commit still gets the file rewritten
-                _anonymise(con, row, changes.get("responded") or today)
-                done.append("erasure completed: the requester's e-mail address, name and notes are "
-                            "removed from the register; keyed hashes, type, dates and outcome stay")
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
-    if changes.get("status") == "completed" and row["type"] == "erasure":
-        ws.compact()
-    return done
+def _status_step(change: _Change, asked: _Asked) -> None:
+    """The status asked for (closing or refusing needs a verified identity or a reason); the
+    status the earlier steps led to is recorded too."""
+    row = change.row
+    if asked.status is not None and asked.status != change.now:
+        if asked.status == "completed" and change.changes.get("verify_outcome", row["verify_outcome"]) \
+                != "passed" and change.now not in CLOSED:
+            raise WorkbenchError(
+                f"{change.request_id}: the requester's identity is not verified; record it first "
+                "(verify known_email:passed, or id_document:passed when the answer goes "
+                "to another address or by post)")
+        target = _step(change.request_id, _STATUS_ACTIONS[asked.status], change.now)
+        if target in CLOSED:
+            _close_step(change, asked, target)
+        else:
+            change.events.append(("status", {"from": row["status"], "to": target}))
+            change.done.append(f"status {row['status']} -> {target}")
+        change.now = target
+    elif asked.responded is not None or asked.outcome is not None:
+        raise WorkbenchError("responded and outcome go with status completed or refused")
+    if change.now != row["status"]:
+        change.changes["status"] = change.now
+        if asked.status is None:
+            change.events.append(("status", {"from": row["status"], "to": change.now}))
+
+
+def _close_step(change: _Change, asked: _Asked, target: str) -> None:
+    """Completing or refusing: the responded date, the outcome or the refusal's justification."""
+    row = change.row
+    on = asked.responded or asked.today
+    if on < row["received"]:
+        raise WorkbenchError(f"responded {on} is before the request was received ({row['received']})")
+    if target == "completed":
+        change.changes["outcome"] = asked.outcome or "granted"
+    else:
+        if not asked.refuse_reason or not asked.refuse_reason.strip():
+            raise WorkbenchError("a refusal needs refuse_reason: the justification, e.g. "
+                                 "manifestly unfounded or excessive (Art. 12(5), A12-05) "
+                                 "or identity not established (Art. 12(2))")
+        change.changes.update(outcome="refused", refusal_reason=asked.refuse_reason.strip())
+    change.changes["responded"] = on
+    due = change.changes.get("extended_due") or current_due(row)
+    late = (on - due).days
+    change.events.append(("closed", {"status": target, "responded": on, "due": due,
+                                     "days_late": max(late, 0)}))
+    change.done.append(f"{target} on {on}" + (f", {late} day(s) after the due date {due}"
+                                              if late > 0 else f", due {due}"))
+
+
+def _note_step(change: _Change, asked: _Asked) -> None:
+    """A note; with nothing else asked, a closed request says so, else there is nothing to do."""
+    if asked.note:
+        change.now = _step(change.request_id, "note", change.now)
+    if not change.changes and not asked.note:
+        _step(change.request_id, "note", change.row["status"])  # a closed request says so first
+        raise WorkbenchError("nothing to change: give status, verify, extend_reason and told, "
+                             "refuse_reason or note")
+
+
+def _write_change(ws: Workspace, con, change: _Change, asked: _Asked) -> None:
+    """The checked change, its events and note, inside the caller's transaction; a completed
+    erasure request keeps the proof of the request, not the person."""
+    request_id, changes = change.request_id, change.changes
+    if changes:
+        names = list(changes)
+        con.execute(f"UPDATE requests SET {', '.join(f'{n} = ?' for n in names)}, "
+                    "updated_at = now()::TIMESTAMP WHERE request_id = ?",
+                    [changes[n] for n in names] + [request_id])
+    for action, detail in change.events:
+        _event(con, request_id, action, **detail)
+    if asked.note:
+        con.execute("INSERT INTO request_notes VALUES (?, now()::TIMESTAMP, ?)", [request_id, asked.note])
+        _event(con, request_id, "note_added")
+        change.done.append("note added")
+    if change.completes_erasure:
+        ws.mark_compact()  # a kill after the commit still gets the file rewritten
+        _anonymise(con, change.row, changes.get("responded") or asked.today)
+        change.done.append("erasure completed: the requester's e-mail address, name and notes are "
+                           "removed from the register; keyed hashes, type, dates and outcome stay")
 
 
 def verify(ws: Workspace, request_id: str, *, method: str, outcome: str,
@@ -555,21 +572,16 @@ def record_search(ws: Workspace, request_id: str, *, system: str, result: str, m
     found = search_result(result)
     if method not in SEARCH_METHODS:
         raise WorkbenchError(f"method {method!r} is unknown; expected one of {', '.join(SEARCH_METHODS)}")
-    with _register(ws) as con:
+    with ws.connect() as con:
         row = _row(con, request_id)
         _step(request_id, "search", row["status"])
         if on < row["received"]:
             raise WorkbenchError(f"on {on} is before the request was received ({row['received']})")
-        con.begin()
-        try:
+        with ws.transaction(con):
             con.execute("INSERT INTO request_searches (request_id, system, result, method, searched_on, "
                         "recorded_at, query) VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
                         [request_id, system, found, method, on, query or None])
             _event(con, request_id, "searched", system=system, result=found, method=method, on=on)
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
     return found
 
 
@@ -585,18 +597,13 @@ def searches(ws: Workspace, request_id: str) -> dict[str, dict]:
 def record_letter(ws: Workspace, request_id: str, *, kind: str, lang: str, dated: date, sha256: str,
                   draft: bool) -> None:
     """Register a letter written for the request (its kind, language, date and hash; no text)."""
-    with _register(ws) as con:
+    with ws.connect() as con:
         _row(con, request_id)
-        con.begin()
-        try:
+        with ws.transaction(con):
             con.execute("INSERT INTO request_letters VALUES (?, ?, ?, ?, ?, ?, NULL, now()::TIMESTAMP)",
                         [request_id, kind, lang, dated, sha256, draft])
             _event(con, request_id, "letter", kind=kind, lang=lang, dated=dated, draft=draft,
                    sha256=sha256)
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
 
 
 def letters(ws: Workspace, request_id: str) -> pd.DataFrame:
@@ -614,7 +621,7 @@ def send(ws: Workspace, request_id: str, *, sha256: str, action: str = "send",
     (:data:`TRANSITIONS`). The caller checks the gates that need the workspace
     (:func:`workbench.letters.send`); an unverified identity is checked here."""
     today = today or date.today()
-    with _register(ws) as con:
+    with ws.connect() as con:
         row = _row(con, request_id)
         found = con.execute("SELECT kind, dated, draft, sent FROM request_letters WHERE request_id = ? "
                             "AND sha256 = ?", [request_id, sha256]).fetchall()
@@ -636,16 +643,10 @@ def send(ws: Workspace, request_id: str, *, sha256: str, action: str = "send",
         done += close(ws, request_id, outcome=outcome or "granted", responded=dated, today=today)
     elif closes == "refused":
         done += refuse(ws, request_id, reason=refuse_reason or "", responded=dated, today=today)
-    with _register(ws) as con:
-        con.begin()
-        try:
-            con.execute("UPDATE request_letters SET sent = ? WHERE request_id = ? AND sha256 = ?",
-                        [dated, request_id, sha256])
-            _event(con, request_id, "sent", kind=kind, on=dated)
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
+    with ws.transaction() as con:
+        con.execute("UPDATE request_letters SET sent = ? WHERE request_id = ? AND sha256 = ?",
+                    [dated, request_id, sha256])
+        _event(con, request_id, "sent", kind=kind, on=dated)
     return [f"{kind} letter sent on {dated}", *done]
 
 
@@ -690,20 +691,15 @@ def purge_expired(ws: Workspace, today: date | None = None) -> list[str]:
     if not ws.exists:
         return []
     cutoff = add_months(today, -12 * RETENTION_YEARS)
-    with _register(ws) as con:
+    with ws.connect() as con:
         ids = [r[0] for r in con.execute(
             "SELECT request_id FROM requests WHERE status IN ('completed', 'refused') AND responded < ? "
             "ORDER BY request_id", [cutoff]).fetchall()]
         if ids:
-            con.begin()
-            try:
+            with ws.transaction(con):
                 for table in ("request_notes", "request_events", "request_searches", "request_letters",
                               "requests"):
                     con.execute(f"DELETE FROM {table} WHERE list_contains(?, request_id)", [ids])
-                con.commit()
-            except BaseException:
-                con.rollback()
-                raise
     if ids:
         ws.compact()
     return ids
@@ -713,19 +709,8 @@ def purge_expired(ws: Workspace, today: date | None = None) -> list[str]:
 # reading
 
 
-@contextmanager
-def _reading(ws: Workspace):
-    """A read-only connection once the register's tables exist, so a read-only workspace still
-    lists and shows requests."""
-    if "requests" not in set(ws.query("SELECT table_name FROM information_schema.tables")["table_name"]):
-        with _register(ws):
-            pass
-    with ws.connect(read_only=True) as con:
-        yield con
-
-
 def _frame(ws: Workspace, sql: str, params: list | None = None) -> pd.DataFrame:
-    with _reading(ws) as con:
+    with ws.connect(read_only=True) as con:
         return con.execute(sql, params or []).df()
 
 
@@ -770,7 +755,7 @@ def show(ws: Workspace, request_id: str) -> tuple[dict, pd.DataFrame, pd.DataFra
     """One request, its history and its notes."""
     if not ws.exists:
         raise WorkbenchError(f"request {request_id!r} is not in the register; the workspace is empty")
-    with _reading(ws) as con:
+    with ws.connect(read_only=True) as con:
         row = _row(con, request_id)
         events = con.execute("SELECT recorded_at, action, detail FROM request_events WHERE request_id = ? "
                              "ORDER BY event_id", [request_id]).df()

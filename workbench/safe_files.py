@@ -3,13 +3,16 @@ injection.
 
 A spreadsheet program runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab or
 carriage return before one) as a formula; an export value such as ``=HYPERLINK(...)`` typed into a
-name field would run on the analyst's machine. Such cells get a leading single quote.
+name field would run on the analyst's machine. Such cells get a leading single quote. A negative
+amount written as text (``-12,50``) is a number to a spreadsheet, not a formula, and stays as it is:
+a package's descriptor declares such a column a number.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import warnings
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -18,11 +21,12 @@ from pathlib import Path
 import pandas as pd
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NEGATIVE_NUMBER = re.compile(r"-\d+(?:[.,]\d+)?")
 
 
 def safe_cell(value: object) -> object:
     """The value, quoted when a spreadsheet would read it as a formula; numbers stay numbers."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NEGATIVE_NUMBER.fullmatch(value):
         return "'" + value
     return value
 
@@ -88,8 +92,5 @@ def write_pdf(page: str, path: Path) -> Path:
 
 def sha256_file(path: Path) -> str:
     """The SHA-256 of a file, read in chunks (packages and archives can be large)."""
-    digest = hashlib.sha256()
     with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 16), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()

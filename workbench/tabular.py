@@ -1,6 +1,6 @@
 """Reading what real export files look like into tables of text, and parsing their values.
 
-Exports come as UTF-8 with or without BOM, UTF-16 (Exact Online list views) or cp1252; with
+Exports come as UTF-8 with or without BOM, UTF-16 (some accounting list views) or cp1252; with
 ``,``, ``;`` or tab between fields; with Dutch or English numbers and dates; with blank trailing
 rows and repeated header rows. Everything here works on whole columns (no per-row Python loop on
 the import path) and raises :class:`~workbench.errors.InputError` naming file, row and column.

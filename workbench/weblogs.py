@@ -1,5 +1,5 @@
 """The website's data per person: web server log lines tied to a subject, and the pseudonymous
-Google Analytics events found by a client id.
+analytics events found by a client id.
 
 A log line names no person; its IP address becomes the subject's through evidence
 (``config/weblogs.toml`` states the rules and windows):
@@ -12,7 +12,7 @@ A log line names no person; its IP address becomes the subject's through evidenc
   line of another user's authenticated request.
 
 Each tied line carries its evidence: which login or payment, when, and in which file and line.
-Google Analytics holds no name or e-mail address; :func:`analytics_events` searches it by the
+The analytics hold no name or e-mail address; :func:`analytics_events` searches them by the
 client id (``user_pseudo_id``, the last two parts of the ``_ga`` cookie) or user id a person
 gives.
 """
@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
+from pydantic import ConfigDict, Field, StrictInt
 
+from workbench.configuration import ConfigModel, Regex, Text, load
 from workbench.errors import InputError
 from workbench.sources import ga4, webhosting
 from workbench.workspace import Workspace, json_path
@@ -51,29 +53,35 @@ class Rules:
     deletion_step: str
 
 
+class _Ties(ConfigModel):
+    model_config = ConfigDict(strict=True)
+    order_minutes: Annotated[StrictInt, Field(gt=0)]
+    session_minutes: Annotated[StrictInt, Field(gt=0)]
+    order_pages: list[Regex]
+    not_the_buyer: list[Regex]
+    order_types: list[Text]
+
+
+class _Analytics(ConfigModel):
+    model_config = ConfigDict(strict=True)
+    pseudonymous_nl: Text
+    pseudonymous_en: Text
+    deletion_step: Text
+
+
+class _RulesFile(ConfigModel):
+    ties: _Ties
+    analytics: _Analytics
+
+
 @lru_cache(maxsize=1)
 def rules(path: Path = CONFIG) -> Rules:
-    """The reviewed rules, checked: every key present and of its type, every pattern valid."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        ties, analytics = data["ties"], data["analytics"]
-        found = Rules(int(ties["order_minutes"]), int(ties["session_minutes"]),
-                      tuple(ties["order_pages"]), tuple(ties["not_the_buyer"]), tuple(ties["order_types"]),
-                      str(analytics["pseudonymous_nl"]), str(analytics["pseudonymous_en"]),
-                      str(analytics["deletion_step"]))
-    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise InputError(path, f"unreadable tie rules ({type(exc).__name__}: {exc})",
-                         expected="[ties] and [analytics] with every key") from None
-    for pattern in found.order_pages + found.not_the_buyer:
-        try:
-            re.compile(pattern)
-        except re.error:
-            raise InputError(path, f"pattern {pattern!r} is no regular expression",
-                             expected="valid regular expressions") from None
-    if found.order_minutes <= 0 or found.session_minutes <= 0:
-        raise InputError(path, "a window is not positive",
-                         expected="order_minutes and session_minutes above 0")
-    return found
+    """The reviewed rules, validated: every key present and of its type, every pattern valid."""
+    data = load(path, _RulesFile)
+    ties, analytics = data.ties, data.analytics
+    return Rules(ties.order_minutes, ties.session_minutes, tuple(ties.order_pages), tuple(ties.not_the_buyer),
+                 tuple(ties.order_types), analytics.pseudonymous_nl, analytics.pseudonymous_en,
+                 analytics.deletion_step)
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,12 +237,11 @@ def holdings(ws: Workspace) -> dict[str, int]:
 
 
 def _linked(ws: Workspace) -> bool:
-    return bool(ws.query("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'subjects'")
-                ["n"].iloc[0])
+    return not ws.is_empty("subjects")
 
 
 # --------------------------------------------------------------------------------------------
-# Google Analytics
+# analytics events
 
 
 _COOKIE = re.compile(r"GA\d+\.\d+\.(\d+\.\d+)")

@@ -3,7 +3,7 @@ under its SHA-256.
 
 Layout of a workspace directory (owner-only permissions throughout)::
 
-    workbench.duckdb     the canonical tables, every version of every record
+    workbench.duckdb     the canonical tables, every version of every record (workbench.schema)
     raw/<sha256>         each imported file as it was (a masked copy where it held card numbers)
     mappings.toml        the user's extra header synonyms (optional)
     .staging/            files of an import that has not committed yet
@@ -36,24 +36,31 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from workbench import headers, limits, sources, tabular
+from workbench import headers, limits, schema, sources, tabular
 from workbench.errors import WorkbenchError
-from workbench.model import DOCUMENT_COLUMNS, FIELDS, PARTY_COLUMNS, Extract
+from workbench.model import FIELDS, Extract
 from workbench.safe_files import sha256_file
-from workbench.sources import _common
 
 DB_NAME = "workbench.duckdb"
 OWNER_ONLY = 0o077
 LOCK_NAME = ".lock"
-JOURNAL_NAME = ".erasure-journal.json"  # an erasure under way (workbench.erasure)
 COMPACT_MARK = ".compact-needed"  # the database still holds removed values in its free blocks
 PENDING_OUTPUTS = ".outputs-pending.json"  # temporary outputs being written (Workspace.staging)
-OUTPUTS_SCHEMA = """CREATE TABLE IF NOT EXISTS outputs (
-    path VARCHAR NOT NULL, kind VARCHAR NOT NULL, request_id VARCHAR, subjects VARCHAR[],
-    written_at TIMESTAMP NOT NULL)"""
 _LOCKS: dict[str, list] = {}  # workspace -> [lock fd, exclusive, depth] held by this process
 _RECOVERING: set[str] = set()  # workspaces whose pending work this process is finishing
 _STAGING: set[str] = set()  # workspaces this process is writing temporary outputs for
+# A journal a layer above the workspace keeps in it, by file name, and what finishes or undoes the
+# work it describes; registered by that layer (see on_recovery), called by a writer's open.
+_RECOVERY: dict[str, Callable[[Workspace], None]] = {}
+
+
+def on_recovery(journal: str, finish: Callable[[Workspace], None]) -> None:
+    """Have ``finish(workspace)`` called when a writer opens a workspace holding the file
+    ``journal`` (its name inside the workspace), before anything else is written: the module
+    that keeps the journal finishes what a killed process of it left, and the workspace needs
+    no knowledge of that module. A journal whose module this process never imported waits for the
+    next process that did (every command of the command line imports them all)."""
+    _RECOVERY[journal] = finish
 
 
 class StorageError(WorkbenchError):
@@ -207,48 +214,6 @@ def default_path(explicit: str | Path | None = None) -> Path:
     return Path(explicit or os.environ.get("WORKBENCH_HOME") or "workspace")
 
 
-def _sql_type(name: str) -> str:
-    typed = FIELDS[name].type if name in FIELDS else "text"
-    return {"date": "TIMESTAMP", "amount": "DECIMAL(18,2)"}.get(typed, "VARCHAR")
-
-
-def _columns_sql(columns: list[str]) -> str:
-    return ", ".join(f"{c} {_sql_type(c)}" for c in columns)
-
-
-_VERSION_KEYS = "import_id INTEGER NOT NULL, service VARCHAR NOT NULL, export_kind VARCHAR NOT NULL"
-SCHEMA = f"""
-CREATE SEQUENCE IF NOT EXISTS import_ids START 1;
-CREATE TABLE IF NOT EXISTS imports (
-    import_id INTEGER PRIMARY KEY, file_sha256 VARCHAR NOT NULL UNIQUE, stored_sha256 VARCHAR,
-    file_name VARCHAR, service VARCHAR, export_kind VARCHAR, export_title VARCHAR,
-    rows INTEGER, parties INTEGER, documents INTEGER, imported_at TIMESTAMP);
-CREATE TABLE IF NOT EXISTS columns (
-    import_id INTEGER, position INTEGER, name VARCHAR, field VARCHAR, personal BOOLEAN);
--- Every source record's original cells, once, as text in column order; the names once per import.
-CREATE TABLE IF NOT EXISTS raw_names (import_id INTEGER PRIMARY KEY, names VARCHAR[]);
-CREATE TABLE IF NOT EXISTS raw_rows (import_id INTEGER, source_row INTEGER, cells VARCHAR[]);
-CREATE TABLE IF NOT EXISTS party_versions ({_VERSION_KEYS}, source_row INTEGER,
-    {_columns_sql(PARTY_COLUMNS)});
-CREATE TABLE IF NOT EXISTS document_versions ({_VERSION_KEYS}, source_row INTEGER,
-    {_columns_sql(DOCUMENT_COLUMNS)});
-CREATE TABLE IF NOT EXISTS identifier_versions ({_VERSION_KEYS}, source_row INTEGER, party_key VARCHAR,
-    "column" VARCHAR, kind VARCHAR, raw_value VARCHAR, value VARCHAR, valid BOOLEAN);
--- The current state: the newest version of each record by its natural key.
-CREATE OR REPLACE VIEW parties AS SELECT * FROM party_versions
-    QUALIFY row_number() OVER (PARTITION BY service, export_kind, party_key
-                               ORDER BY import_id DESC) = 1;
-CREATE OR REPLACE VIEW documents AS SELECT * FROM document_versions
-    QUALIFY row_number() OVER (PARTITION BY service, export_kind, doc_key
-                               ORDER BY import_id DESC) = 1;
-CREATE OR REPLACE VIEW identifiers AS SELECT i.* FROM identifier_versions i
-    JOIN parties p USING (import_id, service, export_kind, party_key);
--- The analyst's word on single columns; it wins over detectors and synonyms on the next import.
-CREATE TABLE IF NOT EXISTS column_decisions (
-    service VARCHAR, export_kind VARCHAR, "column" VARCHAR, field VARCHAR, category VARCHAR,
-    personal BOOLEAN, decided_by VARCHAR, decided_at TIMESTAMP, note VARCHAR,
-    PRIMARY KEY (service, export_kind, "column"));
-"""
 # Small CSV files read together (see Workspace.read_files): at most this many bytes each, this many
 # rows and files per table (each file's parsed table is held until its group is read: the memory
 # of an import of many files stays that of one group).
@@ -257,15 +222,15 @@ TOGETHER_ROWS = 200_000
 TOGETHER_FILES = 500
 
 
-def _groups(paths: Iterable[Path]) -> Iterator[list[tuple[Path, _common.Loaded | None]]]:
+def _groups(paths: Iterable[Path]) -> Iterator[list[tuple[Path, sources.Loaded | None]]]:
     """The files in order, small CSV files in a row with the same header row grouped (up to
     ``TOGETHER_ROWS`` rows), every other file alone."""
-    group: list[tuple[Path, _common.Loaded | None]] = []
+    group: list[tuple[Path, sources.Loaded | None]] = []
     rows = 0
     for path in paths:
         loaded = None
         if path.is_file() and tabular.checked_stat(path).st_size <= SMALL_FILE_BYTES:
-            loaded = _common.load(path)
+            loaded = sources.load(path)
             # a web server log or a Parquet file is no table: read alone, by its own module
             loaded = loaded if loaded.format == "csv" and sources.streamed(path) is None else None
         fits = loaded is not None and group and group[0][1] is not None \
@@ -292,34 +257,10 @@ def _rows(n: int) -> pd.DataFrame:
     return pd.DataFrame(index=pd.RangeIndex(n))
 
 
-# Each source record as one JSON object of its original columns, made when read, never stored
-# twice; with its cells and their names, which a query over many rows reads instead (RAW_VALUES_SQL).
-RAW_RECORDS_VIEW = """
-CREATE OR REPLACE VIEW raw_records AS
-    SELECT r.import_id, r.source_row, to_json(map_from_entries(list_zip(n.names, r.cells))) AS record,
-           r.cells, n.names
-    FROM raw_rows r JOIN raw_names n USING (import_id);
-"""
 # The values of some columns of a raw_records row, as a list, straight from its cells (no JSON is
 # made or parsed): format ``names`` with SQL giving a VARCHAR[] of column names (``?::VARCHAR[]``).
 # A column the row's file lacks gives NULL, as a JSON path would.
 RAW_VALUES_SQL = "list_transform({names}, lambda wanted: cells[list_position(names, wanted)])"
-
-
-def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create what is missing (idempotent); a workspace that kept each record as JSON in a
-    ``raw_records`` table has it moved into ``raw_rows`` first."""
-    con.execute(SCHEMA)
-    kind = con.execute("SELECT table_type FROM information_schema.tables "
-                       "WHERE table_name = 'raw_records' AND table_schema = 'main'").fetchall()
-    if kind and kind[0][0] == "BASE TABLE":
-        cells = """json_transform(record, '"MAP(VARCHAR, VARCHAR)"')"""  # keeps the columns' order
-        con.execute(f"""INSERT INTO raw_names SELECT import_id, any_value(map_keys({cells}))
-                        FROM raw_records GROUP BY import_id""")
-        con.execute(f"INSERT INTO raw_rows SELECT import_id, source_row, map_values({cells}) "
-                    "FROM raw_records")
-        con.execute("DROP TABLE raw_records")
-    con.execute(RAW_RECORDS_VIEW)
 
 
 @dataclass
@@ -333,7 +274,7 @@ class ImportResult:
     previous: dict = field(default_factory=dict)
     data: bytes = field(default=b"", repr=False)  # the bytes that were parsed and hashed
     # A small file read together with others of the same header: ``extract`` then holds its own
-    # counts and columns, ``batch`` the rows of all of them (numbered as _common.FILE_STRIDE says)
+    # counts and columns, ``batch`` the rows of all of them (numbered as sources.FILE_STRIDE says)
     # and ``number`` this file's place among them.
     batch: Extract | None = field(default=None, repr=False)
     number: int = 0
@@ -376,14 +317,47 @@ class Workspace:
                 self._create()
             if not read_only and self._key() not in _RECOVERING:
                 self._finish_pending()
-            con = _open_db(self.db_path, read_only)
+            con = self._opened(read_only)
             try:
                 if not read_only:
-                    apply_schema(con)  # idempotent: brings a workspace of an older version up to date
+                    schema.migrate(con)  # a workspace of an earlier version is brought up to date
                     self._recover(con)
                 yield con
             finally:
                 con.close()
+
+    def _opened(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """The database; a reader that finds it written by an earlier version has a writer bring it up
+        to date first (when it can be written), so every table it reads exists."""
+        con = _open_db(self.db_path, read_only)
+        if not read_only or schema.version(con) >= schema.LATEST or not os.access(self.path, os.W_OK):
+            return con
+        con.close()
+        with self.connect():
+            pass
+        return _open_db(self.db_path, read_only)
+
+    @contextmanager
+    def transaction(self, con: duckdb.DuckDBPyConnection | None = None
+                    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction: begun, committed when the block ends, rolled back when it raises. On
+        ``con`` (a write connection of this workspace) when given, else on a new write connection."""
+        if con is None:
+            with self.connect() as opened, self.transaction(opened):
+                yield opened
+            return
+        con.begin()
+        try:
+            yield con
+            self._commit(con)
+        except BaseException:
+            con.rollback()
+            raise
+
+    def _commit(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Every transaction's commit, in one place: the fault tests stop a process just before or
+        after it."""
+        con.commit()
 
     @contextmanager
     def locked(self, exclusive: bool = True):
@@ -418,7 +392,7 @@ class Workspace:
         self.raw_dir.mkdir(exist_ok=True, mode=0o700)
         con = _open_db(self.db_path, False)
         try:
-            apply_schema(con)
+            schema.migrate(con)
         finally:
             con.close()
 
@@ -427,27 +401,26 @@ class Workspace:
 
     def _left_behind(self) -> bool:
         """Whether a killed writer left work to finish or undo."""
-        marks = (self.staging_dir, self.path / JOURNAL_NAME, self.path / COMPACT_MARK,
-                 self.path / PENDING_OUTPUTS)
+        marks = (self.staging_dir, self.path / COMPACT_MARK, self.path / PENDING_OUTPUTS,
+                 *(self.path / name for name in _RECOVERY))
         return any(p.exists() for p in marks) or any(self.path.glob(".compact-*.duckdb*"))
 
     def _finish_pending(self) -> None:
-        """Finish, or roll back, what a process killed half-way through an erasure left behind;
-        redo a compaction that did not complete; remove its leftover copies."""
+        """Finish, or roll back, what a process killed half-way left behind in a registered journal
+        (an erasure's, see :func:`on_recovery`); redo a compaction that did not complete; remove
+        its leftover copies."""
         pending = [p for p in self.path.glob(".compact-*.duckdb*") if p.is_file()]
-        journal = self.path / JOURNAL_NAME
+        journals = [finish for name, finish in _RECOVERY.items() if (self.path / name).exists()]
         if (self.path / PENDING_OUTPUTS).exists() and self._key() not in _STAGING:
             self._remove_pending()  # a killed process's: this one's are still being written
-        if not pending and not journal.exists() and not (self.path / COMPACT_MARK).exists():
+        if not pending and not journals and not (self.path / COMPACT_MARK).exists():
             return
         _RECOVERING.add(self._key())
         try:
             for leftover in pending:
                 leftover.unlink(missing_ok=True)
-            if journal.exists():
-                from workbench import erasure  # erasure builds on the workspace; imported when needed
-
-                erasure.resume(self)
+            for finish in journals:
+                finish(self)
             if (self.path / COMPACT_MARK).exists():
                 self.compact()
         finally:
@@ -521,24 +494,24 @@ class Workspace:
         return results
 
     @staticmethod
-    def _read_together(group: list[tuple[Path, _common.Loaded]], source: str | None,
+    def _read_together(group: list[tuple[Path, sources.Loaded]], source: str | None,
                        mappings: headers.Mappings) -> list[ImportResult] | None:
         """Small CSV files with one header read as one table; None when that table is refused or
         needs a masked copy of a file: each file is then read alone, so an error names its file."""
-        tables = [loaded.table.set_axis(loaded.table.index + i * _common.FILE_STRIDE)
+        tables = [loaded.table.set_axis(loaded.table.index + i * sources.FILE_STRIDE)
                   for i, (_, loaded) in enumerate(group)]
         first = group[0][1]
-        combined = _common.Loaded(first.path, first.data, "csv")
+        combined = sources.Loaded(first.path, first.data, "csv")
         combined.__dict__["table"] = pd.concat(tables)  # the cached table of all of them
         try:
-            with _common.holding(combined):
+            with sources.holding(combined):
                 extract = sources.read(first.path, source, mappings)
         except WorkbenchError:
             return None
         frames = (extract.parties, extract.documents, extract.identifiers)
         if extract.keep_bytes is not None or any("source_row" not in f.columns for f in frames):
             return None
-        counts = {name: np.bincount(_common.file_numbers(rows), minlength=len(group)) for name, rows in (
+        counts = {name: np.bincount(sources.file_numbers(rows), minlength=len(group)) for name, rows in (
             ("raw", extract.raw.index), ("parties", extract.parties["source_row"]),
             ("documents", extract.documents["source_row"]), ("ids", extract.identifiers["source_row"]))}
         return [ImportResult(path, _counted(extract, {k: int(v[i]) for k, v in counts.items()}),
@@ -548,9 +521,9 @@ class Workspace:
     @staticmethod
     def _read_file(path: Path, source: str | None, mappings: headers.Mappings) -> ImportResult:
         """One file read once: the bytes every module parses are the ones hashed and kept."""
-        with _common.held(path) as loaded:
+        with sources.held(path) as loaded:
             extract = sources.read(path, source, mappings)
-        _common.release()  # the extract holds what the import needs; not the file twice over
+        sources.release()  # the extract holds what the import needs; not the file twice over
         return ImportResult(path, extract, hashlib.sha256(loaded.data).hexdigest(), data=loaded.data)
 
     def import_files(self, paths: Iterable[Path], source: str | None = None,
@@ -575,38 +548,37 @@ class Workspace:
 
     def _write(self, con: duckdb.DuckDBPyConnection, results: list[ImportResult]) -> None:
         batch = self.staging_dir / uuid.uuid4().hex
-        con.begin()
         try:
-            found = con.execute("SELECT file_sha256, import_id, imported_at FROM imports WHERE "
-                                "list_contains(?, file_sha256)", [[r.sha256 for r in results]]).fetchall()
-            known = {sha: {"import_id": import_id, "imported_at": at} for sha, import_id, at in found}
-            seen: set[str] = set()
-            waiting: list[ImportResult] = []  # new files of the batch read together last
-            for result in results:
-                if waiting and result.batch is not waiting[0].batch:
-                    self._insert_batch(con, waiting, batch)
-                    waiting = []
-                if result.sha256 in known or result.sha256 in seen:
-                    result.previous = known.get(result.sha256, {})
-                    continue
-                seen.add(result.sha256)
-                if result.batch is None:
-                    result.import_id = self._insert(con, result, batch)
-                else:
-                    waiting.append(result)
-            if waiting:
-                self._insert_batch(con, waiting, batch)
-            self._commit(con)
+            with self.transaction(con):
+                self._insert_new(con, results, batch)
         except BaseException:
-            con.rollback()
             shutil.rmtree(batch, ignore_errors=True)
             if self.staging_dir.exists() and not any(self.staging_dir.iterdir()):
                 self.staging_dir.rmdir()
             raise
         self._recover(con)
 
-    def _commit(self, con: duckdb.DuckDBPyConnection) -> None:
-        con.commit()
+    def _insert_new(self, con: duckdb.DuckDBPyConnection, results: list[ImportResult], batch: Path) -> None:
+        """The files not imported before; one imported before notes when it was."""
+        found = con.execute("SELECT file_sha256, import_id, imported_at FROM imports WHERE "
+                            "list_contains(?, file_sha256)", [[r.sha256 for r in results]]).fetchall()
+        known = {sha: {"import_id": import_id, "imported_at": at} for sha, import_id, at in found}
+        seen: set[str] = set()
+        waiting: list[ImportResult] = []  # new files of the batch read together last
+        for result in results:
+            if waiting and result.batch is not waiting[0].batch:
+                self._insert_batch(con, waiting, batch)
+                waiting = []
+            if result.sha256 in known or result.sha256 in seen:
+                result.previous = known.get(result.sha256, {})
+                continue
+            seen.add(result.sha256)
+            if result.batch is None:
+                result.import_id = self._insert(con, result, batch)
+            else:
+                waiting.append(result)
+        if waiting:
+            self._insert_batch(con, waiting, batch)
 
     def _insert(self, con: duckdb.DuckDBPyConnection, result: ImportResult, batch: Path) -> int:
         import_id = con.execute("SELECT nextval('import_ids')").fetchall()[0][0]
@@ -634,9 +606,9 @@ class Workspace:
         for name, where in (("raw", extract.raw.index), ("parties", extract.parties["source_row"]),
                             ("documents", extract.documents["source_row"]),
                             ("identifiers", extract.identifiers["source_row"])):
-            files = _common.file_numbers(where)
+            files = sources.file_numbers(where)
             numbers[name] = np.where(files < len(of_file), of_file[np.minimum(files, len(of_file) - 1)], -1)
-            rows[name] = np.asarray(where, dtype=np.int64) - files * _common.FILE_STRIDE
+            rows[name] = np.asarray(where, dtype=np.int64) - files * sources.FILE_STRIDE
         self._insert_rows(con, extract, numbers, rows)
 
     def _insert_imports(self, con: duckdb.DuckDBPyConnection, results: list[ImportResult],
@@ -751,19 +723,16 @@ class Workspace:
             where = path.relative_to(inside) if path.is_relative_to(inside) else path
             rows.append([str(where), kind, request_id, list(subjects)])
         with self.connect() as con:
-            con.execute(OUTPUTS_SCHEMA)
             con.executemany("INSERT INTO outputs VALUES (?, ?, ?, ?, now()::TIMESTAMP)", rows)
 
     def outputs(self, subjects: list[str]) -> pd.DataFrame:
         """The recorded outputs about any of these subjects."""
         with self.connect() as con:
-            con.execute(OUTPUTS_SCHEMA)
             return con.execute("SELECT * FROM outputs WHERE list_has_any(subjects, ?::VARCHAR[]) "
                                "ORDER BY written_at", [subjects]).df()
 
     def forget_outputs(self, paths: list[str]) -> None:
         with self.connect() as con:
-            con.execute(OUTPUTS_SCHEMA)
             con.execute("DELETE FROM outputs WHERE list_contains(?::VARCHAR[], path)", [paths])
 
     # ---------------------------------------------------------------------------------------
@@ -831,6 +800,11 @@ class Workspace:
             JOIN raw_records r ON r.import_id = p.import_id AND r.source_row = p.source_row
             WHERE p.service = ? AND p.export_kind = ? AND p.party_key = ?""",
             [service, export_kind, party_key])
+
+    def is_empty(self, table: str) -> bool:
+        """Whether nothing was written to ``table`` (one of the schema's) yet; also when there is no
+        workspace."""
+        return not self.exists or bool(self.query(f"SELECT NOT EXISTS (FROM {table}) AS empty")["empty"][0])
 
     def query(self, sql: str, params: list | None = None,
               frames: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:

@@ -20,6 +20,8 @@ from decimal import Decimal
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from dateutil.relativedelta import relativedelta
+
 from workbench.demo import TODAY, Business, Client, Invoice, Person
 from workbench.sources._xaf import VERSIONS
 
@@ -123,7 +125,7 @@ def _ledger(company: ET.Element) -> None:
     periods = ET.SubElement(company, "periods")
     for month in range(1, 13):
         start = date(TODAY.year, month, 1)
-        end = date(TODAY.year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+        end = start + relativedelta(day=31)  # the month's last day
         _fields(ET.SubElement(periods, "period"), {
             "periodNumber": str(month), "periodDesc": f"{start:%m-%Y}",
             "startDatePeriod": start.isoformat(), "endDatePeriod": end.isoformat(),

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +24,7 @@ from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
 from workbench.demo import TODAY, Business, Client, Payment, Person
+from workbench.text import fold
 
 SERVICE = "mollie"
 MOLLIE_ACCOUNT = "NL30ABNA0524590957"  # the Mollie account in the real MT940 file
@@ -77,7 +77,7 @@ def _money(amount: Decimal | float) -> str:
 
 def _ascii(text: str) -> str:
     """SWIFT MT940 text has no accents."""
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return fold(text)
 
 
 class _Demo:

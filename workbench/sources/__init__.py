@@ -30,7 +30,15 @@ from workbench.sources import (
     smtpcom,
     webhosting,
 )
+
+# Loading a file once, shared by every module's detect and read; public because the workspace
+# reads many small files together as one table with them.
+from workbench.sources._common import FILE_STRIDE as FILE_STRIDE
 from workbench.sources._common import Loaded, load
+from workbench.sources._common import file_numbers as file_numbers
+from workbench.sources._common import held as held
+from workbench.sources._common import holding as holding
+from workbench.sources._common import release as release
 
 SERVICES: dict[str, ModuleType] = {
     "mollie": mollie,
@@ -106,21 +114,7 @@ def read(path: Path, source: str | None = None, mappings: headers.MappingsLike =
     if tabular:
         _recognise.check_header(loaded, _recognise.known_captions(headers_services(), mappings))
     if source:
-        module, kind = resolve(source)
-        if kind is None:
-            kind = module.detect(path, mappings)
-        chosen = None
-        if kind is None and tabular and headers.has_tables(source):
-            chosen = _recognise.choose(loaded, [source], mappings, named=True)
-        if chosen:
-            return _partial(module, path, *chosen, mappings)
-        if kind is None:
-            raise InputError(path, f"not recognised as a {source} export",
-                             expected=f"one of {closest(path, mappings, source)}")
-        table = _table(kind, mappings)
-        if tabular and table is not None and loaded.format in table.formats:
-            return _named(module, loaded, table, mappings)
-        return module.read(path, kind, mappings)
+        return _read_as(path, loaded, source, mappings)
     try:
         module, kind = detect(path, mappings)
     except InputError:
@@ -131,6 +125,26 @@ def read(path: Path, source: str | None = None, mappings: headers.MappingsLike =
             raise
         table, why = chosen
         return _partial(SERVICES[table.kind.service], path, table, why, mappings)
+    return module.read(path, kind, mappings)
+
+
+def _read_as(path: Path, loaded: Loaded, source: str, mappings: headers.MappingsLike) -> Extract:
+    """The file read as the export ``source`` names (a service, or a service and its kind)."""
+    tabular = loaded.format in ("csv", "xlsx")
+    module, kind = resolve(source)
+    if kind is None:
+        kind = module.detect(path, mappings)
+    chosen = None
+    if kind is None and tabular and headers.has_tables(source):
+        chosen = _recognise.choose(loaded, [source], mappings, named=True)
+    if chosen:
+        return _partial(module, path, *chosen, mappings)
+    if kind is None:
+        raise InputError(path, f"not recognised as a {source} export",
+                         expected=f"one of {closest(path, mappings, source)}")
+    table = _table(kind, mappings)
+    if tabular and table is not None and loaded.format in table.formats:
+        return _named(module, loaded, table, mappings)
     return module.read(path, kind, mappings)
 
 

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench import headers, identifiers, tabular
+from workbench.configuration import ConfigError
 from workbench.errors import InputError
 from workbench.model import (
     DOCUMENT_COLUMNS,
@@ -423,8 +424,7 @@ def api_fields(file_name: str) -> dict[str, dict]:
         fields = table.get("fields", {})
         unknown = sorted(f for f in fields if f not in FIELDS)
         if unknown or not table.get("evidence"):
-            raise headers.MappingError(f"{where}: [{name}] needs evidence and canonical fields "
-                                       f"(not {unknown})")
+            raise ConfigError([f"{where}: {name}: needs evidence and canonical fields (not {unknown})"])
         names = {n: f for f, listed in fields.items() for n in listed}
         table["names"] = names | dict.fromkeys(table.get("other", []), headers.KNOWN_WITHOUT_FIELD)
     return tables

@@ -19,7 +19,6 @@ columns a table expects. The rule, for a CSV or XLSX whose header fits no export
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
@@ -27,6 +26,7 @@ from workbench import discovery, headers, identifiers
 from workbench.errors import InputError
 from workbench.model import FIELDS
 from workbench.sources._common import Loaded
+from workbench.text import fold
 
 MARGIN = 2  # points the best candidate needs over the runner-up when nobody named the service
 MIN_SHARE = 0.5  # share of a file's columns a candidate must know when nobody named the service
@@ -83,8 +83,7 @@ def check_header(loaded: Loaded, known: set[str]) -> None:
 
 
 def _words(text: str) -> set[str]:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return {w for w in re.split(r"[^a-z]+", ascii_text.lower()) if len(w) > 1}
+    return {w for w in re.split(r"[^a-z]+", fold(text).lower()) if len(w) > 1}
 
 
 @cache
@@ -95,7 +94,7 @@ def _vocabulary() -> frozenset[str]:
     words: set[str] = set()
     for service in headers_services():
         for table in headers.builtin(service).values():
-            for captions in table.get("columns", {}).values():
+            for captions in table.columns.values():
                 words.update(w for c in captions for w in _words(c))
     words.update(w for kind in discovery.KINDS for hint in kind.hints for w in _words(hint))
     return frozenset(words)

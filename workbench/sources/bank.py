@@ -22,15 +22,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-import tomllib
 from functools import cache
 from pathlib import Path
+from typing import Annotated
 from xml.etree.ElementTree import Element
 
 import mt940
 import pandas as pd
+from pydantic import AfterValidator, ConfigDict
 
 from workbench import headers, tabular
+from workbench.configuration import ConfigModel, Regex, Text, load
 from workbench.errors import InputError
 from workbench.model import FIELDS, ExportKind, Extract
 from workbench.sources import _common, _xml, mollie
@@ -88,26 +90,66 @@ class Layouts:
     sepa_codes: tuple[str, ...]
 
 
+class _Model(ConfigModel):
+    model_config = ConfigDict(strict=True)
+
+
+class _Line61(_Model):
+    field: Text  # the mt940 library's field of the :61: line
+    pattern: Regex  # with the groups account and/or name
+
+
+def _tag(name: str) -> str:
+    if not hasattr(mt940.tags, name):  # reviewed data naming a tag the installed library lacks
+        raise ValueError(f"{name!r} is no tag of mt940.tags")
+    return name
+
+
+class _BankLayout(_Model):
+    name: Text
+    header: Regex
+    account: Regex
+    statement_line: Annotated[Text, AfterValidator(_tag)] | None = None
+    line61: list[_Line61] = []
+    evidence: Text
+
+
+class _FreeText(_Model):
+    style: Text
+    pattern: Regex
+    evidence: Text
+
+
+class _OwnLines(_Model):
+    patterns: list[Regex]
+    evidence: Text
+
+
+class _BanksFile(_Model):
+    placeholders: list[Text]
+    placeholders_evidence: Text
+    sepa_codes: list[Text]
+    sepa_evidence: Text
+    free_text: list[_FreeText]
+    own_lines: _OwnLines
+    bank: list[_BankLayout]
+
+
 @cache
 def layouts() -> Layouts:
-    """``banks.toml``, its patterns compiled."""
-    data = tomllib.loads(CONFIG.read_text(encoding="utf-8"))
-    unknown = [b["statement_line"] for b in data["bank"]
-               if b.get("statement_line") and not hasattr(mt940.tags, b["statement_line"])]
-    if unknown:  # reviewed data naming a tag the installed library lacks: say so on load
-        raise ValueError(f"{CONFIG}: statement_line {unknown} is no tag of mt940.tags")
+    """``banks.toml``, validated, its patterns compiled."""
+    data = load(CONFIG, _BanksFile)
     banks = tuple(
-        Bank(b["name"], re.compile(b["header"], re.M), re.compile(b["account"]),
-             b.get("statement_line", ""),
-             tuple((r["field"], re.compile(r["pattern"])) for r in b.get("line61", [])))
-        for b in data["bank"]
+        Bank(b.name, re.compile(b.header, re.M), re.compile(b.account), b.statement_line or "",
+             tuple((r.field, re.compile(r.pattern)) for r in b.line61))
+        for b in data.bank
     )
     return Layouts(
         banks=banks,
-        free_text=tuple(re.compile(f["pattern"]) for f in data["free_text"]),
-        own_lines=re.compile("|".join(f"(?:{p})" for p in data["own_lines"]["patterns"]), re.I | re.M),
-        placeholders=frozenset(p.upper() for p in data["placeholders"]),
-        sepa_codes=tuple(data["sepa_codes"]),
+        free_text=tuple(re.compile(f.pattern) for f in data.free_text),
+        own_lines=re.compile("|".join(f"(?:{p})" for p in data.own_lines.patterns), re.I | re.M),
+        placeholders=frozenset(p.upper() for p in data.placeholders),
+        sepa_codes=tuple(data.sepa_codes),
     )
 
 

@@ -406,3 +406,21 @@ def mentions(text: str) -> list[tuple[str, str]]:
     for match in phonenumbers.PhoneNumberMatcher(text, "NL", leniency=phonenumbers.Leniency.VALID):
         found[("phone", phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164))] = None
     return list(found)
+
+
+# --------------------------------------------------------------------------------------------
+# the service's search box: what an officer pastes to find (and delete) messages there
+
+
+def search(emails: list[str], phrases: list[str], message_ids: list[str]) -> str:
+    """Gmail's search for messages from, to, cc or bcc one of ``emails``, naming one of
+    ``phrases``, or with one of ``message_ids``."""
+    terms = [f"{op}:{e}" for e in emails for op in ("from", "to", "cc", "bcc")]
+    terms += [f'"{v}"' for v in phrases if v.strip()]
+    terms += [f"rfc822msgid:{m.strip('<>')}" for m in message_ids if m]
+    return " OR ".join(dict.fromkeys(terms))
+
+
+def older_than(years: float) -> str:
+    """Gmail's search for messages older than ``years``."""
+    return f"older_than:{years:g}y"

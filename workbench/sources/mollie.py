@@ -34,6 +34,7 @@ import mt940
 import pandas as pd
 
 from workbench import headers, identifiers
+from workbench.configuration import ConfigError
 from workbench.errors import InputError
 from workbench.model import FIELDS, ExportKind, Extract
 from workbench.sources import _common, _xml
@@ -427,8 +428,8 @@ def _resources() -> dict[str, _Resource]:
     out = {}
     for name, table in _common.api_fields("mollie_api.toml").items():
         if table.get("party", "") not in _PARTY_ROLES:
-            raise headers.MappingError(f"workbench/config/headers/mollie_api.toml: [{name}].party "
-                                       f"is not one of {_PARTY_ROLES}")
+            raise ConfigError([f"workbench/config/headers/mollie_api.toml: {name}.party: "
+                               f"is not one of {_PARTY_ROLES}"])
         rules = [(f, re.escape(path)) for f, paths in table.get("fields", {}).items() for path in paths]
         out[name] = _Resource(name, table["plural"], table["doc_type"], table.get("party", ""),
                               table.get("sign", 1), rules, "|".join(table.get("other", [])))
