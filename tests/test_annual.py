@@ -11,10 +11,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workbench import annual, audit, demo, dpia, inventory, mail, pipeline, policy_audit
-from workbench import register as registry
+from workbench import demo, pipeline
+from workbench.audit import policy_audit, trail
+from workbench.datamap import inventory, mail
 from workbench.errors import WorkbenchError
-from workbench.workspace import Workspace
+from workbench.reference import register as registry
+from workbench.reports import annual, dpia
+from workbench.store.workspace import Workspace
 
 YEAR = demo.TODAY.year
 TODAY = date.today()  # the demo's answered request is received today
@@ -80,7 +83,7 @@ def test_completed_erasures_are_anonymised_and_logged(ws, fig) -> None:
     assert erasures.request_id.tolist() == done.request_id.tolist() and not done.empty
     assert done.email.isna().all() and done.name.isna().all()
     assert erasures.anonymised.all() and erasures.plan_logged.all() and erasures.purge_logged.all()
-    purge = next(e for e in audit.entries(ws) if e.action == "purge" and e.request_id == done.request_id[0])
+    purge = next(e for e in trail.entries(ws) if e.action == "purge" and e.request_id == done.request_id[0])
     assert erasures.records_held.iloc[0] == purge.details["held"]
     assert erasures.records_removed.iloc[0] == purge.details["removed"]["party_versions"] + \
         purge.details["removed"]["document_versions"]

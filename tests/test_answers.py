@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from workbench import answers, audit, erasure, requests
-from workbench import register as registry
+from workbench.audit import trail
 from workbench.demo import story
 from workbench.errors import WorkbenchError
-from workbench.workspace import Workspace
+from workbench.reference import register as registry
+from workbench.rights import answers, erasure, requests
+from workbench.store.workspace import Workspace
 
 TODAY = date(2026, 11, 25)
 
@@ -35,7 +36,7 @@ def test_erasure_planned_then_carried_out_once(ws: Workspace, tmp_path: Path) ->
     assert planned.purge is None and not planned.noted and len(planned.subjects) == 1
     assert planned.written == tmp_path / "plan.csv" and planned.written.is_file()
     assert set(planned.plan.subject_id) == set(planned.subjects)
-    entry = list(audit.entries(ws))[-1]
+    entry = list(trail.entries(ws))[-1]
     assert entry.action == "plan" and "plan.csv" in entry.files
 
     done = answers.erase(ws, reg, request_id, today=TODAY, execute=True)
@@ -44,7 +45,7 @@ def test_erasure_planned_then_carried_out_once(ws: Workspace, tmp_path: Path) ->
     assert notes.note.str.startswith("workspace purged:").any()
     again = answers.erase(ws, reg, request_id, today=TODAY, execute=True)
     assert again.plan is None and again.purge.already  # reported, not purged twice
-    assert [e.action for e in audit.entries(ws)][-3:] == ["plan", "plan", "purge"]
+    assert [e.action for e in trail.entries(ws)][-3:] == ["plan", "plan", "purge"]
 
 
 def test_rights_todo_is_logged_and_noted(ws: Workspace) -> None:
@@ -52,7 +53,7 @@ def test_rights_todo_is_logged_and_noted(ws: Workspace) -> None:
     request_id = _request(ws, "rectification", 4)
     todo = answers.rights_todo(ws, reg, request_id)
     assert todo.type == "rectification" and todo.noted and not todo.steps.empty
-    entry = list(audit.entries(ws))[-1]
+    entry = list(trail.entries(ws))[-1]
     assert entry.action == "rights-todo" and entry.details["list_sha256"] == erasure.frame_digest(todo.steps)
     with pytest.raises(WorkbenchError, match="rectification request"):
         answers.erase(ws, reg, request_id)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workbench import sources, tabular
 from workbench.errors import InputError
-from workbench.model import FIELDS
-from workbench.sources import bank, mollie
+from workbench.ingest import sources, tabular
+from workbench.ingest.model import FIELDS
+from workbench.ingest.sources import bank, mollie
 
 OWN = "NL02ABNA0123456789"
 

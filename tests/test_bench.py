@@ -14,8 +14,8 @@ import pytest
 from stdnum import iban
 from stdnum.nl import btw
 
-from workbench import sources
 from workbench.demo import scale
+from workbench.ingest import sources
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = ("import", "link", "find", "package", "annual", "dashboard")

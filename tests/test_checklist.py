@@ -20,10 +20,13 @@ import pytest
 from pypdf import PdfReader
 
 from tests.test_letters import no_codes, visible
-from workbench import answers, audit, letters, linkage, package, pipeline, requests
-from workbench import register as registry
+from workbench import pipeline
+from workbench.audit import trail
+from workbench.datamap import linkage
 from workbench.demo.story import demo_client
-from workbench.model import FIELDS
+from workbench.ingest.model import FIELDS
+from workbench.reference import register as registry
+from workbench.rights import answers, letters, package, requests
 
 
 @pytest.fixture(scope="module")
@@ -370,7 +373,7 @@ def test_a20_08_portability_erases_nothing(portable, demo_run) -> None:
     assert row["status"] == "completed"
     for subject in portable["subjects"]:
         assert not linkage.subject_parties(demo_run.workspace, subject).empty
-    logged = audit.entries(demo_run.workspace)
+    logged = trail.entries(demo_run.workspace)
     assert not any(e.action == "purge" and e.request_id == portable["id"] for e in logged)
 
 

@@ -17,8 +17,12 @@ import openpyxl
 import pytest
 from pypdf import PdfReader
 
-from workbench import datamap, demo, dpia, erasure, linkage, pipeline, policy_audit
-from workbench import register as registry
+from workbench import demo, pipeline
+from workbench.audit import policy_audit
+from workbench.datamap import export, linkage
+from workbench.reference import register as registry
+from workbench.reports import dpia
+from workbench.rights import erasure
 
 TODAY = date(2026, 12, 3)
 YEAR = 2026
@@ -33,7 +37,7 @@ def reg() -> registry.Register:
 def ropa_out(demo_run: pipeline.Run, reg, tmp_path_factory) -> dict:
     """The data map of the demo as ``workbench datamap --year`` writes it."""
     out = tmp_path_factory.mktemp("datamap")
-    written = datamap.write(demo_run.workspace, reg, out / "datamap.xlsx", year=YEAR, today=TODAY)
+    written = export.write(demo_run.workspace, reg, out / "datamap.xlsx", year=YEAR, today=TODAY)
     folder = out / "datamap"
 
     def rows(name: str) -> list[dict]:
@@ -174,7 +178,7 @@ def test_r30_11_undeclared_categories_listed(ropa_out, demo_run: pipeline.Run, r
     # and for one person when a package is prepared: the BSN client's undeclared data
     client = next(c for c in demo.build().clients if "bsn_in_exact" in c.flags)
     subjects = _subjects(demo_run, client.person.email)
-    flagged = datamap.undeclared_for_subject(demo_run.workspace, reg, subjects)
+    flagged = export.undeclared_for_subject(demo_run.workspace, reg, subjects)
     assert "bsn" in set(flagged.field)
 
 
@@ -308,7 +312,7 @@ def test_d35_12_machine_readable_companions(dpia_out) -> None:
 
 
 def test_d35_policy_findings_agree_with_the_annual_report(dpia_out, demo_run: pipeline.Run, reg) -> None:
-    from workbench import annual
+    from workbench.reports import annual
 
     fig = annual.figures(demo_run.workspace, reg, YEAR, today=TODAY)
     mine = policy_audit.counts(dpia_out["assessment"].policy_findings)

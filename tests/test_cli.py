@@ -103,7 +103,7 @@ def test_wrong_service_forced(run, tmp_path: Path, payments: Path) -> None:
 @pytest.mark.slow  # a process of its own: the interpreter and every import start afresh
 def test_console_script_runs_a_command(tmp_path: Path, payments: Path) -> None:
     """The one test of the installed entry point as a process of its own; every other command
-    line test runs ``workbench.cli.main`` in the test process (the ``cli`` fixture)."""
+    line test runs ``workbench.ui.cli.main`` in the test process (the ``cli`` fixture)."""
     script = Path(sys.executable).parent / "workbench"
     if not script.exists():
         pytest.skip("console script not installed")

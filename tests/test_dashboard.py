@@ -16,11 +16,15 @@ import pandas as pd
 import pytest
 import pyzipper
 
-from workbench import answers, dashboard, flows, letters, linkage, pipeline, render, requests
-from workbench import register as registry
+from workbench import pipeline
+from workbench.datamap import flows, linkage
 from workbench.demo import story
 from workbench.errors import WorkbenchError
-from workbench.workspace import Workspace
+from workbench.reference import register as registry
+from workbench.reports import render
+from workbench.rights import answers, letters, requests
+from workbench.store.workspace import Workspace
+from workbench.ui import dashboard
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

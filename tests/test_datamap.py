@@ -18,11 +18,12 @@ import pytest
 from conftest import payments_csv
 from pypdf import PdfReader
 
-from workbench import datamap, demo, inventory, linkage, pipeline
-from workbench import register as registry
+from workbench import demo, pipeline
 from workbench.configuration import ConfigError
+from workbench.datamap import export, inventory, linkage
 from workbench.demo import story
-from workbench.workspace import Workspace
+from workbench.reference import register as registry
+from workbench.store.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
@@ -87,14 +88,14 @@ def test_datamap_files(run: pipeline.Run) -> None:
 
 def test_ropa_of_the_year_is_dated_with_its_review(run: pipeline.Run, register: registry.Register,
                                                    tmp_path: Path) -> None:
-    written = datamap.write(run.workspace, register, tmp_path / "datamap.xlsx", year=2025,
+    written = export.write(run.workspace, register, tmp_path / "datamap.xlsx", year=2025,
                             today=date(2026, 1, 15))
     page = html.unescape((tmp_path / "ropa-2025.html").read_text("utf-8"))
     assert tmp_path / "ropa-2025.pdf" in written
     assert "(Art. 30 GDPR) 2025" in page and "drawn up on 2026-01-15" in page
     # nobody has reviewed the shipped register yet: shown as a gap, not left blank
     assert "GAP: nobody has reviewed this register" in page and "GAP: no review date" in page
-    assert len(datamap.review_gaps(register)) == 2
+    assert len(export.review_gaps(register)) == 2
     for activity in register.activities.values():
         assert activity.purpose_en in page
     reader = PdfReader(tmp_path / "ropa-2025.pdf")
@@ -105,7 +106,7 @@ def test_ropa_of_the_year_is_dated_with_its_review(run: pipeline.Run, register: 
 
 def test_review_fields_are_validated(tmp_path: Path) -> None:
     folder = tmp_path / "register"
-    shutil.copytree(Path(registry.__file__).parent / "config" / "register", folder)
+    shutil.copytree(Path(registry.__file__).parents[1] / "config" / "register", folder)
     path = folder / "controller.toml"
     text = path.read_text("utf-8")
     path.write_text(text.replace('reviewed_on = ""', 'reviewed_on = "15 januari"'), "utf-8")
@@ -117,7 +118,7 @@ def test_review_fields_are_validated(tmp_path: Path) -> None:
     path.write_text(text.replace('reviewed_on = ""', 'reviewed_on = "2026-01-15"')
                     .replace('reviewed_by = ""', 'reviewed_by = "J. de Kale"'), "utf-8")
     reviewed = registry.load(folder)
-    assert datamap.review_gaps(reviewed) == []
+    assert export.review_gaps(reviewed) == []
     assert "2026-01-15 by J. de Kale" in set(registry.ropa(reviewed)["last reviewed"])
 
 
@@ -126,7 +127,7 @@ def test_undeclared_data_of_a_subject_is_listed_for_the_officer(run: pipeline.Ru
     client = next(c for c in demo.build().clients if "bsn_in_exact" in c.flags)
     found = linkage.find(run.workspace, email=client.person.email)
     subjects = list(found.subject_id.unique())
-    flagged = datamap.undeclared_for_subject(run.workspace, register, subjects)
+    flagged = export.undeclared_for_subject(run.workspace, register, subjects)
     assert {"bsn", "birth_date"} <= set(flagged.field)
     assert set(flagged.loc[flagged.field.isin(["bsn", "birth_date"]), "service"]) == {"exact"}
     assert (flagged.records > 0).all()
@@ -134,7 +135,7 @@ def test_undeclared_data_of_a_subject_is_listed_for_the_officer(run: pipeline.Ru
     assert set(flagged.columns) == {"service", "export_kind", "column", "field", "category", "records"}
     ordinary = story.demo_client()
     plain = linkage.find(run.workspace, email=ordinary.person.email).subject_id.unique()
-    assert not {"bsn", "birth_date"} & set(datamap.undeclared_for_subject(run.workspace, register,
+    assert not {"bsn", "birth_date"} & set(export.undeclared_for_subject(run.workspace, register,
                                                                            list(plain)).field)
 
 
@@ -145,7 +146,7 @@ def test_subject_map_holds_one_person_across_systems(run: pipeline.Run,
                   and {"mollie", "moneybird", "exact"} <= c.services)
     found = linkage.find(run.workspace, email=client.person.email)
     assert not found.empty
-    cells = datamap.subject_map(run.workspace, register, found.subject_id.iloc[0])
+    cells = export.subject_map(run.workspace, register, found.subject_id.iloc[0])
     assert {"mollie", "moneybird", "exact"} <= set(cells.service)
     assert cells.processor.notna().all() and cells.purpose.ne("").all()
     others = [c.person.email.lower() for c in business.clients if c.number != client.number]

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from workbench import demo, sources
-from workbench.workspace import Workspace
+from workbench import demo
+from workbench.ingest import sources
+from workbench.store.workspace import Workspace
 
 pytestmark = pytest.mark.slow  # the full demo written twice and imported
 

@@ -15,9 +15,10 @@ from conftest import payments_csv
 from faker import Faker
 from stdnum.nl import bsn
 
-from workbench import discovery, inventory
-from workbench.discovery import classify
-from workbench.workspace import Workspace
+from workbench.datamap import inventory
+from workbench.ingest import discovery
+from workbench.ingest.discovery import classify
+from workbench.store.workspace import Workspace
 
 CHECKS = {k.name: k.check for k in discovery.KINDS}
 

@@ -15,11 +15,15 @@ import pytest
 from conftest import payments_csv
 from pypdf import PdfReader
 
-from workbench import cli, dpia, pipeline, policy_audit, requests
-from workbench import register as registry
+from workbench import pipeline
+from workbench.audit import policy_audit
 from workbench.configuration import ConfigError
 from workbench.errors import WorkbenchError
-from workbench.workspace import Workspace
+from workbench.reference import register as registry
+from workbench.reports import dpia
+from workbench.rights import requests
+from workbench.store.workspace import Workspace
+from workbench.ui import cli
 
 TODAY = date(2026, 11, 25)
 

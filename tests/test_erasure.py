@@ -16,10 +16,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from workbench import audit, demo, erasure, letters, linkage, package, pipeline, requests
-from workbench import register as registry
+from workbench import demo, pipeline
+from workbench.audit import trail
 from workbench.configuration import ConfigError
-from workbench.workspace import Workspace
+from workbench.datamap import linkage
+from workbench.reference import register as registry
+from workbench.rights import erasure, letters, package, requests
+from workbench.store.workspace import Workspace
 
 TODAY = date(2026, 11, 25)
 
@@ -149,7 +152,7 @@ def test_exact_relation_with_kept_bookings_is_anonymised_after_the_retention_dat
 
 def _register_copy(tmp_path: Path) -> Path:
     folder = tmp_path / "register"
-    shutil.copytree(Path(registry.__file__).parent / "config" / "register", folder)
+    shutil.copytree(Path(registry.__file__).parents[1] / "config" / "register", folder)
     (folder / "fideslang.toml").unlink()  # the vocabulary always comes from the workbench
     return folder
 
@@ -328,13 +331,13 @@ def test_email_is_gone_from_the_database_file_except_in_held_records(purged, tmp
 
 def test_audit_log_verifies_with_counts_only(purged) -> None:
     ws, email = purged["ws"], purged["email"]
-    check = audit.verify(ws)
+    check = trail.verify(ws)
     assert check.ok, str(check)
-    actions = [e.action for e in audit.entries(ws)]
+    actions = [e.action for e in trail.entries(ws)]
     assert actions[-2:] == ["plan", "purge"]
-    text = audit.log_path(ws).read_text().lower()
+    text = trail.log_path(ws).read_text().lower()
     assert email.lower() not in text and email.split("@")[0].lower() not in text
-    purge_entry = list(audit.entries(ws))[-1]
+    purge_entry = list(trail.entries(ws))[-1]
     assert purge_entry.request_id == purged["request_id"]
     assert purge_entry.details["held"] == purged["result"].held
 
@@ -419,7 +422,7 @@ def test_cli_round_trip(built, tmp_path: Path) -> None:
 
     verify = cli(ws.path, "audit", "verify")
     assert verify.returncode == 0, verify.stdout
-    actions = [e.action for e in audit.entries(ws)]
+    actions = [e.action for e in trail.entries(ws)]
     assert actions[-4:] == ["plan", "plan", "purge", "rights-todo"]
 
 
@@ -483,7 +486,7 @@ def test_plan_lists_the_final_deletion_date_of_every_record(bsn_plan) -> None:
 
 def test_a_retaining_rule_must_say_which_fields_it_keeps(tmp_path: Path) -> None:
     folder = tmp_path / "register"
-    shutil.copytree(Path(registry.__file__).parent / "config" / "register", folder)
+    shutil.copytree(Path(registry.__file__).parents[1] / "config" / "register", folder)
     path = folder / "retention.toml"
     text = path.read_text("utf-8")
     start = text.index("keeps = [\n")

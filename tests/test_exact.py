@@ -13,8 +13,8 @@ from workbench import demo
 from workbench.demo import exact as exact_demo
 from workbench.demo._xaf import write_xaf
 from workbench.errors import InputError
-from workbench.sources import detect as detect_any
-from workbench.sources import exact
+from workbench.ingest.sources import detect as detect_any
+from workbench.ingest.sources import exact
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 from conftest import shared_file
 
-from workbench import demo, headers, sources
+from workbench import demo
 from workbench.demo import factuursturen as writer
 from workbench.errors import InputError
-from workbench.sources import factuursturen as fs
+from workbench.ingest import headers, sources
+from workbench.ingest.sources import factuursturen as fs
 
 KIND = {k.name: k for k in fs.KINDS}
 

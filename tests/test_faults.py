@@ -27,9 +27,13 @@ from types import SimpleNamespace
 import pytest
 from conftest import payments_csv
 
-from workbench import audit, cli, demo, erasure, letters, linkage, package, requests
-from workbench import register as registry
-from workbench.workspace import Workspace
+from workbench import demo
+from workbench.audit import trail
+from workbench.datamap import linkage
+from workbench.reference import register as registry
+from workbench.rights import erasure, letters, package, requests
+from workbench.store.workspace import Workspace
+from workbench.ui import cli
 
 KILLS = 5  # kills per action
 SEED = 15
@@ -37,7 +41,7 @@ CLIENTS = 60  # the demo business at its smallest
 
 KILL = textwrap.dedent("""
     import importlib, os, signal, sys
-    from workbench import cli
+    from workbench.ui import cli
     target, nth, when = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     module, _, attr = target.partition(":")
     owner = importlib.import_module(module)
@@ -59,28 +63,31 @@ KILL = textwrap.dedent("""
 
 # Where an action can be killed: (function, which call, before or after it runs).
 POINTS = {
-    "import": [("workbench.workspace:Workspace._commit", 1, "before"),
-               ("workbench.workspace:Workspace._commit", 1, "after"),
-               ("workbench.workspace:Workspace._stage", 1, "after"),
+    "import": [("workbench.store.workspace:Workspace._commit", 1, "before"),
+               ("workbench.store.workspace:Workspace._commit", 1, "after"),
+               ("workbench.store.workspace:Workspace._stage", 1, "after"),
                ("os:replace", 1, "before"), ("os:replace", 1, "after")],
-    "link": [("workbench.linkage:_store", 1, "before"), ("workbench.linkage:_store", 1, "after"),
-             ("workbench.workspace:Workspace.connect", 2, "before"),
-             ("workbench.workspace:Workspace.connect", 3, "after")],
-    "package": [("workbench.audit:record", 1, "before"), ("workbench.audit:record", 1, "after"),
-                ("workbench.audit:_anchor", 1, "before"), ("workbench.package:archive", 1, "after"),
+    "link": [("workbench.datamap.linkage:_store", 1, "before"),
+             ("workbench.datamap.linkage:_store", 1, "after"),
+             ("workbench.store.workspace:Workspace.connect", 2, "before"),
+             ("workbench.store.workspace:Workspace.connect", 3, "after")],
+    "package": [("workbench.audit.trail:record", 1, "before"), ("workbench.audit.trail:record", 1, "after"),
+                ("workbench.audit.trail:_anchor", 1, "before"),
+                ("workbench.rights.package:archive", 1, "after"),
                 ("os:rename", 1, "before"), ("os:rename", 1, "after"),
-                ("workbench.workspace:Workspace.remember_output", 1, "after")],
-    "erasure": [("workbench.erasure:write_durably", 1, "after"),
-                ("workbench.erasure:write_durably", 2, "after"),
-                ("workbench.erasure:write_durably", 3, "before"),
-                ("workbench.workspace:Workspace.mark_compact", 1, "after"),
-                ("workbench.erasure:_finish", 1, "before"), ("workbench.erasure:_remove_outputs", 1, "after"),
-                ("workbench.workspace:Workspace.compact", 1, "before"), ("os:replace", 1, "before"),
-                ("os:replace", 1, "after"), ("workbench.audit:record", 2, "before"),
-                ("workbench.audit:record", 2, "after")],
-    "complete": [("workbench.requests:_anonymise", 1, "after"),
-                 ("workbench.workspace:Workspace.mark_compact", 1, "after"),
-                 ("workbench.workspace:Workspace.compact", 1, "before"),
+                ("workbench.store.workspace:Workspace.remember_output", 1, "after")],
+    "erasure": [("workbench.rights.erasure:write_durably", 1, "after"),
+                ("workbench.rights.erasure:write_durably", 2, "after"),
+                ("workbench.rights.erasure:write_durably", 3, "before"),
+                ("workbench.store.workspace:Workspace.mark_compact", 1, "after"),
+                ("workbench.rights.erasure:_finish", 1, "before"),
+                ("workbench.rights.erasure:_remove_outputs", 1, "after"),
+                ("workbench.store.workspace:Workspace.compact", 1, "before"), ("os:replace", 1, "before"),
+                ("os:replace", 1, "after"), ("workbench.audit.trail:record", 2, "before"),
+                ("workbench.audit.trail:record", 2, "after")],
+    "complete": [("workbench.rights.requests:_anonymise", 1, "after"),
+                 ("workbench.store.workspace:Workspace.mark_compact", 1, "after"),
+                 ("workbench.store.workspace:Workspace.compact", 1, "before"),
                  ("os:replace", 1, "before"), ("os:replace", 1, "after")],
 }
 LEFTOVERS = (".erasure-journal.json", ".compact-needed", ".staging")
@@ -169,7 +176,7 @@ def _consistent(ws: Workspace) -> None:
     assert left == []
     partial = [p for p in ws.path.rglob(".*partial-*")]
     assert partial == []
-    verified = audit.verify(ws)
+    verified = trail.verify(ws)
     assert verified.ok, str(verified)
 
 
@@ -207,7 +214,7 @@ def test_kills_during_erasure_and_its_completion(small, tmp_path) -> None:
         _consistent(ws)
         assert _main(ws, "erasure-plan", "--request", small["erasure"], "--execute", "--yes") == 0
         _consistent(ws)
-        purges = [e for e in audit.entries(ws) if e.action == "purge"]
+        purges = [e for e in trail.entries(ws) if e.action == "purge"]
         assert len(purges) == 1, (point, died)  # logged once, whatever the moment of the kill
         assert not (ws.path / "packages" / "earlier").exists()  # the earlier package went too
         assert _main(ws, "request", "update", small["erasure"], "--status", "completed") == 0
@@ -244,7 +251,7 @@ def test_kills_during_import_link_and_package(small, tmp_path) -> None:
             _consistent(ws)
             if action == "package":  # a package is in place only with its audit entry
                 out = tmp_path / f"out-{i}"
-                logged = [e for e in audit.entries(ws) if e.action == "package"
+                logged = [e for e in trail.entries(ws) if e.action == "package"
                           and e.request_id == small["access"]]
                 assert out.with_name(out.name + ".zip").exists() <= bool(logged)
                 assert not list(tmp_path.glob(f".out-{i}.partial-*"))
@@ -301,7 +308,7 @@ def test_full_disk_names_the_disk_and_leaves_nothing_half_written(small, tmpfs) 
         for leave in sorted(rng.sample([0, 4096, 65536, 262144, 1 << 20], 2)):
             ws = _copy(small["base"], tmpfs / "ws")
             filler = _fill(tmpfs, leave)
-            entries_before = audit.verify(ws).entries
+            entries_before = trail.verify(ws).entries
             proc = _run(ws, *command)
             tries += 1
             assert "internal error" not in proc.stderr, (command, leave, proc.stderr)
@@ -313,7 +320,7 @@ def test_full_disk_names_the_disk_and_leaves_nothing_half_written(small, tmpfs) 
             filler.unlink()
             _consistent(ws)
             if proc.returncode and command[0] != "erasure-plan":
-                assert audit.verify(ws).entries == entries_before
+                assert trail.verify(ws).entries == entries_before
             shutil.rmtree(ws.path)
             shutil.rmtree(tmpfs / "out", ignore_errors=True)
             (tmpfs / "out.zip").unlink(missing_ok=True)
@@ -322,14 +329,14 @@ def test_full_disk_names_the_disk_and_leaves_nothing_half_written(small, tmpfs) 
 
 def test_a_failed_append_goes_back_to_the_previous_size(small, tmpfs) -> None:
     ws = _copy(small["base"], tmpfs / "ws")
-    log = audit.log_path(ws)
+    log = trail.log_path(ws)
     size = log.stat().st_size
     filler = _fill(tmpfs, 0)
-    with pytest.raises(audit.AuditError, match="is full"):
-        audit.record(ws, "test", details={"padding": "x" * 20000})
+    with pytest.raises(trail.AuditError, match="is full"):
+        trail.record(ws, "test", details={"padding": "x" * 20000})
     assert log.stat().st_size == size
     filler.unlink()
-    assert audit.verify(ws).ok
+    assert trail.verify(ws).ok
 
 
 # --- a read-only workspace, two processes --------------------------------------------------------------
@@ -369,7 +376,7 @@ def test_read_only_workspace_still_reads(small, read_only) -> None:
 
 HOLD = textwrap.dedent("""
     import sys
-    from workbench import cli
+    from workbench.ui import cli
     with cli.Workspace(sys.argv[1]).locked():
         print("held", flush=True)
         sys.stdin.readline()  # until the test lets go

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workbench import demo
-from workbench.cli import main
 from workbench.errors import printable
+from workbench.ui.cli import main
 
 pytestmark = pytest.mark.slow  # hundreds of imports, each into a fresh workspace
 

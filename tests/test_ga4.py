@@ -13,11 +13,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import payments_csv
-from workbench import erasure, linkage, package, register, weblogs
+from workbench.datamap import linkage, weblogs
 from workbench.errors import InputError
-from workbench.sources import _common, ga4
-from workbench.sources import read as read_any
-from workbench.workspace import Workspace
+from workbench.ingest.sources import _common, ga4
+from workbench.ingest.sources import read as read_any
+from workbench.reference import register
+from workbench.rights import erasure, package
+from workbench.store.workspace import Workspace
 
 CLIENT = "1234567890.1761998400"
 

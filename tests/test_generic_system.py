@@ -12,10 +12,14 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from workbench import cli, datamap, erasure, headers, linkage, package, register
 from workbench.configuration import ConfigError
-from workbench.sources import _common, generic
-from workbench.workspace import Workspace
+from workbench.datamap import export, linkage
+from workbench.ingest import headers
+from workbench.ingest.sources import _common, generic
+from workbench.reference import register
+from workbench.rights import erasure, package
+from workbench.store.workspace import Workspace
+from workbench.ui import cli
 
 HEADER = ["Order ID", "Customer email", "First name", "Last name", "Zip", "Town", "Phone",
           "Product", "Total", "Newsletter Consent"]
@@ -113,7 +117,7 @@ def test_system_in_inventory_datamap_package_and_erasure_plan(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     ws_path, _ = _confirmed(tmp_path, capsys)
     ws, reg = Workspace(ws_path), register.load()
-    sheets = datamap.sheets(ws, reg)
+    sheets = export.sheets(ws, reg)
     inventory = sheets["Field inventory"]
     webshop = inventory[inventory.service.eq("webshop")].set_index("column")
     assert webshop.loc["Customer email", "field"] == "email"

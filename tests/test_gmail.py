@@ -17,12 +17,14 @@ import pytest
 from openpyxl import Workbook
 
 from tests.conftest import payments_csv
-from workbench import erasure, limits, linkage, mail, package
-from workbench import register as registry
+from workbench.datamap import linkage, mail
 from workbench.demo import gmail as demo_gmail
 from workbench.errors import InputError
-from workbench.sources import gmail
-from workbench.workspace import Workspace
+from workbench.ingest import limits
+from workbench.ingest.sources import gmail
+from workbench.reference import register as registry
+from workbench.rights import erasure, package
+from workbench.store.workspace import Workspace
 
 JAN_IBAN = "NL91ABNA0417164300"  # the IBAN conftest's Mollie settlement gives Jan Jansen
 XLSX = "vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -320,7 +322,7 @@ def test_demo_mbox_is_deterministic_and_holds_an_iban(tmp_path: Path, business) 
 def test_annual_report_counts_mail_past_retention(linked: Workspace) -> None:
     from datetime import date
 
-    from workbench import annual
+    from workbench.reports import annual
 
     section = annual.retention_section(linked, registry.load(), date(2028, 12, 1))
     row = section["per_system"].set_index("service").loc["mail"]

@@ -1,5 +1,5 @@
 """Golden files, the way beangulp tests its importers: every export the demo writers produce is
-read with ``workbench.sources.read``, and what comes out (the export kind, the column map, the
+read with ``workbench.ingest.sources.read``, and what comes out (the export kind, the column map, the
 canonical parties, documents and identifiers) is compared with ``tests/golden/<service>/<file>.json``.
 
 A change in what an export yields then shows up as a diff of a small text file. When the change
@@ -21,8 +21,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workbench import demo, sources
-from workbench.model import Extract
+from workbench import demo
+from workbench.ingest import sources
+from workbench.ingest.model import Extract
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 GOLDEN_CLIENTS = 40  # the smallest business that still has every trap of the demo

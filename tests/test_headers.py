@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from conftest import payments_csv
 
-from workbench import headers
 from workbench.configuration import ConfigError
-from workbench.sources import SERVICES, _common
-from workbench.workspace import Workspace
+from workbench.ingest import headers
+from workbench.ingest.sources import SERVICES, _common
+from workbench.store.workspace import Workspace
 
 
 def test_fold_ignores_case_accents_spacing_and_punctuation() -> None:

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stdnum import iban
 
-from workbench import demo, identifiers, sources
+from workbench import demo
+from workbench.ingest import identifiers, sources
 
 LIBRARY = {"iban": identifiers.iban_number, "email": identifiers.email, "postcode": identifiers.postcode_nl}
 COUNTRIES = ["NL", "DE", "FR", "GB", "LU", "AT", "IT", "DK", "IE", "FI", "PL", "PT", "CH", "SE",

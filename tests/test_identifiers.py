@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from workbench import identifiers
+from workbench.ingest import identifiers
 
 
 @pytest.mark.parametrize("kind,value,expected", [

@@ -13,14 +13,14 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from workbench import letters, requests
-from workbench import register as registry
 from workbench.configuration import ConfigError
-from workbench.workspace import Workspace
+from workbench.reference import register as registry
+from workbench.rights import letters, requests
+from workbench.store.workspace import Workspace
 
 TODAY = date(2026, 12, 3)
 EMAIL = "jan.devries@example.nl"
-SHIPPED = Path(letters.__file__).parent / "config" / "letters"
+SHIPPED = Path(letters.__file__).parents[1] / "config" / "letters"
 
 
 @pytest.fixture
@@ -217,7 +217,7 @@ def test_a_register_without_the_query_column_gains_it(ws) -> None:
 
 
 def test_command_line_round_trip(tmp_path: Path, capsys, register) -> None:
-    from workbench import cli
+    from workbench.ui import cli
 
     base = ["--workspace", str(tmp_path / "ws")]
 

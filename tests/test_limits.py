@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from conftest import payments_csv
 
-from workbench import limits, tabular
-from workbench.cli import main
 from workbench.configuration import ConfigError
 from workbench.errors import InputError
-from workbench.sources import _common
-from workbench.workspace import Workspace
+from workbench.ingest import limits, tabular
+from workbench.ingest.sources import _common
+from workbench.store.workspace import Workspace
+from workbench.ui.cli import main
 
 SHEET_HEAD = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
               '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>')
@@ -151,7 +151,7 @@ def test_csv_rows_beyond_the_limit(tmp_path: Path, capsys: pytest.CaptureFixture
 BOMB_MEMORY = textwrap.dedent("""
     import re, sys
     from pathlib import Path
-    from workbench.cli import main
+    from workbench.ui.cli import main
     code = main(["--workspace", sys.argv[2], "import", sys.argv[1]])
     peak = re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)
     print(code, int(peak) // 1024)
@@ -247,7 +247,7 @@ def test_file_changed_while_it_is_read_is_refused(tmp_path: Path, monkeypatch: p
 def test_what_is_parsed_is_what_is_hashed_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = payments_csv(tmp_path / "p.csv")
     parsed = path.read_bytes()
-    import workbench.sources as sources
+    import workbench.ingest.sources as sources
 
     original = sources.read
 
@@ -271,7 +271,7 @@ def test_file_deleted_mid_import_still_imports_what_was_read(tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     path = payments_csv(tmp_path / "p.csv")
     parsed = path.read_bytes()
-    import workbench.sources as sources
+    import workbench.ingest.sources as sources
 
     original = sources.read
 

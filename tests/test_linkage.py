@@ -21,14 +21,17 @@ import pandas as pd
 import pytest
 from conftest import payments_csv
 
-from workbench import cli, demo, linkage, package
-from workbench import register as registry
+from workbench import demo
 from workbench.configuration import ConfigError
+from workbench.datamap import linkage
+from workbench.datamap.linkage import fold
 from workbench.demo import exact as demo_exact
 from workbench.demo import mollie as demo_mollie
 from workbench.errors import WorkbenchError
-from workbench.linkage import fold
-from workbench.workspace import Workspace
+from workbench.reference import register as registry
+from workbench.rights import package
+from workbench.store.workspace import Workspace
+from workbench.ui import cli
 
 PARTY = ["service", "export_kind", "party_key"]
 
@@ -619,7 +622,7 @@ def test_an_empty_workspace_one_party_and_no_shared_identifiers_link_without_err
 
 
 def test_one_row_is_one_party_unless_every_personal_column_agrees():
-    from workbench.sources._common import split
+    from workbench.ingest.sources._common import split
 
     canon = pd.DataFrame({"name": ["Jan de Vries", "Jan de Vries", "Jan de Vries"],
                           "postcode": ["1234 AB"] * 3,

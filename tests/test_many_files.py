@@ -11,10 +11,10 @@ import duckdb
 import pytest
 from conftest import snapshot
 
-from workbench import workspace as workspace_module
 from workbench.demo import scale
 from workbench.errors import InputError
-from workbench.workspace import Workspace
+from workbench.store import workspace as workspace_module
+from workbench.store.workspace import Workspace
 
 pytestmark = pytest.mark.slow  # a scaled demo cut into hundreds of files, imported twice
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.masking import mask
+from workbench.ingest.masking import mask
 
 
 @pytest.mark.parametrize("value,kind,expected", [

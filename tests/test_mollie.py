@@ -13,8 +13,8 @@ from conftest import shared_file
 
 from workbench.demo import mollie as mollie_demo
 from workbench.errors import InputError
-from workbench.sources import _common, mollie
-from workbench.workspace import Workspace
+from workbench.ingest.sources import _common, mollie
+from workbench.store.workspace import Workspace
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from workbench import demo, sources
+from workbench import demo
 from workbench.demo import moneybird as demo_moneybird
 from workbench.demo._files import FIXED
 from workbench.errors import InputError
-from workbench.sources import moneybird
+from workbench.ingest import sources
+from workbench.ingest.sources import moneybird
 
 ENGLISH_CONTACTS = (
     "Customer ID,Company name,First name,Last name,Address 1,Zipcode,City,Country,Phone,Email,"

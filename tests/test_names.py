@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from workbench import linkage, names
 from workbench.configuration import ConfigError
-from workbench.discovery import looks_like_name
+from workbench.datamap import linkage
+from workbench.ingest import names
+from workbench.ingest.discovery import looks_like_name
 
 
 def test_the_shipped_lists_load_and_say_what_they_rest_on() -> None:

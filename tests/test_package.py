@@ -17,8 +17,11 @@ import pyzipper
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from workbench import audit, demo, letters, linkage, package, pipeline, requests
-from workbench import register as registry
+from workbench import demo, pipeline
+from workbench.audit import trail
+from workbench.datamap import linkage
+from workbench.reference import register as registry
+from workbench.rights import letters, package, requests
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +155,7 @@ def test_manifest_hashes_match(nl, built) -> None:
     for name, entry in listed.items():
         data = (nl.out / name).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry["sha256"] and len(data) == entry["bytes"]
-    logged = list(audit.entries(built[0]))
+    logged = list(trail.entries(built[0]))
     assert any(e.request_id == nl.request_id and e.files["index.html"] == listed["index.html"]["sha256"]
                for e in logged)
 

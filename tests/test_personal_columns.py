@@ -1,6 +1,6 @@
 """Columns that are known but have no canonical party or document field ("other") must still be
 inventoried as personal data when they hold it: names of other people on a record, job titles,
-search codes, salutations, languages, ... (the "extra" fields of workbench.model)."""
+search codes, salutations, languages, ... (the "extra" fields of workbench.ingest.model)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import re
 import pandas as pd
 import pytest
 
-from workbench import inventory, pipeline
-from workbench import register as registry
-from workbench.model import FIELDS
+from workbench import pipeline
+from workbench.datamap import inventory
+from workbench.ingest.model import FIELDS
+from workbench.reference import register as registry
 
 # A column named like this is expected to hold a person's data.
 PERSONAL_NAME = re.compile(

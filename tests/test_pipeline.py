@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from workbench import answers, pipeline, requests
+from workbench import pipeline
 from workbench.demo import story
 from workbench.errors import WorkbenchError
-from workbench.workspace import Workspace
+from workbench.rights import answers, requests
+from workbench.store.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "03_subject_request.ipynb"

@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import shared_file
-from workbench import cli, pipeline, requests
-from workbench import policy_audit as pa
-from workbench import register as registry
+from workbench import pipeline
+from workbench.audit import policy_audit as pa
 from workbench.configuration import ConfigError
-from workbench.workspace import Workspace
+from workbench.reference import register as registry
+from workbench.rights import requests
+from workbench.store.workspace import Workspace
+from workbench.ui import cli
 
 POLICY = "seed/privacybeleid-de-kale-ict.md"
 TODAY = date(2026, 11, 25)
@@ -393,8 +395,8 @@ def test_past_retention_table_names_systems_and_years(tmp_path: Path) -> None:
     from datetime import date
 
     from workbench import pipeline
-    from workbench import register as registry
-    from workbench.policy_audit import past_retention
+    from workbench.audit.policy_audit import past_retention
+    from workbench.reference import register as registry
 
     run = pipeline.demo_workspace(tmp_path / "demo")
     register = registry.load()

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 
 from tests.conftest import payments_csv
-from workbench.workspace import RAW_VALUES_SQL, Workspace
+from workbench.store.workspace import RAW_VALUES_SQL, Workspace
 
 
 def test_every_cell_is_kept_once_and_shown_as_its_record(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from conftest import shared_file
 
-from workbench.workspace import Workspace
+from workbench.store.workspace import Workspace
 
 
 def _load(path: Path) -> object:

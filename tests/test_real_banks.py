@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import shared_file
-from workbench.workspace import Workspace
+from workbench.store.workspace import Workspace
 
 
 def imported(path: Path, tmp_path: Path, service: str,

@@ -8,10 +8,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from workbench import cli, sources
 from workbench.errors import InputError
-from workbench.sources import _common, _recognise
-from workbench.workspace import Workspace
+from workbench.ingest import sources
+from workbench.ingest.sources import _common, _recognise
+from workbench.store.workspace import Workspace
+from workbench.ui import cli
 
 # A MoneyBird contacts export as a user downloads it: the contact form's fields, no customer
 # number column and none of the captions only MoneyBird has.

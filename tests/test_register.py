@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from conftest import shared_file
 
-from workbench import demo, register
+from workbench import demo
 from workbench.configuration import ConfigError
-from workbench.model import FIELDS, PARTY_COLUMNS
-from workbench.workspace import Workspace
+from workbench.ingest.model import FIELDS, PARTY_COLUMNS
+from workbench.reference import register
+from workbench.store.workspace import Workspace
 
-SHIPPED = Path(register.__file__).parent / "config" / "register"
+SHIPPED = Path(register.__file__).parents[1] / "config" / "register"
 BSN = "user.government_id.national_identification_number"
 # Each processor as the policy names it, and the key the register gives it.
 POLICY_PROCESSORS = {

@@ -14,8 +14,10 @@ import pytest
 from nbformat.v4 import new_markdown_cell, new_notebook
 from pypdf import PdfReader
 
-from workbench import cli, demo, pipeline, render
+from workbench import demo, pipeline
 from workbench.errors import WorkbenchError
+from workbench.reports import render
+from workbench.ui import cli
 
 YEAR = demo.TODAY.year
 pytestmark = pytest.mark.skipif(not Path(render.CHROMIUM).exists(), reason="Debian chromium is missing")

@@ -12,9 +12,9 @@ import duckdb
 import pytest
 from conftest import CliResult, payments_csv
 
-from workbench import requests
 from workbench.errors import WorkbenchError
-from workbench.workspace import Workspace
+from workbench.rights import requests
+from workbench.store.workspace import Workspace
 
 EMAIL = "Jan.deVries@Voorbeeld.nl"
 NAME = "Jan de Vries"

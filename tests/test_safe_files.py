@@ -8,7 +8,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 
-from workbench.safe_files import safe_cell, write_csv, write_xlsx
+from workbench.store.safe_files import safe_cell, write_csv, write_xlsx
 
 EVIL = pd.DataFrame({"naam": ["=HYPERLINK(\"http://x\",\"klik\")", "+31 6 1234", "-2+3", "@SUM(A1)",
                               "Jan"], "bedrag": [1.5, -2.0, 3.0, 4.0, 5.0]})

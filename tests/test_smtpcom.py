@@ -11,11 +11,13 @@ import pandas as pd
 import pytest
 
 from tests.conftest import payments_csv
-from workbench import answers, letters, linkage, package, register, requests
+from workbench.datamap import linkage
 from workbench.errors import InputError
-from workbench.sources import _common, smtpcom
-from workbench.sources import read as read_any
-from workbench.workspace import Workspace
+from workbench.ingest.sources import _common, smtpcom
+from workbench.ingest.sources import read as read_any
+from workbench.reference import register
+from workbench.rights import answers, letters, package, requests
+from workbench.store.workspace import Workspace
 
 API = [
     "rcpt_to,mail_from,subject,time_started,time_finished,status,resp_code,resp_msg,tries,tracking_id,sender_id",

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench import tabular
 from workbench.errors import InputError
+from workbench.ingest import tabular
 
 P = Path("export.csv")
 
@@ -266,7 +266,7 @@ def test_import_stops_with_exit_2_naming_file_row_and_column(tmp_path: Path, row
                                                              capsys: pytest.CaptureFixture) -> None:
     from conftest import payments_csv
 
-    from workbench.cli import main
+    from workbench.ui.cli import main
 
     path = payments_csv(tmp_path / "settlement.csv", [row])
     assert main(["--workspace", str(tmp_path / "ws"), "import", str(path)]) == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.taxonomy import covers, related
+from workbench.reference.taxonomy import covers, related
 
 
 @pytest.mark.parametrize(("declared", "category", "expected"), [

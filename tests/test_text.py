@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from workbench import headers, linkage
-from workbench.sources import _recognise
+from workbench.datamap import linkage
+from workbench.ingest import headers
+from workbench.ingest.sources import _recognise
 from workbench.text import fold
 
 

@@ -15,13 +15,16 @@ import pandas as pd
 import pytest
 
 from tests.conftest import payments_csv
-from workbench import cli, erasure, linkage, package, register, weblogs
-from workbench import policy_audit as pa
+from workbench.audit import policy_audit as pa
 from workbench.configuration import ConfigError
+from workbench.datamap import linkage, weblogs
 from workbench.errors import InputError
-from workbench.sources import _common, webhosting
-from workbench.sources import read as read_any
-from workbench.workspace import Workspace
+from workbench.ingest.sources import _common, webhosting
+from workbench.ingest.sources import read as read_any
+from workbench.reference import register
+from workbench.rights import erasure, package
+from workbench.store.workspace import Workspace
+from workbench.ui import cli
 
 TODAY = date(2026, 11, 1)
 AGENT = "Mozilla/5.0+(Windows+NT+10.0;+Win64;+x64)+AppleWebKit/537.36+(KHTML,+like+Gecko)+Chrome/130.0"

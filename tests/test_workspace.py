@@ -16,10 +16,11 @@ import pandas as pd
 import pytest
 from conftest import payments_csv, snapshot
 
-from workbench import linkage, schema
-from workbench import workspace as workspace_module
+from workbench.datamap import linkage
 from workbench.errors import InputError, WorkbenchError
-from workbench.workspace import Workspace
+from workbench.store import schema
+from workbench.store import workspace as workspace_module
+from workbench.store.workspace import Workspace
 
 
 def test_import_keeps_raw_file_and_provenance(tmp_path: Path, payments: Path) -> None:
@@ -111,7 +112,7 @@ def test_all_or_nothing_on_an_existing_workspace(tmp_path: Path, payments: Path)
 KILL = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
-    from workbench.workspace import Workspace
+    from workbench.store.workspace import Workspace
     ws = Workspace(sys.argv[1])
     original = Workspace._commit
     def die(self, con):

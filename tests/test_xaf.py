@@ -12,8 +12,8 @@ from conftest import shared_file
 from workbench import demo
 from workbench.demo._xaf import write_xaf
 from workbench.errors import InputError
-from workbench.model import ExportKind
-from workbench.sources import _common, _xaf
+from workbench.ingest.model import ExportKind
+from workbench.ingest.sources import _common, _xaf
 
 KIND = ExportKind("test", "xaf", "test auditfile")
 NS = "http://www.auditfiles.nl/XAF/3.2"
@@ -331,7 +331,7 @@ def test_auditfile_is_read_streaming(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_auditfile_records_beyond_the_row_limit(tmp_path: Path) -> None:
-    from workbench import limits
+    from workbench.ingest import limits
 
     path = _big_auditfile(tmp_path / "big.xaf", 50)
     with limits.using(replace(limits.defaults(), max_rows=20)),\

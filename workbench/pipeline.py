@@ -9,14 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench import datamap, demo, linkage, mail, render
-from workbench import register as registry
-from workbench.answers import Answer
+from workbench import demo
+from workbench.datamap import export, linkage, mail
 from workbench.demo import story
-from workbench.headers import PROPOSED, store_system, systems
-from workbench.safe_files import owner_only
-from workbench.sources import generic
-from workbench.workspace import ImportResult, Workspace
+from workbench.ingest.headers import PROPOSED, store_system, systems
+from workbench.ingest.sources import generic
+from workbench.reference import register as registry
+from workbench.reports import render
+from workbench.rights.answers import Answer
+from workbench.store.safe_files import owner_only
+from workbench.store.workspace import ImportResult, Workspace
 
 # what became of another system's column mapping on import (see mapping_proposal)
 CONFIRMED, PROPOSED_NOW, AWAITING = "confirmed", "proposed", "awaiting review"
@@ -26,7 +28,7 @@ class Run:
     workspace: Workspace
     imported: list[ImportResult]
     linked: linkage.LinkReport
-    datamap: list[Path]
+    export: list[Path]
     request: Answer | None = field(default=None)  # the demo's answered access request
     story: list[tuple[str, str, Path]] = field(default_factory=list)  # (request, letter kind, file) sent
     history: list[str] = field(default_factory=list)  # ids of the demo's earlier requests
@@ -38,7 +40,7 @@ def run(files: list[Path], workspace: Workspace, reports: Path, register_dir: Pa
     """Import the exports, link parties into subjects, and write the data map."""
     imported, mailed = import_exports(workspace, files)
     linked = linkage.link(workspace)
-    written = datamap.write(workspace, registry.load(register_dir), Path(reports) / "datamap.xlsx")
+    written = export.write(workspace, registry.load(register_dir), Path(reports) / "datamap.xlsx")
     return Run(workspace, imported, linked, written, mail=mailed)
 
 
@@ -55,7 +57,7 @@ def import_exports(workspace: Workspace, files: list[Path], source: str | None =
 
 def mapping_proposal(workspace: Workspace, system: str, paths: list[Path]) -> tuple[str, list]:
     """Whether the column mapping of another system is confirmed; if not, what its columns look
-    like (:func:`workbench.sources.generic.propose`), stored as a proposal in ``mappings.toml``
+    like (:func:`workbench.ingest.sources.generic.propose`), stored as a proposal in ``mappings.toml``
     unless one awaits the analyst there already."""
     stored = systems(workspace.mappings).get(system)
     if stored is not None and stored.confirmed:

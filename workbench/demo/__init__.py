@@ -311,6 +311,6 @@ def write(out: Path, seed: int = 2026, clients: int = 300) -> list[Path]:
 
 def write_mail(out: Path, seed: int = 2026, clients: int = 300) -> list[Path]:
     """The demo firm's mailbox, a Google Takeout mbox, under ``out/mail/``. Apart from
-    :func:`write`: a mailbox is streamed into the workspace's mail index (``workbench.mail``),
+    :func:`write`: a mailbox is streamed into the workspace's mail index (``workbench.datamap.mail``),
     not imported as an export of tables."""
     return import_module("workbench.demo.gmail").write(build(seed, clients), Path(out) / "mail")

@@ -23,7 +23,7 @@ from xml.etree import ElementTree as ET
 from dateutil.relativedelta import relativedelta
 
 from workbench.demo import TODAY, Business, Client, Invoice, Person
-from workbench.sources._xaf import VERSIONS
+from workbench.ingest.sources._xaf import VERSIONS
 
 NAMESPACE = "http://www.auditfiles.nl/XAF/3.2"
 NAMESPACES = {version: namespace for namespace, version in VERSIONS.items()}

@@ -10,11 +10,12 @@ import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
-from workbench import answers, demo, erasure, letters, package, requests
+from workbench import demo
 from workbench.demo import analytics as demo_analytics
 from workbench.errors import WorkbenchError
-from workbench.register import Register
-from workbench.workspace import Workspace
+from workbench.reference.register import Register
+from workbench.rights import answers, erasure, letters, package, requests
+from workbench.store.workspace import Workspace
 
 DEMO_REQUEST = "demo-request"  # the folder under reports/ that `workbench demo` writes its package to
 DEMO_LETTERS = "demo-letters"  # and the other letters of its request history

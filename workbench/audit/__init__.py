@@ -1,0 +1,2 @@
+"""Accountability: the hash-chained audit trail and the privacy policy checked against the data and the
+law."""

@@ -1,0 +1,1 @@
+"""The DPIA-style and annual reports and their rendering."""

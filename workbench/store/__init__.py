@@ -1,0 +1,2 @@
+"""The workspace: the DuckDB database and its schema, raw files kept by content, owner-only and
+formula-safe output files."""
