@@ -70,7 +70,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 LOCAL = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")
 FIND_SUBJECTS = 100
 REPORT_YEAR = 2026  # the demo's year (workbench.demo.TODAY), which the payments end in
-# (what the target is on, at most this, how the issue words it)
+# (what the target is on, at most this, the target in words)
 TARGETS = {"import": ("ratio", 1.5, "at most 1.5x DuckDB read_csv"),
            "import_rss": ("median", 1536.0, "at most 1.5 GB (1536 MiB)"),
            "link": ("median", 60.0, "at most 60 s"),

@@ -1,4 +1,4 @@
-"""The checklist of the research notes (§3), item by item, on what the demo writes: the answered
+"""The checklists of docs/checklists.md, item by item, on what the demo writes: the answered
 access request (A15-01..A15-19) with its letter, annex and files, the request register's timing
 (A12-01..A12-05), a portability package (A20-01..A20-08) and the Dutch specifics of the response
 process and detection (NL-03, NL-05). The Art. 30 record, the DPIA and the erasure specifics are

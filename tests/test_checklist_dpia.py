@@ -1,4 +1,4 @@
-"""The checklist of the research notes (§3), item by item, on what the demo writes: the Art. 30
+"""The checklists of docs/checklists.md, item by item, on what the demo writes: the Art. 30
 record (R30-01..R30-11) as XLSX, CSV and the dated HTML and PDF of the year; the DPIA-style report
 (D35-01..D35-12) in Dutch, its JSON and CSV companions; and the Dutch specifics of retention,
 erasure and screening (NL-01, NL-02, NL-04). Each test is named by its check id and reads the

@@ -28,7 +28,7 @@ class Run:
     workspace: Workspace
     imported: list[ImportResult]
     linked: linkage.LinkReport
-    export: list[Path]
+    datamap: list[Path]
     request: Answer | None = field(default=None)  # the demo's answered access request
     story: list[tuple[str, str, Path]] = field(default_factory=list)  # (request, letter kind, file) sent
     history: list[str] = field(default_factory=list)  # ids of the demo's earlier requests

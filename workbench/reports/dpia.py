@@ -1,5 +1,5 @@
 """The DPIA-style report: the CNIL PIA method and the Dutch Model DPIA
-Rijksdienst, checked against the checklist D35-01..D35-12 of the research notes.
+Rijksdienst, checked against the checklist D35-01..D35-12 (docs/checklists.md).
 
 Judgements are reviewed data in ``config/dpia/`` (or another firm's folder): ``assessment.toml``
 (version, status, dates, sign-off, DPO, views of the people concerned, the minimisation,
