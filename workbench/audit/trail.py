@@ -67,6 +67,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import WorkbenchError
+from workbench.store.safe_files import fsync
 
 if TYPE_CHECKING:
     from workbench.store.workspace import Workspace
@@ -177,7 +178,7 @@ def record(ws: Workspace | str | Path, action: str, *, who: str | None = None,
     finally:
         os.close(fd)  # closing releases the lock
     if created:
-        _fsync_dir(path.parent)
+        fsync(path.parent)
     _anchor(path.parent, entry)
     return entry
 
@@ -437,10 +438,3 @@ def _os_user() -> str:
     except (OSError, KeyError):  # no login name and no passwd entry, as in some containers
         return f"uid:{os.getuid()}"
 
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -94,3 +94,12 @@ def sha256_file(path: Path) -> str:
     """The SHA-256 of a file, read in chunks (packages and archives can be large)."""
     with Path(path).open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def fsync(path: Path) -> None:
+    """Force a file's data, or a directory's entries (a rename into it), onto the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

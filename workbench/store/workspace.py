@@ -40,7 +40,7 @@ from workbench.errors import WorkbenchError
 from workbench.ingest import headers, limits, sources, tabular
 from workbench.ingest.model import FIELDS, Extract
 from workbench.store import schema
-from workbench.store.safe_files import sha256_file
+from workbench.store.safe_files import fsync, sha256_file
 
 DB_NAME = "workbench.duckdb"
 OWNER_ONLY = 0o077
@@ -189,25 +189,9 @@ def write_durably(path: Path, data: bytes) -> None:
             finally:
                 os.close(fd)
             os.replace(temp, path)
-            _fsync_dir(path.parent)
+            fsync(path.parent)
     finally:
         temp.unlink(missing_ok=True)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def default_path(explicit: str | Path | None = None) -> Path:
@@ -701,9 +685,9 @@ class Workspace:
                     con.execute("DETACH compacted")
                 with storage_errors(self.path):
                     fresh.chmod(0o600)
-                    _fsync_file(fresh)
+                    fsync(fresh)
                     os.replace(fresh, self.db_path)
-                    _fsync_dir(self.path)
+                    fsync(self.path)
                     (self.path / COMPACT_MARK).unlink(missing_ok=True)
             finally:
                 if not recovering:
