@@ -73,7 +73,7 @@ REPORT_YEAR = 2026  # the demo's year (workbench.demo.TODAY), which the payments
 # (what the target is on, at most this, the target in words)
 TARGETS = {"import": ("ratio", 1.5, "at most 1.5x DuckDB read_csv"),
            "import_rss": ("median", 1536.0, "at most 1.5 GB (1536 MiB)"),
-           "link": ("median", 60.0, "at most 60 s"),
+           "link": ("median", 15.0, "at most 15 s"),
            "link_vs_splink": ("ratio", 1.0, "no slower than plain Splink on the same parties"),
            "find": ("median", 0.050, "median at most 50 ms"),
            "package": ("median", 2.0, "at most 2 s"), "annual": ("median", 60.0, "at most 60 s"),
@@ -92,9 +92,14 @@ MAIL_FIND = 20  # people whose messages are looked up
 
 BASELINE_IMPORT = """import sys, duckdb
 con = duckdb.connect(sys.argv[1])
-con.execute("CREATE TABLE t AS SELECT * FROM read_csv('" + sys.argv[2].replace("'", "''") + "')")
+options = "".join(", " + option for option in sys.argv[3:])
+path = sys.argv[2].replace("'", "''")
+con.execute("CREATE TABLE t AS SELECT * FROM read_csv('" + path + "'" + options + ")")
 con.close()
 """
+# Many files are read as text: DuckDB sniffs each file's types, and a column empty in one small file
+# and filled in the next (an amount refunded) makes their types disagree.
+MANY_FILES_OPTIONS = ["all_varchar = true"]
 BASELINE_PAGE = """import pandas as pd
 import panel as pn
 pn.extension("tabulator")
@@ -276,7 +281,7 @@ class Bench:
         for i in range(self.repeat):
             database = self.work / f"baseline-many-{i}.duckdb"
             base.append(timed([sys.executable, "-c", BASELINE_IMPORT, str(database),
-                               str(self.work / "small" / "*.csv")])[0])
+                               str(self.work / "small" / "*.csv"), *MANY_FILES_OPTIONS])[0])
             database.unlink()
             for files, times, peaks in ((names, walls, rsses), (quarter, None, quarter_rsses)):
                 folder = self.work / f"many-{i}"
@@ -288,7 +293,7 @@ class Bench:
                 shutil.rmtree(folder)
         return [row("many_files", f"one workbench import of {len(names):,} small settlement CSVs "
                     f"({SMALL_FILE_ROWS} rows each), per file (wall)", "s", walls,
-                    "DuckDB read_csv of the same files into one table, per file (wall)",
+                    "DuckDB read_csv (all_varchar) of the same files into one table, per file (wall)",
                     [b / len(names) for b in base], files=len(names),
                     total_seconds=round(statistics.median(walls) * len(names), 2)),
                 row("many_files_rss", f"peak RSS of that import of {len(names):,} files", "MiB", rsses,

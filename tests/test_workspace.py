@@ -253,6 +253,30 @@ def test_a_workspace_of_an_earlier_version_is_migrated_when_opened(tmp_path: Pat
     assert len(ws.query("SELECT * FROM schema_version")) == len(schema.MIGRATIONS)
 
 
+def test_subjects_linked_under_the_keyed_table_survive_its_migration(tmp_path: Path, payments: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    ws.import_files([payments])
+    linkage.link(ws)
+    linked = ws.query("SELECT * FROM subjects ORDER BY service, export_kind, party_key")
+    with duckdb.connect(str(ws.db_path)) as con:  # as migration 1 alone left it: with its primary key
+        con.execute("DELETE FROM schema_version WHERE version > 1")
+        con.execute("CREATE TABLE keyed AS SELECT * FROM subjects")
+        con.execute("DROP TABLE subjects")
+        con.execute(f"CREATE TABLE subjects ({_SUBJECT_COLUMNS}, PRIMARY KEY (service, export_kind, party_key))")
+        con.execute("INSERT INTO subjects SELECT * FROM keyed")
+        con.execute("DROP TABLE keyed")
+    kinds = "SELECT constraint_type FROM duckdb_constraints() WHERE table_name = 'subjects'"
+    assert ws.query(kinds)["constraint_type"].tolist() == ["NOT NULL"]  # migrated when opened
+    pd.testing.assert_frame_equal(ws.query("SELECT * FROM subjects ORDER BY service, export_kind, party_key"),
+                                  linked)
+    linkage.link(ws)  # and linking again replaces the rows, one per party
+    assert len(ws.query("SELECT DISTINCT service, export_kind, party_key FROM subjects")) == len(linked)
+
+
+_SUBJECT_COLUMNS = """subject_id VARCHAR NOT NULL, service VARCHAR, export_kind VARCHAR, party_key VARCHAR,
+    how VARCHAR, probability DOUBLE, evidence VARCHAR, linked_at TIMESTAMP"""
+
+
 def test_a_transaction_commits_or_rolls_back(tmp_path: Path, payments: Path) -> None:
     ws = Workspace(tmp_path / "ws")
     ws.import_files([payments])

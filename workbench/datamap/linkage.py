@@ -119,13 +119,23 @@ def family_core(family: str) -> str:
 
 
 def org_name(name: object) -> str:
-    return " ".join(t for t in fold(name).split() if t not in legal_forms())
+    return _without_legal_form(fold(name))
+
+
+def _without_legal_form(folded: str) -> str:
+    return " ".join(t for t in folded.split() if t not in legal_forms())
 
 
 def _per_value(values: pd.Series, normalise) -> pd.Series:
-    """``normalise`` applied once per distinct value (the same client recurs in every export)."""
-    distinct = values.dropna().unique()
-    return values.map(dict(zip(distinct, map(normalise, distinct), strict=True))).fillna(normalise(None))
+    """``normalise`` applied once per distinct value (the same client recurs in every export), a
+    missing value as ``normalise(None)``; the result is a column of Python objects, which the
+    list comprehensions after it walk far faster than a column of Arrow strings."""
+    codes, distinct = pd.factorize(values)
+    done = np.empty(len(distinct) + 1, dtype=object)
+    done[:-1] = [normalise(value) for value in distinct]
+    if (codes < 0).any():  # code -1, a missing value, picks the last
+        done[-1] = normalise(None)
+    return pd.Series(done[codes], index=values.index, dtype=object)
 
 
 def _postcodes(values: pd.Series) -> pd.Series:
@@ -154,11 +164,7 @@ def prepare(ws: Workspace, numberings: dict[str, str] | None = None) -> tuple[pd
     raw = ws.query(_PARTIES_SQL).astype(object).where(lambda f: f.notna(), None)
     records = pd.DataFrame({"unique_id": range(len(raw)), **{c: raw[c] for c in PARTY},
                             "organisation_key": raw["organisation_key"].fillna("")})
-    named = list(raw[["given_name", "name_prefix", "family_name", "name", "company"]].itertuples(
-        index=False, name="Named"))
-    known = {row: _names(row) for row in set(named)}  # a client has the same name in most exports
-    for n, column in enumerate(("given_name", "surname", "org")):
-        records[column] = [known[row][n] for row in named]
+    records["given_name"], records["surname"], records["org"] = _names(raw)
     records["role"] = _roles(raw, records)
     # an organisation is compared on its own name; its contact's name is not its name
     is_org = records["role"].eq("organisation")
@@ -184,23 +190,33 @@ def prepare(ws: Workspace, numberings: dict[str, str] | None = None) -> tuple[pd
 def _with_identifiers(ws: Workspace, records: pd.DataFrame) -> pd.DataFrame:
     """The records with each party's valid e-mail address, phone, IBAN and BSN as the import
     normalised them (the first, where a party has several)."""
-    found = ws.query(f"""SELECT service, export_kind, party_key, kind, min(value) AS value FROM identifiers
-                         WHERE valid AND kind IN {_OWN_KINDS} AND coalesce(value, '') <> '' GROUP BY ALL""")
-    wide = found.pivot(index=PARTY, columns="kind", values="value").reindex(columns=list(_OWN_KINDS))
-    return records.merge(wide.reset_index(), on=PARTY, how="left")
+    firsts = ", ".join(f"min(i.value) FILTER (WHERE i.kind = '{kind}') AS {kind}" for kind in _OWN_KINDS)
+    found = ws.query(f"""SELECT r.unique_id, {firsts}
+                         FROM identifiers i JOIN records r USING ({", ".join(PARTY)})
+                         WHERE i.valid AND i.kind IN {_OWN_KINDS} AND coalesce(i.value, '') <> ''
+                         GROUP BY r.unique_id""", frames={"records": records[[*PARTY, "unique_id"]]})
+    wide = found.set_index("unique_id").reindex(records["unique_id"])
+    return records.assign(**{kind: wide[kind].to_numpy() for kind in _OWN_KINDS})
 
 
 _OWN_KINDS = ("email", "phone", "iban", "bsn")
 
 
-def _names(row) -> tuple[str, str, str]:
-    """(given name, family core, organisation name) of one party."""
-    given = fold(row.given_name).split()
-    family = " ".join(filter(None, [fold(row.name_prefix), fold(row.family_name)]))
-    if not given and not family:
-        first, family = split_name(row.name)
-        given = [first] if first else []
-    return (given[0] if given else ""), family_core(family), org_name(row.company or row.name)
+def _names(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """The given name (its first), family core and organisation name of each party: from the
+    name's parts, else from its full name. Each step works once per distinct value, as a
+    client's names recur in every export."""
+    given = _per_value(raw["given_name"], lambda g: (fold(g).split() or [""])[0])
+    family = [" ".join(filter(None, parts)) for parts in zip(
+        _per_value(raw["name_prefix"], fold), _per_value(raw["family_name"], fold), strict=True)]
+    family = pd.Series(family, index=raw.index, dtype=object)
+    whole = (given.eq("") & family.eq("")).to_numpy()
+    if whole.any():
+        split = _per_value(raw["name"][whole], split_name)
+        given[whole] = [first for first, _ in split]
+        family[whole] = [last for _, last in split]
+    company = raw["company"].where(raw["company"].fillna("").ne(""), raw["name"])
+    return given, _per_value(family, family_core), _per_value(company, org_name)
 
 
 def _roles(raw: pd.DataFrame, records: pd.DataFrame) -> pd.Series:
@@ -211,8 +227,8 @@ def _roles(raw: pd.DataFrame, records: pd.DataFrame) -> pd.Series:
     typed_org = (raw["company"].fillna("").ne("") | raw["party_type"].eq("organisation")) & ~contact
     known = set(records.loc[typed_org, "org"]) - {""}
     bare = _per_value(raw["name"], fold)
-    named_org = _per_value(bare, lambda n: bool(n) and (org_name(n) in known
-                                                          or bool(set(n.split()) & legal_forms())))
+    named_org = _per_value(bare, lambda n: bool(n) and (_without_legal_form(n) in known
+                                                          or not legal_forms().isdisjoint(n.split())))
     org = typed_org | (~contact & raw["party_type"].ne("person") & named_org)
     return org.map({True: "organisation", False: "person"})
 
@@ -232,14 +248,14 @@ def _add_blocking_keys(records: pd.DataFrame) -> None:
     the city (a mistyped street or postcode), and the sound of the first name in the city (a
     mistyped family name)."""
     person = records["role"].eq("person")
-    given = _per_value(records["given_name"].where(person), _sound)
+    given = _per_value(records["given_name"].where(person), _sound).to_numpy()
+    sound = records["sound"].to_numpy(dtype=object)
+    house = _per_value(records["street"], lambda s: (re.findall(r"[0-9]+", s or "") or [""])[-1]).to_numpy()
+    city = records["city"].to_numpy(dtype=object)
+    region = records["postcode"].fillna("").astype(str).str[:2].to_numpy(dtype=object)
     records["name_sounds"] = [" ".join(sorted((g, s))) if g and s else "" for g, s in
-                              zip(given, records["sound"], strict=True)]
-    house = _per_value(records["street"], lambda s: (re.findall(r"[0-9]+", s or "") or [""])[-1])
-    city = records["city"]
-    region = records["postcode"].fillna("").astype(str).str[:2]
-    records["sound_region"] = [f"{s}:{r}" if s and r else ""
-                               for s, r in zip(records["sound"], region, strict=True)]
+                              zip(given, sound, strict=True)]
+    records["sound_region"] = [f"{s}:{r}" if s and r else "" for s, r in zip(sound, region, strict=True)]
     records["house_city"] = [f"{h}:{c}" if h and c else "" for h, c in zip(house, city, strict=True)]
     records["given_city"] = [f"{g}:{c}" if g and c else "" for g, c in zip(given, city, strict=True)]
 
@@ -250,16 +266,17 @@ def _system_key(key: str) -> str:
 
 def _keys(ws: Workspace, records: pd.DataFrame, numberings: dict[str, str]) -> pd.DataFrame:
     kinds = ", ".join(f"'{k}'" for k in KEY_KINDS)
-    found = ws.query(f"""SELECT DISTINCT service, export_kind, party_key, kind, value FROM identifiers
-                         WHERE valid AND kind IN ({kinds}) AND coalesce(value, '') <> ''""")
-    found = found.merge(records[[*PARTY, "unique_id"]], on=PARTY)
+    found = ws.query(f"""SELECT DISTINCT r.unique_id, i.service, i.kind, i.value
+                         FROM identifiers i JOIN records r USING ({", ".join(PARTY)})
+                         WHERE i.valid AND i.kind IN ({kinds}) AND coalesce(i.value, '') <> ''
+                         ORDER BY ALL""", frames={"records": records[[*PARTY, "unique_id"]]})
     numbers = found["kind"].eq("customer_number")
-    scope = found["service"].map(lambda service: numberings.get(service, service))
+    scope = _numbering(found["service"], numberings)
     found.loc[numbers, "value"] = scope[numbers] + ":" + found.loc[numbers, "value"]
     # a system's own key is the same record in each of its exports; content hashes are not keys
     own = records[~records["party_key"].str.startswith("h:")]
     system = pd.DataFrame({"unique_id": own["unique_id"], "kind": "party_key",
-                           "value": own["service"] + ":" + own["party_key"].map(_system_key)})
+                           "value": own["service"] + ":" + _per_value(own["party_key"], _system_key)})
     return pd.concat([found[["unique_id", "kind", "value"]], system, _contact_keys(records, numberings)],
                      ignore_index=True)
 
@@ -270,10 +287,15 @@ def _contact_keys(records: pd.DataFrame, numberings: dict[str, str]) -> pd.DataF
     numbering."""
     people = records[records["organisation_key"].ne("") & records["given_name"].notna()
                      & records["surname"].notna()]
-    scope = people["service"].map(lambda service: numberings.get(service, service))
-    value = scope + ":" + people["organisation_key"].map(_system_key) + ":" + people["given_name"] \
+    scope = _numbering(people["service"], numberings)
+    value = scope + ":" + _per_value(people["organisation_key"], _system_key) + ":" + people["given_name"] \
         + ":" + people["surname"]
     return pd.DataFrame({"unique_id": people["unique_id"], "kind": "contact", "value": value})
+
+
+def _numbering(services: pd.Series, numberings: dict[str, str]) -> pd.Series:
+    """The customer numbering each row's service uses (the service itself when it has none)."""
+    return _per_value(services, lambda service: numberings.get(service, service))
 
 
 # --------------------------------------------------------------------------------------------
@@ -584,13 +606,16 @@ class _Group:
 
 _UNIQUE = ("customer_number", "kvk_number", "vat_number")  # one per subject within a numbering
 _SAME_RECORD = frozenset({"customer_number", "party_key", "contact"})  # exact keys of one client
+# one of them in a pair's kinds ("email, party_key"), as a whole item
+_SAME_RECORD_KIND = "(?:^|, )(?:" + "|".join(sorted(_SAME_RECORD)) + ")(?:,|$)"
 
 
 def _unique_numbers(keys: pd.DataFrame, shared: set[str]) -> pd.DataFrame:
     """The keys a subject has one of (``unique_id, scope, value``): KvK and VAT numbers, and the
     customer numbers of a numbering that systems share, each numbering a scope of its own."""
     unique = keys[keys["kind"].isin(_UNIQUE)]
-    numbering, is_number = unique["value"].str.split(":").str[0], unique["kind"].eq("customer_number")
+    numbering = unique["value"].str.replace(r"(?s):.*", "", regex=True)  # what precedes the first ':'
+    is_number = unique["kind"].eq("customer_number")
     scope = unique["kind"] + (":" + numbering).where(is_number, "")
     return pd.DataFrame({"unique_id": unique["unique_id"].astype(int), "scope": scope,
                          "value": unique["value"]})[~is_number | numbering.isin(shared)]
@@ -904,7 +929,7 @@ def _edges(exact: pd.DataFrame, scored: pd.DataFrame, decided: dict[frozenset[in
         + scores["evidence"][known].astype("str")  # str also when there are none
     evidence = exact["kinds"].to_numpy(dtype=object).copy()
     evidence[known] += "; splink " + splink.to_numpy(dtype=object)
-    same_record = exact["kinds"].str.split(", ").map(lambda kinds: not _SAME_RECORD.isdisjoint(kinds))
+    same_record = exact["kinds"].str.contains(_SAME_RECORD_KIND, regex=True)
     scored = scored.sort_values(["probability", "uid_l", "uid_r"], ascending=[False, True, True])
     analyst = sorted(sorted(p) for p, d in decided.items() if d == MUST)
     frames = [

@@ -198,6 +198,18 @@ def _whole_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(VIEWS)
 
 
+def _subjects_without_key(con: duckdb.DuckDBPyConnection) -> None:
+    """``subjects`` without its primary key. Linking replaces the whole table, and the index behind
+    the key made each relink's commit take seconds on a large workspace; linking writes one row
+    per party by construction."""
+    con.execute("""CREATE TABLE subjects_unkeyed (
+        subject_id VARCHAR NOT NULL, service VARCHAR, export_kind VARCHAR, party_key VARCHAR,
+        how VARCHAR, probability DOUBLE, evidence VARCHAR, linked_at TIMESTAMP)""")
+    con.execute("INSERT INTO subjects_unkeyed SELECT * FROM subjects ORDER BY subject_id")
+    con.execute("DROP TABLE subjects")
+    con.execute("ALTER TABLE subjects_unkeyed RENAME TO subjects")
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -208,6 +220,7 @@ class Migration:
 # In order; a new one goes at the end with the next number and is never changed once released.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "every table and view in place", _whole_schema),
+    Migration(2, "subjects without a primary key", _subjects_without_key),
 )
 LATEST = MIGRATIONS[-1].version
 
