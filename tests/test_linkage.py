@@ -20,6 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import payments_csv
+from hypothesis import given as examples
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from workbench import demo
 from workbench.configuration import ConfigError
@@ -705,3 +708,25 @@ def test_a_component_holding_two_people_is_untangled_link_by_link():
     assert final[0] == final[1] != final[2] and final[3] == final[4]
     assert set(attached["party"]) == {0, 1, 3, 4} and set(attached["how"]) == {"deterministic"}
     assert offered["reason"].tolist() == ["first names differ"]
+
+
+# names as they come: accents, ligatures, punctuation, other scripts, spacing of every kind
+_NAME_CHARACTERS = st.characters(codec="utf-8", exclude_categories=("Cs",))
+
+
+@settings(max_examples=400, deadline=None)
+@examples(st.lists(st.one_of(st.none(), st.text(_NAME_CHARACTERS, max_size=30),
+                          st.sampled_from(["Çelik-Özdemir", "ﬁnn", "Jan  de\tVries", "B.V.", "Ærø",
+                                           "Straße 1", "İlkay", "Ŀukas", "N°12", "\u00a0Piet\u2003"])),
+                max_size=40))
+def test_a_column_folds_as_each_value_does(values: list[str | None]) -> None:
+    assert linkage.fold_column(pd.Series(values, dtype=object)).tolist() == [fold(v) for v in values]
+
+
+def test_the_demo_names_fold_as_each_value_does() -> None:
+    business = demo.build()
+    names = [text for client in business.clients for text in (
+        client.company, client.person.full_name, client.person.given_name, client.person.family_name,
+        client.person.street, client.person.city)]
+    column = pd.Series(names, dtype=object)
+    assert linkage.fold_column(column).tolist() == [fold(v) for v in names]

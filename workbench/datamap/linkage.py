@@ -56,6 +56,8 @@ import duckdb
 import jellyfish
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from stdnum import iban as stdnum_iban
 
 from workbench.errors import WorkbenchError
@@ -93,6 +95,21 @@ def fold(text: object) -> str:
 def _fold(text: str) -> str:
     plain = ascii_fold(text).lower()
     return " ".join(re.sub(r"[^a-z0-9@ ]", " ", plain.replace(".", "")).split())
+
+
+def fold_column(values: pd.Series) -> pd.Series:
+    """:func:`fold` of each value of a column (a missing one ''), once per distinct value: ASCII
+    text with Arrow's kernels, the same steps; text with accents by :func:`fold` itself, as
+    Python's Unicode tables decompose it (Arrow's may be of another Unicode version)."""
+    codes, distinct = pd.factorize(values)
+    text = pa.array([str(value) for value in distinct], pa.string())
+    plain = pc.replace_substring(pc.ascii_lower(text), ".", "")
+    plain = pc.ascii_trim(pc.replace_substring_regex(plain, r"[^a-z0-9@]+", " "), " ")
+    done = np.empty(len(distinct) + 1, dtype=object)
+    done[:-1], done[-1] = plain.to_numpy(zero_copy_only=False), ""  # code -1, a missing value, is ''
+    accented = np.flatnonzero(~pc.string_is_ascii(text).to_numpy(zero_copy_only=False))
+    done[accented] = [fold(distinct[i]) for i in accented]
+    return pd.Series(done[codes], index=values.index, dtype=object)
 
 
 def split_name(full: object) -> tuple[str, str]:
@@ -171,8 +188,8 @@ def prepare(ws: Workspace, numberings: dict[str, str] | None = None) -> tuple[pd
     records.loc[is_org, "given_name"] = ""
     records.loc[is_org, "surname"] = records.loc[is_org, "org"]
     records["postcode"] = _postcodes(raw["postcode"])
-    records["street"] = _per_value(raw["street"], lambda s: re.sub(r"[^a-z0-9]", "", fold(s)))
-    records["city"] = _per_value(raw["city"], fold)
+    records["street"] = _per_value(fold_column(raw["street"]), lambda s: s.replace(" ", "").replace("@", ""))
+    records["city"] = fold_column(raw["city"])
     records["sound"] = _per_value(records["surname"].where(records["role"].eq("person")), _sound)
     _add_blocking_keys(records)
     records["birth_date"] = raw["birth_date"]
@@ -206,9 +223,9 @@ def _names(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     """The given name (its first), family core and organisation name of each party: from the
     name's parts, else from its full name. Each step works once per distinct value, as a
     client's names recur in every export."""
-    given = _per_value(raw["given_name"], lambda g: (fold(g).split() or [""])[0])
+    given = _per_value(fold_column(raw["given_name"]), lambda g: g.partition(" ")[0])
     family = [" ".join(filter(None, parts)) for parts in zip(
-        _per_value(raw["name_prefix"], fold), _per_value(raw["family_name"], fold), strict=True)]
+        fold_column(raw["name_prefix"]), fold_column(raw["family_name"]), strict=True)]
     family = pd.Series(family, index=raw.index, dtype=object)
     whole = (given.eq("") & family.eq("")).to_numpy()
     if whole.any():
@@ -216,7 +233,7 @@ def _names(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
         given[whole] = [first for first, _ in split]
         family[whole] = [last for _, last in split]
     company = raw["company"].where(raw["company"].fillna("").ne(""), raw["name"])
-    return given, _per_value(family, family_core), _per_value(company, org_name)
+    return given, _per_value(family, family_core), _per_value(fold_column(company), _without_legal_form)
 
 
 def _roles(raw: pd.DataFrame, records: pd.DataFrame) -> pd.Series:
@@ -226,7 +243,7 @@ def _roles(raw: pd.DataFrame, records: pd.DataFrame) -> pd.Series:
     contact = raw["organisation_key"].fillna("").ne("")
     typed_org = (raw["company"].fillna("").ne("") | raw["party_type"].eq("organisation")) & ~contact
     known = set(records.loc[typed_org, "org"]) - {""}
-    bare = _per_value(raw["name"], fold)
+    bare = fold_column(raw["name"])
     named_org = _per_value(bare, lambda n: bool(n) and (_without_legal_form(n) in known
                                                           or not legal_forms().isdisjoint(n.split())))
     org = typed_org | (~contact & raw["party_type"].ne("person") & named_org)
