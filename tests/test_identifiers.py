@@ -48,3 +48,16 @@ def test_known_results_are_not_checked_again(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setitem(identifiers.NORMALISERS, "phone", lambda value: pytest.fail(f"checked {value}"))
     normal, valid = identifiers.normalise_column(pd.Series(["12345", "06-12345678", ""]), "phone", known)
     assert normal.tolist() == ["12345", "+31612345678", ""] and valid.tolist() == [False, True, False]
+
+
+@pytest.mark.parametrize("kind, values", [
+    ("iban", ["NL91 ABNA 0417 1643 00", "nl91abna0417164300", "NL91ABNA0417164301", "BE68539007547034",
+              " NL91ABNA0417164300 ", "NL00 odd", "", "  ", "DE89 3704 0044 0532 0130 00"]),
+    ("email", ["Jan@Example.NL", "jan@example.nl ", "no-at-sign", "a@b", "\u00e9mile@voorbeeld.nl", "", " "]),
+    ("postcode", ["1234ab", "1234 AB", "1234 SA", "0123 AB", "SW1A 1AA", "", "\t"]),
+    ("phone", ["06-12345678", "12345", ""]),
+])
+def test_normalise_column_gives_each_value_what_the_library_gives(kind: str, values: list[str]) -> None:
+    normal, valid = identifiers.normalise_column(pd.Series(values * 2), kind)
+    expected = [identifiers.NORMALISERS[kind](v) if v.strip() else ("", False) for v in values * 2]
+    assert list(zip(normal.tolist(), valid.tolist(), strict=True)) == expected

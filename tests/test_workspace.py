@@ -262,7 +262,8 @@ def test_subjects_linked_under_the_keyed_table_survive_its_migration(tmp_path: P
         con.execute("DELETE FROM schema_version WHERE version > 1")
         con.execute("CREATE TABLE keyed AS SELECT * FROM subjects")
         con.execute("DROP TABLE subjects")
-        con.execute(f"CREATE TABLE subjects ({_SUBJECT_COLUMNS}, PRIMARY KEY (service, export_kind, party_key))")
+        con.execute(f"CREATE TABLE subjects ({_SUBJECT_COLUMNS}, "
+                    "PRIMARY KEY (service, export_kind, party_key))")
         con.execute("INSERT INTO subjects SELECT * FROM keyed")
         con.execute("DROP TABLE keyed")
     kinds = "SELECT constraint_type FROM duckdb_constraints() WHERE table_name = 'subjects'"

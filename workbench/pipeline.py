@@ -8,17 +8,18 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench import demo
-from workbench.datamap import export, linkage, mail
-from workbench.demo import story
+from workbench.datamap import linkage, mail
 from workbench.ingest.headers import PROPOSED, store_system, systems
 from workbench.ingest.sources import generic
 from workbench.reference import register as registry
-from workbench.reports import render
-from workbench.rights.answers import Answer
 from workbench.store.safe_files import owner_only
 from workbench.store.workspace import ImportResult, Workspace
+
+if TYPE_CHECKING:  # a type only: its module would slow every command's start
+    from workbench.rights.answers import Answer
 
 # what became of another system's column mapping on import (see mapping_proposal)
 CONFIRMED, PROPOSED_NOW, AWAITING = "confirmed", "proposed", "awaiting review"
@@ -38,6 +39,9 @@ class Run:
 
 def run(files: list[Path], workspace: Workspace, reports: Path, register_dir: Path | None = None) -> Run:
     """Import the exports, link parties into subjects, and write the data map."""
+    # imported here: 'workbench import' never needs the data map's export and starts sooner
+    from workbench.datamap import export
+
     imported, mailed = import_exports(workspace, files)
     linked = linkage.link(workspace)
     written = export.write(workspace, registry.load(register_dir), Path(reports) / "datamap.xlsx")
@@ -78,6 +82,10 @@ def run_demo(exports: Path, workspace: Workspace, reports: Path, seed: int = 202
     today's requests, one client's access request answered in ``reports/demo-request/`` (replacing
     the previous package). Unless ``annual`` is false, the year's annual compliance report follows
     in ``reports/annual-<year>/``."""
+    # imported here: 'workbench import' never needs the story or the report and starts sooner
+    from workbench.demo import story
+    from workbench.reports import render
+
     if answer:
         story.request_folder(reports)  # refused before anything is written
     with owner_only():  # the demo's people are invented, but its files look like the real thing

@@ -26,6 +26,7 @@ from stdnum.eu import vat
 from stdnum.nl import bsn, postcode
 
 from workbench.configuration import ConfigModel, Text, load
+from workbench.ingest.tabular import SPACING
 
 Result = tuple[str, bool]
 
@@ -120,19 +121,35 @@ def normalise_column(values: pd.Series, kind: str,
                      known: dict[str, Result] | None = None) -> tuple[pd.Series, pd.Series]:
     """Normalised values and validity flags for a column, computed once per distinct value.
 
-    ``known`` carries the results between columns of one import, so a value that is both a
-    party's field and an identifier row (a consumer's IBAN on every payment) is checked once."""
-    text = values.fillna("").astype("str")
-    codes, distinct = pd.factorize(text, use_na_sentinel=False)
-    distinct = distinct.to_numpy(dtype=object).tolist()
-    known = {} if known is None else known
-    todo = [v for v in distinct if v not in known and v.strip()]
-    known.update(_check_all(todo, kind))
-    results = [known.get(v, ("", False)) for v in distinct]
-    normal = np.array([r[0] for r in results], dtype=object)[codes]
-    valid = np.array([r[1] for r in results], dtype=bool)[codes]
-    return (pd.Series(normal, index=values.index, dtype="str"),
-            pd.Series(valid, index=values.index, dtype="bool"))
+    The pure-format check settles most distinct values as Arrow arrays, without a Python object
+    per value (a webshop's column holds a distinct IBAN per payer); the rest goes to the library.
+    ``known`` carries the library's results between columns of one import, so a value that is
+    both a party's field and an identifier row (a consumer's IBAN on every payment) is checked
+    once."""
+    codes, distinct = pd.factorize(values.fillna("").astype("str"), use_na_sentinel=False)
+    distinct = pa.array(distinct.array).cast(pa.string())  # the type the fast checks are written for
+    blank = pc.equal(pc.utf8_trim(distinct, characters=SPACING), "").to_numpy(zero_copy_only=False)
+    if kind in FAST_COLUMNS and len(distinct):
+        settled, normal, valid = FAST_COLUMNS[kind](distinct)
+    else:
+        settled, normal = np.zeros(len(distinct), dtype=bool), pa.nulls(len(distinct), pa.string())
+        valid = np.zeros(len(distinct), dtype=bool)
+    rest = ~settled & ~blank
+    results = _library(distinct.filter(pa.array(rest)).to_pylist(), kind, {} if known is None else known)
+    checked = pa.array([r[0] for r in results], pa.string())
+    normal = pc.replace_with_mask(normal, pa.array(rest), checked)
+    valid = valid & ~blank
+    valid[rest] = [r[1] for r in results]
+    normal = pc.if_else(pa.array(blank), "", normal)
+    return (pa.chunked_array([normal.take(pa.array(codes))]).to_pandas().set_axis(values.index),
+            pd.Series(valid[codes], index=values.index, dtype="bool"))
+
+
+def _library(values: list[str], kind: str, known: dict[str, Result]) -> list[Result]:
+    """Each value's result by the library, checked once whatever the number of calls."""
+    check = NORMALISERS[kind]
+    known.update({value: check(value) for value in values if value not in known})
+    return [known[value] for value in values]
 
 
 
@@ -142,45 +159,59 @@ def normalise_column(values: pd.Series, kind: str,
 # on random values); a value it cannot settle goes to the library's public function
 
 
-def _check_all(values: list[str], kind: str) -> dict[str, Result]:
-    settled = FAST[kind](values) if kind in FAST and values else {}
-    check = NORMALISERS[kind]
-    settled.update({value: check(value) for value in values if value not in settled})
-    return settled
+# A fast check's verdict on an array of distinct values: which it settles, their normalised
+# text (anything where unsettled) and their validity.
+Settled = tuple[np.ndarray, pa.Array, np.ndarray]
+
+
+def _as_results(values: list[str], found: Settled) -> dict[str, Result]:
+    settled, normal, valid = found
+    which = np.flatnonzero(settled)
+    texts = normal.take(pa.array(which)).to_pylist()
+    return {values[i]: (text, bool(valid[i])) for i, text in zip(which, texts, strict=True)}
 
 
 def fast_iban(values: list[str]) -> dict[str, Result]:
     """IBANs settled by shape, country length, BBAN structure and the mod-97 check; a country
     with a national check of its own, or not in ``config/iban_formats.toml``, is left unsettled."""
-    text = pa.array(values, pa.string())
+    return _as_results(values, _fast_iban(pa.array(values, pa.string())))
+
+
+def _fast_iban(text: pa.Array) -> Settled:
     plain = pc.match_substring_regex(text, r"^[A-Za-z0-9 .\-]+$")  # stdnum's compact: drop ' -.'
     compact = pc.utf8_upper(pc.replace_substring_regex(text, r"[ .\-]", ""))
     shaped = pc.and_(plain, pc.match_substring_regex(compact, r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{1,30}$"))
     shaped = shaped.to_numpy(zero_copy_only=False)
     rotated = pc.binary_join_element_wise(pc.utf8_slice_codeunits(compact, 4),
                                           pc.utf8_slice_codeunits(compact, 0, 4), "")
-    checksum = np.zeros(len(values), dtype=bool)  # only shaped values are plain ASCII
+    checksum = np.zeros(len(text), dtype=bool)  # only shaped values are plain ASCII
     checksum[shaped] = _mod97(rotated.filter(pa.array(shaped)).to_numpy(zero_copy_only=False)) == 1
     formats = _iban_formats()
     known = pc.match_substring_regex(compact, "|".join(formats.values())).to_numpy(zero_copy_only=False)
     listed = pc.is_in(pc.utf8_slice_codeunits(compact, 0, 2), pa.array(list(formats))).to_numpy(
         zero_copy_only=False)
-    normal = compact.to_pylist()
-    out: dict[str, Result] = {}
-    for i in np.flatnonzero(shaped & (~checksum | listed)):  # a wrong check digit fails everywhere
-        value = values[i]
-        out[value] = (normal[i], True) if checksum[i] and known[i] else (value.strip(), False)
-    return out
+    good = checksum & known
+    # a shaped value's only spacing is the space: stripping it is trimming spaces
+    normal = pc.if_else(pa.array(good), compact, pc.utf8_trim(text, " "))
+    return shaped & (~checksum | listed), normal, good  # a wrong check digit fails everywhere
+
+
+# Per byte of a rearranged IBAN: what it adds (a digit its value, a letter 10..35) and what the
+# remainder so far is multiplied by (10 for one digit, 100 for a letter's two; padding leaves it).
+_MOD97_VALUE = np.zeros(256, dtype=np.int32)
+_MOD97_VALUE[48:58] = np.arange(10)
+_MOD97_VALUE[65:91] = np.arange(10, 36)
+_MOD97_SHIFT = np.ones(256, dtype=np.int32)
+_MOD97_SHIFT[48:58] = 10
+_MOD97_SHIFT[65:91] = 100
 
 
 def _mod97(rotated: np.ndarray) -> np.ndarray:
     """ISO 7064 mod 97-10 of each rearranged IBAN, letters as 10..35, a column at a time."""
-    codes = rotated.astype("S34").view(np.uint8).reshape(len(rotated), 34).astype(np.int64)
-    rest = np.zeros(len(rotated), dtype=np.int64)
-    for column in codes.T:
-        digit, letter = (column >= 48) & (column <= 57), (column >= 65) & (column <= 90)
-        rest = np.where(digit, (rest * 10 + column - 48) % 97,
-                        np.where(letter, (rest * 100 + column - 55) % 97, rest))
+    codes = np.asfortranarray(rotated.astype("S34").view(np.uint8).reshape(len(rotated), 34))
+    rest = np.zeros(len(rotated), dtype=np.int32)
+    for column in codes.T:  # looked up a column at a time: a table of all would take 8 bytes a byte
+        rest = (rest * _MOD97_SHIFT[column] + _MOD97_VALUE[column]) % 97
     return rest
 
 
@@ -228,31 +259,37 @@ _PLAIN_EMAIL = (r"(?i)^[a-z0-9%+_'=-]+(\.[a-z0-9%+_'=-]+)*@"
 
 def fast_email(values: list[str]) -> dict[str, Result]:
     """E-mail addresses settled by syntax: plain ones valid, lower-cased; ones without '@' invalid."""
-    text = pa.array(values, pa.string())
+    return _as_results(values, _fast_email(pa.array(values, pa.string())))
+
+
+def _fast_email(text: pa.Array) -> Settled:
     special = "|".join(re.escape(name) for name in SPECIAL_USE_DOMAIN_NAMES)
     plain = pc.and_(pc.match_substring_regex(text, _PLAIN_EMAIL),
                     pc.invert(pc.match_substring_regex(text, rf"(?i)--|[.@]({special})$")))
     plain = pc.and_(plain, pc.less_equal(pc.utf8_length(text), 254))
-    plain = pc.and_(plain, pc.less_equal(pc.find_substring(text, "@"), 64)).to_numpy(zero_copy_only=False)
-    lower = pc.utf8_lower(text).to_pylist()
+    plain = pc.and_(plain, pc.less_equal(pc.find_substring(text, "@"), 64))
     no_at = pc.invert(pc.match_substring(text, "@")).to_numpy(zero_copy_only=False)
-    out: dict[str, Result] = {values[i]: (lower[i], True) for i in np.flatnonzero(plain)}
-    out.update({values[i]: (values[i].strip(), False) for i in np.flatnonzero(no_at)})
-    return out
+    normal = pc.if_else(plain, pc.utf8_lower(text), pc.utf8_trim(text, characters=SPACING))
+    plain = plain.to_numpy(zero_copy_only=False)
+    return plain | no_at, normal, plain
 
 
 def fast_postcode(values: list[str]) -> dict[str, Result]:
     """Dutch postcodes written plainly (``1234AB``, ``1234 ab``) as ``1234 AB``; others unsettled."""
-    text = pa.array(values, pa.string())
-    plain = pc.match_substring_regex(text, r"^[1-9][0-9]{3} ?[A-Za-z]{2}$").to_numpy(zero_copy_only=False)
-    out: dict[str, Result] = {}
-    for i in np.flatnonzero(plain):
-        value = values[i]
-        letters = value[-2:].upper()
-        if letters not in ("SA", "SD", "SS"):  # the combinations PostNL does not use
-            out[value] = (f"{value[:4]} {letters}", True)
-    return out
+    return _as_results(values, _fast_postcode(pa.array(values, pa.string())))
+
+
+def _fast_postcode(text: pa.Array) -> Settled:
+    plain = pc.match_substring_regex(text, r"^[1-9][0-9]{3} ?[A-Za-z]{2}$")
+    letters = pc.utf8_upper(pc.utf8_slice_codeunits(text, -2))
+    # the combinations PostNL does not use
+    used = pc.and_(plain, pc.invert(pc.is_in(letters, pa.array(["SA", "SD", "SS"])))).to_numpy(
+        zero_copy_only=False)
+    return used, pc.binary_join_element_wise(pc.utf8_slice_codeunits(text, 0, 4), letters, " "), used
 
 
 FAST: dict[str, Callable[[list[str]], dict[str, Result]]] = {
     "iban": fast_iban, "email": fast_email, "postcode": fast_postcode}
+# the same checks on an array of distinct values, as normalise_column uses them
+FAST_COLUMNS: dict[str, Callable[[pa.Array], Settled]] = {
+    "iban": _fast_iban, "email": _fast_email, "postcode": _fast_postcode}

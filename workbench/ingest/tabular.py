@@ -295,29 +295,41 @@ def _read_csv_arrow(text: str) -> pd.DataFrame | None:
     if len(set(names)) < len(names) or "" in names:
         return None
     invalid = []
+    data = body.encode("utf-8")
     try:
         table = pa_csv.read_csv(
-            pa.py_buffer(body.encode("utf-8")),
+            pa.py_buffer(data),
             parse_options=pa_csv.ParseOptions(
                 delimiter=delimiter, quote_char='"', double_quote=True, escape_char=False,
                 newlines_in_values=True, ignore_empty_lines=False,
                 invalid_row_handler=lambda row: invalid.append(row) or "skip"),
             convert_options=pa_csv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()), null_values=[],
+                # the text type pandas keeps its text in: no copy of every column on the way over
+                column_types=dict.fromkeys(names, pa.large_string()), null_values=[],
                 strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except pa.ArrowInvalid:
         return None
-    if invalid or table.column_names != names or any(t != pa.string() for t in table.schema.types):
+    if invalid or table.column_names != names or any(t != pa.large_string() for t in table.schema.types):
         return None
     # a line break inside a quoted value reads as "\n", whatever the file's line ends are
-    table = pa.table({n: pc.replace_substring_regex(table[n], "\r\n?", "\n")
-                      if pc.any(pc.match_substring(table[n], "\r")).as_py() else table[n] for n in names})
+    if _cr_in_values(data, table.num_rows):
+        table = pa.table({n: pc.replace_substring_regex(table[n], "\r\n?", "\n")
+                          if pc.any(pc.match_substring(table[n], "\r")).as_py() else table[n] for n in names})
+    del data
     frame = table.to_pandas()
     frame.columns = [c.strip() for c in names]
     first = len(_LINE_BREAK.findall(blank.group()))
     frame.index = pd.RangeIndex(first + 2, first + 2 + len(frame))
     return frame
+
+
+def _cr_in_values(data: bytes, rows: int) -> bool:
+    """Whether a value may hold a carriage return; not when each one is part of a CRLF and every
+    line feed ends the header's or a row's line (most Windows exports): then no value is looked at."""
+    if b"\r" not in data:
+        return False
+    return data.count(b"\r") != data.count(b"\r\n") or data.count(b"\n") != rows + data.endswith(b"\n")
 
 
 def _read_csv_pandas(path: Path, text: str) -> pd.DataFrame:

@@ -257,7 +257,7 @@ class ImportResult:
     sha256: str
     import_id: int | None = None  # None when the file was imported before
     previous: dict = field(default_factory=dict)
-    data: bytes = field(default=b"", repr=False)  # the bytes that were parsed and hashed
+    data: bytes = field(default=b"", repr=False)  # the bytes parsed and hashed, until staged
     # A small file read together with others of the same header: ``extract`` then holds its own
     # counts and columns, ``batch`` the rows of all of them (numbered as sources.FILE_STRIDE says)
     # and ``number`` this file's place among them.
@@ -633,20 +633,21 @@ class Workspace:
                              for i in range(len(raw.columns))},
                           "import_id": pa.array(numbers["raw"]), "source_row": pa.array(rows["raw"])})
         cells = ", ".join(f"c{i}" for i in range(len(raw.columns)))
-        con.register("incoming_raw", frame.filter(pa.array(wanted)))
+        con.register("incoming_raw", _kept(frame, wanted))
         con.execute(f"INSERT INTO raw_rows SELECT import_id, source_row, [{cells}]::VARCHAR[] "
                     "FROM incoming_raw")
         con.unregister("incoming_raw")
         for table, name, frame in [("party_versions", "parties", extract.parties),
                                    ("document_versions", "documents", extract.documents),
                                    ("identifier_versions", "identifiers", extract.identifiers)]:
-            ids = numbers[name]
-            frame = frame.assign(import_id=ids, service=kind.service, export_kind=kind.name)
+            # handed over as Arrow: DuckDB reads pandas' Arrow-backed text far slower through pandas
+            incoming = pa.Table.from_pandas(frame, preserve_index=False)
+            incoming = _with_column(incoming, "import_id", pa.array(numbers[name]))
             if name in rows:
-                frame["source_row"] = rows[name]
-            frame = frame[ids >= 0]
-            con.register("incoming", frame)
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+                incoming = _with_column(incoming, "source_row", pa.array(rows[name]))
+            con.register("incoming", _kept(incoming, numbers[name] >= 0))
+            con.execute(f"INSERT INTO {table} BY NAME SELECT *, ? AS service, ? AS export_kind FROM incoming",
+                        [kind.service, kind.name])
             con.unregister("incoming")
 
     def _stage(self, result: ImportResult, batch: Path) -> str:
@@ -661,6 +662,7 @@ class Workspace:
             incoming.unlink()
         else:
             incoming.replace(batch / sha)
+        result.data = b""  # staged: not held in memory while the rows go in (a large file's worth)
         return sha
 
     def compact(self) -> None:
@@ -798,6 +800,19 @@ class Workspace:
             for name, frame in (frames or {}).items():
                 con.register(name, frame)
             return con.execute(sql, params or []).df()
+
+
+def _kept(table: pa.Table, wanted: np.ndarray) -> pa.Table:
+    """The rows of ``table`` that are ``wanted``; the table itself when all are (a filter copies
+    every column: a million rows' worth of memory for nothing)."""
+    return table if wanted.all() else table.filter(pa.array(wanted))
+
+
+def _with_column(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
+    """``table`` with the column ``name`` set to ``values`` (replaced where it has one)."""
+    if name in table.column_names:
+        return table.set_column(table.column_names.index(name), name, values)
+    return table.append_column(name, values)
 
 
 def json_path(column: str) -> str:

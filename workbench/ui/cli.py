@@ -1,4 +1,8 @@
-"""The ``workbench`` command. It calls the same functions as the notebooks."""
+"""The ``workbench`` command. It calls the same functions as the notebooks.
+
+Modules only some commands use (the data map's export, the answers, packages, the policy audit)
+are imported inside those commands: every other command, ``workbench import`` above all, starts
+sooner without them."""
 
 from __future__ import annotations
 
@@ -13,13 +17,13 @@ import duckdb
 from tqdm import tqdm
 
 from workbench import pipeline
-from workbench.audit import policy_audit, trail
-from workbench.datamap import export, linkage, mail
+from workbench.audit import trail
+from workbench.datamap import linkage, mail
 from workbench.errors import WorkbenchError, printable
 from workbench.ingest.headers import confirm_system, systems
 from workbench.ingest.sources import SYSTEM_PREFIX, generic
 from workbench.reference import register
-from workbench.rights import answers, erasure, letters, package, requests
+from workbench.rights import erasure, letters, requests
 from workbench.store.workspace import ImportResult, StorageError, Workspace, default_path, storage_problem
 
 
@@ -186,6 +190,8 @@ def cmd_find(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from workbench.datamap import export
+
     workspace = Workspace(args.workspace)
     cells = export.subject_map(workspace, register.load(args.register), args.subject)
     if cells.empty:
@@ -205,6 +211,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_datamap(args: argparse.Namespace) -> int:
+    from workbench.datamap import export
+
     reg = register.load(args.register)
     today = _today(args)
     written = export.write(Workspace(args.workspace), reg, Path(args.out), year=args.year, today=today,
@@ -320,6 +328,8 @@ def cmd_request_search(args: argparse.Namespace) -> int:
 
 
 def cmd_request_letter(args: argparse.Namespace) -> int:
+    from workbench.rights import answers
+
     details = {k: v for k, v in {
         "questions": args.question, "identity": args.identity or None, "reasons": args.reason,
         "grounds": args.ground, "explanation": args.explanation, "partial": args.partial or None,
@@ -432,6 +442,8 @@ def _add_request_send(sub, today: dict) -> None:
 
 
 def cmd_redact(args: argparse.Namespace) -> int:
+    from workbench.rights import package
+
     folder = Path(args.package)
     if args.table is None:
         pending = package.redaction_todo(folder)
@@ -619,6 +631,8 @@ def _add_audit_commands(commands) -> None:
 
 
 def cmd_package(args: argparse.Namespace) -> int:
+    from workbench.rights import answers
+
     workspace, reg = Workspace(args.workspace), register.load(args.register)
     analytics = {k: v for k, v in (("ga_client_id", args.ga_client_id), ("ga_user_id", args.ga_user_id)) if v}
     if args.request:
@@ -652,6 +666,8 @@ def _print_noted(request_id: str, noted: bool) -> None:
 
 
 def cmd_erasure_plan(args: argparse.Namespace) -> int:
+    from workbench.rights import answers
+
     if args.execute and not args.yes:
         raise WorkbenchError("--execute removes the subject's records from the workspace (retained ones "
                              "stay, held): look at the plan first, then add --yes to confirm")
@@ -673,6 +689,8 @@ def cmd_erasure_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_rights_todo(args: argparse.Namespace) -> int:
+    from workbench.rights import answers
+
     todo = answers.rights_todo(Workspace(args.workspace), register.load(args.register), args.request,
                                subjects=args.subject, out=args.out)
     print(f"{todo.type} to-do list for {args.request}: {len(todo.subjects)} subject(s)")
@@ -719,6 +737,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_policy(args: argparse.Namespace) -> int:
+    from workbench.audit import policy_audit
+
     findings = policy_audit.run(Workspace(args.workspace), register.load(args.register),
                                 claims=args.claims, policy=args.policy, today=_today(args))
     counts = policy_audit.summary(findings)
