@@ -609,7 +609,7 @@ def test_birth_dates_that_differ_keep_two_people_apart(tmp_path):
                             "phone": None, "birth_date": ["1980-01-01", "1990-05-05"], "bsn": None,
                             "iban": None})
     no_keys = pd.DataFrame(columns=["unique_id", "kind", "value"])
-    clusters = linkage._Clusters(records, no_keys, set(), set())
+    clusters = linkage._Clusters(records, linkage._unique_numbers(no_keys, set()), set())
     assert clusters.conflict(0, 1) == "birth dates differ"
 
 
@@ -703,7 +703,8 @@ def test_a_component_holding_two_people_is_untangled_link_by_link():
                          "value": ["NL91", "NL91", "jan@x.nl", "jan@x.nl", "piet@x.nl", "piet@x.nl"]})
     exact = linkage.DuckDBSplinkEngine().exact_pairs(keys)
     edges = linkage._edges(exact, pd.DataFrame(columns=linkage.SCORED), {})
-    assert linkage._tangled(records, keys, linkage.groups(5, exact), set(), set()) == {0}
+    numbers = linkage._unique_numbers(keys, set())
+    assert linkage._tangled(records, numbers, linkage.groups(5, exact), set()) == {0}
     constraints, final, attached, offered = linkage._cluster(records, keys, edges, {}, 0.95, set())
     assert final[0] == final[1] != final[2] and final[3] == final[4]
     assert set(attached["party"]) == {0, 1, 3, 4} and set(attached["how"]) == {"deterministic"}

@@ -127,6 +127,21 @@ def split_name(full: object) -> tuple[str, str]:
     return tokens[0], " ".join(tokens[1:])
 
 
+def _split_names(names: pd.Series) -> pd.Series:
+    """:func:`split_name` of each name: those without a comma from their folded column at once."""
+    split = _per_value(fold_column(names), _first_and_rest)
+    comma = names.fillna("").astype(str).str.contains(",", regex=False)
+    if comma.any():
+        split[comma] = _per_value(names[comma], split_name)
+    return split
+
+
+def _first_and_rest(folded: str) -> tuple[str, str]:
+    """:func:`split_name` of a folded name without a comma."""
+    first, _, rest = folded.partition(" ")
+    return (first, rest) if rest else ("", first)
+
+
 def family_core(family: str) -> str:
     """The family name without its leading prefix (tussenvoegsel): ``van der dijk`` -> ``dijk``."""
     tokens = family.split()
@@ -199,7 +214,8 @@ def prepare(ws: Workspace, numberings: dict[str, str] | None = None) -> tuple[pd
         records[column] = records[column].replace("", None)
     keys = _keys(ws, records, numberings)
     for kind in ("vat_number", "kvk_number", "customer_number"):  # for reading; keys link
-        first = keys[keys["kind"].eq(kind)].drop_duplicates("unique_id").set_index("unique_id")["value"]
+        first = keys[keys["kind"].eq(kind)].sort_values(["unique_id", "value"]).drop_duplicates("unique_id") \
+            .set_index("unique_id")["value"]  # the least of several, the same on every run
         records[kind] = records["unique_id"].map(first)
     return records, keys
 
@@ -229,7 +245,7 @@ def _names(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     family = pd.Series(family, index=raw.index, dtype=object)
     whole = (given.eq("") & family.eq("")).to_numpy()
     if whole.any():
-        split = _per_value(raw["name"][whole], split_name)
+        split = _split_names(raw["name"][whole])
         given[whole] = [first for first, _ in split]
         family[whole] = [last for _, last in split]
     company = raw["company"].where(raw["company"].fillna("").ne(""), raw["name"])
@@ -285,8 +301,8 @@ def _keys(ws: Workspace, records: pd.DataFrame, numberings: dict[str, str]) -> p
     kinds = ", ".join(f"'{k}'" for k in KEY_KINDS)
     found = ws.query(f"""SELECT DISTINCT r.unique_id, i.service, i.kind, i.value
                          FROM identifiers i JOIN records r USING ({", ".join(PARTY)})
-                         WHERE i.valid AND i.kind IN ({kinds}) AND coalesce(i.value, '') <> ''
-                         ORDER BY ALL""", frames={"records": records[[*PARTY, "unique_id"]]})
+                         WHERE i.valid AND i.kind IN ({kinds}) AND coalesce(i.value, '') <> ''""",
+                     frames={"records": records[[*PARTY, "unique_id"]]})
     numbers = found["kind"].eq("customer_number")
     scope = _numbering(found["service"], numberings)
     found.loc[numbers, "value"] = scope[numbers] + ":" + found.loc[numbers, "value"]
@@ -629,13 +645,15 @@ _SAME_RECORD_KIND = "(?:^|, )(?:" + "|".join(sorted(_SAME_RECORD)) + ")(?:,|$)"
 
 def _unique_numbers(keys: pd.DataFrame, shared: set[str]) -> pd.DataFrame:
     """The keys a subject has one of (``unique_id, scope, value``): KvK and VAT numbers, and the
-    customer numbers of a numbering that systems share, each numbering a scope of its own."""
+    customer numbers of a numbering that systems share, each numbering a scope of its own; sorted,
+    so that a conflict between two numbers is named the same way on every run."""
     unique = keys[keys["kind"].isin(_UNIQUE)]
     numbering = unique["value"].str.replace(r"(?s):.*", "", regex=True)  # what precedes the first ':'
     is_number = unique["kind"].eq("customer_number")
     scope = unique["kind"] + (":" + numbering).where(is_number, "")
-    return pd.DataFrame({"unique_id": unique["unique_id"].astype(int), "scope": scope,
-                         "value": unique["value"]})[~is_number | numbering.isin(shared)]
+    numbers = pd.DataFrame({"unique_id": unique["unique_id"].astype(int), "scope": scope,
+                            "value": unique["value"]})[~is_number | numbering.isin(shared)]
+    return numbers.sort_values(["unique_id", "scope", "value"], ignore_index=True)
 
 
 class _Clusters:
@@ -647,8 +665,8 @@ class _Clusters:
     IBAN outweighs. Within a system that numbers its clients itself, a client entered twice has two
     numbers, so they say nothing."""
 
-    def __init__(self, records: pd.DataFrame, keys: pd.DataFrame, cannot: set[frozenset[int]],
-                 shared: set[str]) -> None:
+    def __init__(self, records: pd.DataFrame, numbers: pd.DataFrame, cannot: set[frozenset[int]]) -> None:
+        """``numbers``: the parties' unique numbers (:func:`_unique_numbers`)."""
         self.parent = list(range(len(records)))
         self.groups: dict[int, _Group] = {}
         self.role = records["role"].tolist()
@@ -659,9 +677,12 @@ class _Clusters:
         self.own = {c: _texts(records[c]) for c in _PERSONAL}
         self.iban = _texts(records["iban"])
         self.address = list(zip(_texts(records["street"]), _texts(records["postcode"]), strict=True))
-        numbers = _unique_numbers(keys, shared)  # read when a party's group is made
+        # read when a party's group is made: its rows, which are sorted by party
         self.scope, self.number = numbers["scope"].tolist(), numbers["value"].tolist()
-        self.number_rows = numbers.groupby("unique_id").indices
+        owner = numbers["unique_id"].to_numpy(dtype=int)
+        held = np.unique(owner)
+        starts, ends = np.searchsorted(owner, held), np.searchsorted(owner, held, side="right")
+        self.number_rows = dict(zip(held.tolist(), map(range, starts.tolist(), ends.tolist()), strict=True))
         self.cannot: dict[int, set[int]] = {}
         for pair in cannot:
             a, b = tuple(pair)
@@ -796,9 +817,10 @@ def _cluster(records: pd.DataFrame, keys: pd.DataFrame, edges: pd.DataFrame,
     strong = edges[~weak]
     label = groups(len(records), strong.rename(columns={"a": "uid_l", "b": "uid_r"}))
     cannot = {p for p, d in decided.items() if d == CANNOT}
-    tangled = _tangled(records, keys, label, cannot, shared)
+    numbers = _unique_numbers(keys, shared)
+    tangled = _tangled(records, numbers, label, cannot)
     knotted = np.isin(label[strong["a"].to_numpy(dtype=int)], list(tangled))
-    clusters = _Clusters(records, keys, cannot, shared)
+    clusters = _Clusters(records, numbers, cannot)
     attached: dict[int, _Edge] = {}
     refused: list[tuple[_Edge, str]] = []
     for edge in map(_Edge._make, strong[knotted].itertuples(index=False, name=None)):
@@ -827,8 +849,8 @@ def _cluster(records: pd.DataFrame, keys: pd.DataFrame, edges: pd.DataFrame,
     return clusters, final, pd.concat([first, knotted_first], ignore_index=True), offered
 
 
-def _tangled(records: pd.DataFrame, keys: pd.DataFrame, label: np.ndarray, cannot: set[frozenset[int]],
-             shared: set[str]) -> set[int]:
+def _tangled(records: pd.DataFrame, numbers: pd.DataFrame, label: np.ndarray,
+             cannot: set[frozenset[int]]) -> set[int]:
     """The components (``label``) that hold two parties which may not be one subject as they are:
     two roles, birth dates or BSNs, two numbers of a unique kind (customer numbers only in a
     shared numbering), names not the same (:func:`names_relate`), or a pair the analyst split."""
@@ -841,8 +863,7 @@ def _tangled(records: pd.DataFrame, keys: pd.DataFrame, label: np.ndarray, canno
     per = frame.groupby("label").agg(roles=("role", "nunique"), births=("birth_date", "nunique"),
                                      bsns=("bsn", "nunique"))
     tangled = set(per.index[per.max(axis=1).gt(1)])
-    numbers = _unique_numbers(keys, shared)
-    numbers["label"] = label[numbers["unique_id"].to_numpy(dtype=int)]
+    numbers = numbers.assign(label=label[numbers["unique_id"].to_numpy(dtype=int)])
     tangled |= set(numbers.groupby(["label", "scope"])["value"].nunique().loc[lambda n: n.gt(1)]
                    .index.get_level_values("label"))
     tangled |= {label[a] for a, b in map(tuple, cannot) if label[a] == label[b]}
