@@ -153,12 +153,17 @@ def shared(name: str, key: tuple, compute: Callable[[], T]) -> T:
 
 def warm(ws: Workspace, register: Register) -> None:
     """Compute what the first page shows (the inventory, the unfiltered flows, the systems without
-    records) and load the plotting libraries, into the caches every session shares."""
+    records) and load the plotting libraries, into the caches every session shares. The flows and
+    the holdings are counted at once, each in a thread of its own: DuckDB does that work, and
+    releases Python's lock while it does."""
     import holoviews.plotting.bokeh  # noqa: F401  (the Sankey's backend: seconds to import)
 
     board = Dashboard(ws, register)
+    held = threading.Thread(target=shared, name="dashboard-holdings", daemon=True, args=(
+        "undeclared", board.key, lambda: undeclared_systems(register, holdings(ws, board.fields))))
+    held.start()
     board._flows(Selection())
-    shared("undeclared", board.key, lambda: undeclared_systems(register, holdings(ws, board.fields)))
+    held.join()
 
 
 def warm_when_listening(ws: Workspace, register: Register, port: int,
