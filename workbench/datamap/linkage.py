@@ -193,7 +193,7 @@ def prepare(ws: Workspace, numberings: dict[str, str] | None = None) -> tuple[pd
     (``uid, kind, value``; customer numbers scoped by numbering, system keys by service).
     ``numberings`` maps a service to the customer numbering it uses (default: the register's)."""
     numberings = registry.load().numberings() if numberings is None else numberings
-    raw = ws.query(_PARTIES_SQL).astype(object).where(lambda f: f.notna(), None)
+    raw = _objects(ws, _PARTIES_SQL)
     records = pd.DataFrame({"unique_id": range(len(raw)), **{c: raw[c] for c in PARTY},
                             "organisation_key": raw["organisation_key"].fillna("")})
     records["given_name"], records["surname"], records["org"] = _names(raw)
@@ -218,6 +218,15 @@ def prepare(ws: Workspace, numberings: dict[str, str] | None = None) -> tuple[pd
             .set_index("unique_id")["value"]  # the least of several, the same on every run
         records[kind] = records["unique_id"].map(first)
     return records, keys
+
+
+def _objects(ws: Workspace, sql: str) -> pd.DataFrame:
+    """A query's result as columns of Python objects, NULL as None: what the per-value steps
+    here walk fastest, fetched without a round trip through Arrow-backed text."""
+    with ws.connect(read_only=True) as con:
+        columns = con.execute(sql).fetchnumpy()
+    return pd.DataFrame({name: pd.Series(np.where(np.ma.getmaskarray(values), None, np.ma.getdata(values)),
+                                         dtype=object) for name, values in columns.items()})
 
 
 def _with_identifiers(ws: Workspace, records: pd.DataFrame) -> pd.DataFrame:
