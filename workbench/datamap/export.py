@@ -17,7 +17,7 @@ from workbench.datamap import inventory, linkage
 from workbench.reference import register as registry
 from workbench.reference.register import Register
 from workbench.store.safe_files import owner_only, write_csv, write_pdf, write_xlsx
-from workbench.store.workspace import JSON_PATH_SQL, Workspace
+from workbench.store.workspace import JSON_PATH_SQL, RAW_RECORDS_OF, Workspace
 
 SUBJECT_COLUMNS = ["service", "export_kind", "file_name", "file_sha256", "source_row", "record",
                    "column", "value", "field", "category", "processor", "purpose", "legal_basis",
@@ -142,7 +142,8 @@ def subject_map(ws: Workspace, register: Register, subject_id: str) -> pd.DataFr
                c.name AS column, json_extract_string(raw.record, {JSON_PATH_SQL.format(name="c.name")})
                AS value, c.field
         FROM recs r JOIN imports i USING (import_id)
-        JOIN raw_records raw ON raw.import_id = r.import_id AND raw.source_row = r.source_row
+        JOIN {RAW_RECORDS_OF.format(rows="recs")} raw
+            ON raw.import_id = r.import_id AND raw.source_row = r.source_row
         JOIN columns c ON c.import_id = r.import_id
         ORDER BY r.service, r.export_kind, r.source_row, c.position""", frames={"recs": ws_records})
     cells = cells[cells.value.fillna("").ne("")]

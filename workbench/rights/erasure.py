@@ -76,7 +76,7 @@ from workbench.errors import WorkbenchError
 from workbench.reference.register import LEGAL_BASES, Register, RetentionRule
 from workbench.rights import requests
 from workbench.store.safe_files import write_csv
-from workbench.store.workspace import JSON_PATH_SQL, Workspace, on_recovery, write_durably
+from workbench.store.workspace import JSON_PATH_SQL, RAW_RECORDS_OF, Workspace, on_recovery, write_durably
 
 PROFILE_RULE = "client_profile"  # the rule of a party record (the client profile)
 FALLBACK_DOCUMENT_RULE = "fiscal_records"  # documents of a service the register does not know
@@ -379,7 +379,7 @@ def _cells(ws: Workspace, records: pd.DataFrame) -> pd.DataFrame:
     """The filled cells (column, canonical field) of the given (import_id, source_row) records."""
     return ws.query(f"""
         SELECT r.import_id, r.source_row, c.name AS column, c.field
-        FROM recs r JOIN raw_records raw USING (import_id, source_row)
+        FROM recs r JOIN {RAW_RECORDS_OF.format(rows="recs")} raw USING (import_id, source_row)
         JOIN columns c ON c.import_id = r.import_id
         WHERE coalesce(json_extract_string(raw.record, {JSON_PATH_SQL.format(name="c.name")}), '') <> ''
         ORDER BY r.import_id, r.source_row, c.position""", frames={"recs": records})
@@ -761,12 +761,12 @@ def _restore_raw(ws: Workspace, con, journal: dict, request_id: str | None, purg
     a later erasure finds each row's place in the file). Returns the old hashes re-stored. A format
     that cannot be edited row by row (XML, XAF, MT940) is left as it is: the purge reports it."""
     # where each row is in the stored file now: earlier erasures took rows out before it
-    gone = con.execute("""
+    gone = con.execute(f"""
         SELECT g.import_id, g.source_row, i.stored_sha256, r.record::VARCHAR AS record,
                g.source_row - (SELECT count(*) FROM raw_removed_rows x WHERE x.import_id = g.import_id
                                AND x.source_row < g.source_row) AS position
         FROM raw_gone g JOIN imports i USING (import_id)
-        JOIN raw_records r USING (import_id, source_row)""").df()
+        JOIN {RAW_RECORDS_OF.format(rows="raw_gone")} r USING (import_id, source_row)""").df()
     done: dict[str, str] = {}
     for old, rows in gone.groupby("stored_sha256"):
         source = ws.raw_dir / old

@@ -77,7 +77,7 @@ from workbench.ingest.sources import ga4
 from workbench.reference.register import Register
 from workbench.rights import letters, requests
 from workbench.store.safe_files import owner_only, safe_cell, sha256_file, write_csv, write_pdf, write_xlsx
-from workbench.store.workspace import Workspace
+from workbench.store.workspace import RAW_RECORDS_OF, Workspace
 
 CLIENT_SUBJECTS = letters.CLIENT_SUBJECTS
 PORTABLE_BASES = frozenset({"consent", "contract"})
@@ -368,10 +368,12 @@ def _tables(ws: Workspace, cells: pd.DataFrame) -> list[_Table]:
     if cells.empty:
         return []
     rows = cells[["file_sha256", "source_row"]].drop_duplicates()
-    raw = ws.query("""
+    wanted = "(SELECT i.import_id, w.source_row FROM recs w JOIN imports i USING (file_sha256))"
+    raw = ws.query(f"""
         SELECT i.import_id, i.service, i.export_kind, i.file_name, r.source_row, r.record::VARCHAR AS record
         FROM recs JOIN imports i USING (file_sha256)
-        JOIN raw_records r ON r.import_id = i.import_id AND r.source_row = recs.source_row
+        JOIN {RAW_RECORDS_OF.format(rows=wanted)} r
+            ON r.import_id = i.import_id AND r.source_row = recs.source_row
         ORDER BY i.export_kind, i.import_id, r.source_row""", frames={"recs": rows})
     columns = ws.query("""SELECT import_id, name, nullif(field, 'other') AS field FROM columns
                           WHERE import_id IN (SELECT DISTINCT import_id FROM raw)

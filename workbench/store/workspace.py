@@ -242,6 +242,14 @@ def _rows(n: int) -> pd.DataFrame:
     return pd.DataFrame(index=pd.RangeIndex(n))
 
 
+# Some rows' original records, each as one JSON object (as the ``raw_records`` view makes them), for
+# a join: format ``rows`` with a table or subquery of the wanted ``import_id, source_row``. The view
+# would make the JSON of every row of every export before the join picks a few of them.
+RAW_RECORDS_OF = """(SELECT rr.import_id, rr.source_row,
+        to_json(map_from_entries(list_zip(rn.names, rr.cells))) AS record
+    FROM raw_rows rr JOIN raw_names rn USING (import_id)
+    WHERE (rr.import_id, rr.source_row) IN (SELECT import_id, source_row FROM {rows}))"""
+
 # The values of some columns of a raw_records row, as a list, straight from its cells (no JSON is
 # made or parsed): format ``names`` with SQL giving a VARCHAR[] of column names (``?::VARCHAR[]``).
 # A column the row's file lacks gives NULL, as a JSON path would.
@@ -781,11 +789,12 @@ class Workspace:
 
     def provenance(self, service: str, export_kind: str, party_key: str) -> pd.DataFrame:
         """Where each value of one party comes from: file, hash, row and original record."""
-        return self.query("""
+        return self.query(f"""
+            WITH p AS (SELECT * FROM parties WHERE service = ? AND export_kind = ? AND party_key = ?)
             SELECT i.file_name, i.file_sha256, p.source_row, r.record
-            FROM parties p JOIN imports i USING (import_id)
-            JOIN raw_records r ON r.import_id = p.import_id AND r.source_row = p.source_row
-            WHERE p.service = ? AND p.export_kind = ? AND p.party_key = ?""",
+            FROM p JOIN imports i USING (import_id)
+            JOIN {RAW_RECORDS_OF.format(rows="p")} r
+                ON r.import_id = p.import_id AND r.source_row = p.source_row""",
             [service, export_kind, party_key])
 
     def is_empty(self, table: str) -> bool:
