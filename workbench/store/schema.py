@@ -151,7 +151,10 @@ CREATE TABLE IF NOT EXISTS audit_anchor (
     seq INTEGER NOT NULL, hash VARCHAR NOT NULL, written_at TIMESTAMP NOT NULL);
 """
 
-VIEWS = """
+# A raw row's record as one JSON object of its original columns (``r``: raw_rows, ``n``: raw_names)
+RECORD_JSON = "to_json(map_from_entries(list_zip(n.names, r.cells)))"
+
+VIEWS = f"""
 -- The current state: the newest version of each record by its natural key.
 CREATE OR REPLACE VIEW parties AS SELECT * FROM party_versions
     QUALIFY row_number() OVER (PARTITION BY service, export_kind, party_key
@@ -165,7 +168,7 @@ CREATE OR REPLACE VIEW identifiers AS SELECT i.* FROM identifier_versions i
 -- twice; with its cells and their names, which a query over many rows reads instead
 -- (workspace.RAW_VALUES_SQL).
 CREATE OR REPLACE VIEW raw_records AS
-    SELECT r.import_id, r.source_row, to_json(map_from_entries(list_zip(n.names, r.cells))) AS record,
+    SELECT r.import_id, r.source_row, {RECORD_JSON} AS record,
            r.cells, n.names
     FROM raw_rows r JOIN raw_names n USING (import_id);
 """

@@ -245,10 +245,9 @@ def _rows(n: int) -> pd.DataFrame:
 # Some rows' original records, each as one JSON object (as the ``raw_records`` view makes them), for
 # a join: format ``rows`` with a table or subquery of the wanted ``import_id, source_row``. The view
 # would make the JSON of every row of every export before the join picks a few of them.
-RAW_RECORDS_OF = """(SELECT rr.import_id, rr.source_row,
-        to_json(map_from_entries(list_zip(rn.names, rr.cells))) AS record
-    FROM raw_rows rr JOIN raw_names rn USING (import_id)
-    WHERE (rr.import_id, rr.source_row) IN (SELECT import_id, source_row FROM {rows}))"""
+RAW_RECORDS_OF = f"""(SELECT r.import_id, r.source_row, {schema.RECORD_JSON} AS record
+    FROM raw_rows r JOIN raw_names n USING (import_id)
+    WHERE (r.import_id, r.source_row) IN (SELECT import_id, source_row FROM {{rows}}))"""
 
 # The values of some columns of a raw_records row, as a list, straight from its cells (no JSON is
 # made or parsed): format ``names`` with SQL giving a VARCHAR[] of column names (``?::VARCHAR[]``).
